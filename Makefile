@@ -1,0 +1,38 @@
+# The two commands a newcomer runs: `make run` (the app on SQLite) and `make test` (the suite
+# on SQLite and on PostgreSQL, with the browser tests).
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cronmonitor
+# Tests never read a developer's .env: they configure what they need.
+TEST_ENV := CRONMONITOR_ENV_FILE=/dev/null DEBUG=false SECRET_KEY=test-secret-key-that-is-long-enough-0123456789
+
+.PHONY: run test lint venv bench-smoke
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.dev
+
+run: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.dev
+	scripts/ensure-system-deps.sh
+	scripts/ensure-postgres.sh "$(TEST_DATABASE_URL)"
+	$(VENV)/bin/ruff check .
+	$(TEST_ENV) DATABASE_URL=sqlite:///db-test.sqlite3 $(PY) -m pytest -q
+	$(TEST_ENV) DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

@@ -1,0 +1,238 @@
+"""Settings for cronmonitor, read from the environment or a `.env` file beside manage.py.
+
+Every variable is documented in README.md and .env.example. The `.env` file matters most for
+cron: cron starts jobs with an empty environment, so the checker it runs must find the
+deployment's configuration on disk, not in the shell that installed the crontab.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import environ
+from cronsim import CronSim, CronSimError
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ENV_FILE = Path(os.environ.get("CRONMONITOR_ENV_FILE", BASE_DIR / ".env"))
+
+env = environ.Env()
+if ENV_FILE.is_file():
+    env.read_env(ENV_FILE)
+
+INSECURE_KEY = "django-insecure-local-development-key-change-me"
+
+
+def _env_value(name: str, cast, default, what: str):
+    """Read one variable, turning any cast error into ImproperlyConfigured naming it."""
+    try:
+        return cast(name, default=default)
+    except (ValueError, TypeError, ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"{name} must be {what}: {exc}") from None
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def env_positive(name: str, default: float) -> float:
+    value = _env_value(name, env.float, default, "a number")
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name} must be greater than 0, not {value}")
+    return value
+
+
+def env_int(name: str, default: int, minimum: int = 1) -> int:
+    value = _env_value(name, env.int, default, "a whole number")
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def env_crontab(name: str, default: str) -> str:
+    value = env.str(name, default=default).strip()
+    try:
+        CronSim(value, datetime(2000, 1, 1))
+    except (CronSimError, ValueError) as exc:
+        raise ImproperlyConfigured(f"{name} must be a crontab expression: {exc}") from None
+    return value
+
+
+def env_list(name: str) -> list[str]:
+    return [item.strip() for item in env.str(name, default="").split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_KEY)
+if not DEBUG and (SECRET_KEY == INSECURE_KEY or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a random value of 32+ characters when DEBUG is off"
+    )
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]"]
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_crontab",
+    "heartbeats",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cronmonitor.urls"
+WSGI_APPLICATION = "cronmonitor.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict:
+    try:
+        config = environ.Env.db_url_config(url)
+    except (ImproperlyConfigured, ValueError, KeyError) as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    engine = config["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        name = Path(config["NAME"] or "db.sqlite3")
+        # A relative path must not depend on the directory cron happens to start in.
+        config["NAME"] = str(name if name.is_absolute() else BASE_DIR / name)
+        config["OPTIONS"] = {
+            # Writers queue instead of failing with "database is locked".
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+        config["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    elif engine == "django.db.backends.postgresql":
+        options = config.setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
+        if env_bool("DB_POOL", False):
+            options["pool"] = {
+                "min_size": env_int("DB_POOL_MIN_SIZE", 1),
+                "max_size": env_int("DB_POOL_MAX_SIZE", 4),
+                "timeout": env_positive("DB_POOL_TIMEOUT", 5),
+            }
+        else:
+            config["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
+            config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {"default": _database(env.str("DATABASE_URL", default="sqlite:///db.sqlite3"))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+try:
+    ZoneInfo(TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"TIME_ZONE must be an IANA time zone, not {TIME_ZONE!r}") from None
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+LOGIN_URL = "admin:login"
+
+# HTTPS behind a proxy: the proxy says which scheme the client used.
+if env_bool("BEHIND_HTTPS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_SSL_REDIRECT_EXEMPT = [r"^healthz$", r"^ping/"]
+
+DEFAULT_EXCEPTION_REPORTER_FILTER = "heartbeats.logging.SecretSafeExceptionReporterFilter"
+
+# --- cronmonitor -------------------------------------------------------------------------
+STALE_AFTER_HOURS = env_positive("STALE_AFTER_HOURS", 24)
+ALERT_SUPPRESSION_HOURS = env_positive("ALERT_SUPPRESSION_HOURS", 6)
+HEALTHCHECK_SCHEDULE = env_crontab("HEALTHCHECK_SCHEDULE", "0 */6 * * *")
+SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
+RESEND_API_KEY = env.str("RESEND_API_KEY", default="")
+RESEND_FROM = env.str("RESEND_FROM", default="")
+ALERT_EMAIL_TO = env_list("ALERT_EMAIL_TO")
+RESEND_API_URL = env.str("RESEND_API_URL", default="https://api.resend.com").rstrip("/")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+DEFAULT_GRACE_MINUTES = env_positive("DEFAULT_GRACE_MINUTES", 60)
+ALERT_CONNECT_TIMEOUT = env_positive("ALERT_CONNECT_TIMEOUT", 5)
+ALERT_READ_TIMEOUT = env_positive("ALERT_READ_TIMEOUT", 10)
+
+# --- django-crontab ------------------------------------------------------------------------
+# Two deployments under one Unix user must not overwrite each other's crontab lines.
+CRONTAB_COMMENT = env.str(
+    "CRONTAB_COMMENT",
+    default="cronmonitor-" + hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:12],
+)
+CRONJOBS = [
+    (HEALTHCHECK_SCHEDULE, "heartbeats.cron.run_healthcheck"),
+]
+CRONTAB_LOCK_JOBS = False
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "heartbeats": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    },
+}

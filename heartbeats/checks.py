@@ -1,0 +1,38 @@
+"""System checks (`manage.py check`): problems an operator should hear about before 3 a.m."""
+
+from __future__ import annotations
+
+import shutil
+
+from django.conf import settings
+from django.core.checks import Warning, register
+
+from heartbeats import config
+
+
+@register()
+def alert_channels_configured(app_configs, **kwargs) -> list[Warning]:
+    if config.configured_channels():
+        return []
+    return [
+        Warning(
+            "No alert channel is configured: stale jobs cannot be alerted.",
+            hint="Set SLACK_WEBHOOK_URL, or RESEND_API_KEY, RESEND_FROM and ALERT_EMAIL_TO.",
+            id="heartbeats.W001",
+        )
+    ]
+
+
+@register()
+def crontab_binary_present(app_configs, **kwargs) -> list[Warning]:
+    executable = getattr(settings, "CRONTAB_EXECUTABLE", "/usr/bin/crontab")
+    if shutil.which(executable):
+        return []
+    return [
+        Warning(
+            f"The crontab binary ({executable}) is missing: 'manage.py crontab add' would "
+            "report success and install nothing.",
+            hint="Install Debian's cron package (apt-get install cron) and start the daemon.",
+            id="heartbeats.W002",
+        )
+    ]

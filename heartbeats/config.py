@@ -1,0 +1,28 @@
+"""App settings, read when used so that tests (and a changed `.env`) take effect at once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+
+from heartbeats.models import Channel
+from heartbeats.rules import Thresholds
+
+
+def thresholds() -> Thresholds:
+    return Thresholds.from_hours(settings.STALE_AFTER_HOURS, settings.ALERT_SUPPRESSION_HOURS)
+
+
+def default_grace() -> timedelta:
+    return timedelta(minutes=settings.DEFAULT_GRACE_MINUTES)
+
+
+def configured_channels() -> list[str]:
+    """The channels alerts go to: Slack when its webhook is set, email when all three are."""
+    channels = []
+    if settings.SLACK_WEBHOOK_URL:
+        channels.append(Channel.SLACK.value)
+    if settings.RESEND_API_KEY and settings.RESEND_FROM and settings.ALERT_EMAIL_TO:
+        channels.append(Channel.EMAIL.value)
+    return channels

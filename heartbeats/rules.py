@@ -1,0 +1,140 @@
+"""Pure decisions about a job: is it stale, is its alert suppressed, what state is it in.
+
+Plain functions over plain values with `now` passed in; no ORM and no settings, so the same
+rule is tested without a database. `queries.py` builds the SQL twin of each rule from the same
+thresholds, and a test checks that both agree on the boundaries.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The two numbers the runbook's checker runs on."""
+
+    stale_after: timedelta
+    suppression: timedelta
+
+    @classmethod
+    def from_hours(cls, stale_after_hours: float, suppression_hours: float) -> Thresholds:
+        return cls(timedelta(hours=stale_after_hours), timedelta(hours=suppression_hours))
+
+
+class AlertState(enum.StrEnum):
+    """Why a job was or was not alerted: the runbook's "Alerts Being Suppressed" column."""
+
+    HEALTHY = "healthy"
+    NEVER_ALERTED = "never_alerted"
+    SUPPRESSED = "suppressed"
+    SHOULD_ALERT = "should_alert"
+
+    def describe(self, suppression: timedelta) -> str:
+        hours = f"{suppression.total_seconds() / 3600:g} h"
+        return {
+            AlertState.HEALTHY: "Healthy",
+            AlertState.NEVER_ALERTED: "Never alerted (should alert)",
+            AlertState.SUPPRESSED: f"Suppressed (< {hours} since last alert)",
+            AlertState.SHOULD_ALERT: f"Should alert (>= {hours} since last alert)",
+        }[self]
+
+
+class JobState(enum.StrEnum):
+    NEW = "new"
+    UP = "up"
+    LATE = "late"
+    DOWN = "down"
+    FAILED = "failed"
+    RUNNING = "running"
+    PAUSED = "paused"
+
+
+class Problem(enum.StrEnum):
+    """What the checker alerts about; values match `AlertKind`."""
+
+    DOWN = "down"
+    FAILED = "failed"
+    HUNG = "hung"
+
+
+@dataclass(frozen=True)
+class JobFacts:
+    """The columns the rules read, detached from the model."""
+
+    last_run_at: datetime
+    last_alert_at: datetime | None = None
+    due_at: datetime | None = None
+    grace: timedelta | None = None
+    last_outcome: str = "success"
+    last_start_at: datetime | None = None
+    run_deadline: datetime | None = None
+    paused: bool = False
+    n_runs: int = 1
+
+
+def is_stale(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> bool:
+    """Down: past its own due time, or (no schedule) last beat older than `stale_after`."""
+    if facts.due_at is not None:
+        return now > facts.due_at
+    return now - facts.last_run_at > stale_after
+
+
+def is_suppressed(last_alert_at: datetime | None, *, now: datetime, suppression: timedelta) -> bool:
+    """Anti-spam: alerted less than `suppression` ago (exactly `suppression` ago alerts again)."""
+    return last_alert_at is not None and now - last_alert_at < suppression
+
+
+def hours_since(moment: datetime | None, *, now: datetime) -> float | None:
+    return None if moment is None else (now - moment).total_seconds() / 3600
+
+
+def overdue(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> timedelta | None:
+    """How long past its deadline a stale job is; None when it is not stale."""
+    if not is_stale(facts, now=now, stale_after=stale_after):
+        return None
+    deadline = facts.due_at if facts.due_at is not None else facts.last_run_at + stale_after
+    return now - deadline
+
+
+def problem(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> Problem | None:
+    """The reason to alert about a job now, if any; a paused job has none."""
+    if facts.paused:
+        return None
+    if facts.last_outcome == "fail":
+        return Problem.FAILED
+    if facts.run_deadline is not None and now > facts.run_deadline:
+        return Problem.HUNG
+    if is_stale(facts, now=now, stale_after=stale_after):
+        return Problem.DOWN
+    return None
+
+
+def alert_state(facts: JobFacts, *, now: datetime, thresholds: Thresholds) -> AlertState:
+    """The runbook's alert_status: healthy, or why a job with a problem is (not) alerted."""
+    if problem(facts, now=now, stale_after=thresholds.stale_after) is None:
+        return AlertState.HEALTHY
+    if facts.last_alert_at is None:
+        return AlertState.NEVER_ALERTED
+    if is_suppressed(facts.last_alert_at, now=now, suppression=thresholds.suppression):
+        return AlertState.SUPPRESSED
+    return AlertState.SHOULD_ALERT
+
+
+def job_state(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> JobState:
+    """The state shown to operators: new, up, late, down, failed, running or paused."""
+    if facts.paused:
+        return JobState.PAUSED
+    if facts.last_outcome == "fail":
+        return JobState.FAILED
+    if is_stale(facts, now=now, stale_after=stale_after):
+        return JobState.DOWN
+    if facts.last_start_at is not None and facts.run_deadline is not None:
+        return JobState.RUNNING
+    if facts.n_runs == 0:
+        return JobState.NEW
+    if facts.due_at is not None and now > facts.due_at - (facts.grace or timedelta(0)):
+        return JobState.LATE
+    return JobState.UP

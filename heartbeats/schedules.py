@@ -1,0 +1,97 @@
+"""Per-job schedules: when the next run is expected, in words, and the next few runs.
+
+Pure functions over plain values. Cron expressions are evaluated in the job's own IANA zone by
+cronsim, so "0 2 * * *" in Europe/Berlin follows that clock across DST changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+
+
+class ScheduleError(ValueError):
+    """A schedule that cannot be evaluated: bad cron expression or unknown time zone."""
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f"unknown time zone {name!r}") from None
+
+
+def cron_runs(expression: str, tz: str, after: datetime) -> Iterator[datetime]:
+    """The expected run times strictly after `after`, as aware UTC datetimes."""
+    local = after.astimezone(zone(tz)).replace(microsecond=0)
+    try:
+        runs = CronSim(expression, local)
+    except CronSimError as exc:
+        raise ScheduleError(f"invalid cron expression {expression!r}: {exc}") from None
+    for run in runs:
+        yield run.astimezone(UTC)
+
+
+def validate(*, period: timedelta | None, cron: str, tz: str) -> None:
+    """Raise ScheduleError unless the schedule is usable."""
+    if period is not None and cron:
+        raise ScheduleError("give either a period or a cron expression, not both")
+    if period is not None and period <= timedelta(0):
+        raise ScheduleError("the period must be positive")
+    zone(tz)
+    if cron:
+        next(cron_runs(cron, tz, datetime.now(UTC)))
+
+
+def next_expected(
+    *, last_run_at: datetime, period: timedelta | None, cron: str, tz: str
+) -> datetime | None:
+    """When the run after `last_run_at` is expected; None for a job without a schedule."""
+    if cron:
+        return next(cron_runs(cron, tz, last_run_at))
+    if period is not None:
+        return last_run_at + period
+    return None
+
+
+def due_at(
+    *, last_run_at: datetime, period: timedelta | None, cron: str, tz: str, grace: timedelta
+) -> datetime | None:
+    """When a scheduled job is down if no run arrives: next expected run plus grace."""
+    expected = next_expected(last_run_at=last_run_at, period=period, cron=cron, tz=tz)
+    return None if expected is None else expected + grace
+
+
+def upcoming(
+    *, after: datetime, period: timedelta | None, cron: str, tz: str, count: int = 5
+) -> list[datetime]:
+    """The next `count` expected runs after `after` (UTC)."""
+    if cron:
+        runs = cron_runs(cron, tz, after)
+        return [next(runs) for _ in range(count)]
+    if period is not None:
+        return [after + period * (i + 1) for i in range(count)]
+    return []
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0 and seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def describe(
+    *, period: timedelta | None, cron: str, tz: str, grace: timedelta, stale_after: timedelta
+) -> str:
+    """The schedule in words, for the admin and alert messages."""
+    if cron:
+        return f"cron '{cron}' ({tz}), {_span(grace)} grace"
+    if period is not None:
+        return f"every {_span(period)}, {_span(grace)} grace"
+    return f"default: stale after {_span(stale_after)} without a heartbeat"

@@ -1,0 +1,282 @@
+"""Writes: record a signal (beat or ping), and the runbook's operator procedures.
+
+Every function takes keyword arguments and `now`, and is safe with many processes at once:
+a signal is one upsert statement (plus a follow-up update only when the job has a schedule or
+a run in progress) and one event insert, in one short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+
+from heartbeats import config, queries, schedules
+from heartbeats.models import (
+    STATUS_PATTERN,
+    EventKind,
+    JobHeartbeat,
+    PingEvent,
+    validate_job_name,
+    validate_status,
+)
+
+MAX_METADATA_BYTES = 64 * 1024
+MAX_METADATA_DEPTH = 20
+FINISHING_KINDS = (EventKind.SUCCESS, EventKind.FAIL)
+
+
+class InvalidSignal(ValueError):
+    """Input that must be refused before anything is written; the message is one line."""
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    job: JobHeartbeat
+    created: bool
+    event: PingEvent
+
+
+def _depth(value: object, level: int = 0) -> int:
+    if level > MAX_METADATA_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def parse_metadata(text: str) -> dict:
+    """Metadata as given on the command line: a JSON object of sensible size and depth."""
+    if len(text.encode()) > MAX_METADATA_BYTES:
+        raise InvalidSignal(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidSignal(f"metadata is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidSignal("metadata must be a JSON object, like {\"rows\": 42}")
+    if _depth(value) > MAX_METADATA_DEPTH:
+        raise InvalidSignal(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
+    return value
+
+
+def validate_signal(*, job_name: str, status: str | None) -> None:
+    try:
+        validate_job_name(job_name)
+    except Exception:
+        raise InvalidSignal(
+            f"invalid job name {job_name[:140]!r}: use 1 to 128 letters, digits, '.', '_', '-' "
+            "or ':'"
+        ) from None
+    if status is not None:
+        try:
+            validate_status(status)
+        except Exception:
+            raise InvalidSignal(
+                f"invalid status {status[:40]!r}: one word matching {STATUS_PATTERN}"
+            ) from None
+
+
+def _upsert_sql(kind: str, *, create: bool, lookup: str) -> tuple[str, list[str]]:
+    """The statement for one signal, and the names of its parameters in order."""
+    finishing = kind in FINISHING_KINDS
+    sets = ["updated_at = %s"]
+    names = ["now"]
+    if finishing:
+        sets += ["last_run_at = %s", "last_outcome = %s", "n_runs = job_heartbeats.n_runs + 1"]
+        names += ["now", "outcome"]
+        sets += ["status = COALESCE(%s, job_heartbeats.status)"]
+        names += ["status"]
+        sets += [f"metadata = COALESCE({_json_param()}, job_heartbeats.metadata)"]
+        names += ["metadata"]
+    elif kind == EventKind.START:
+        sets += ["last_start_at = %s"]
+        names += ["now"]
+    if not create:
+        sql = f"UPDATE job_heartbeats SET {', '.join(sets)} WHERE {lookup} = %s RETURNING *"
+        return sql, [*names, "lookup"]
+    columns = (
+        "job_name, uuid, last_run_at, status, metadata, created_at, updated_at, last_outcome, "
+        "n_runs, paused, alerted, cron, tz, last_start_at"
+    )
+    values = f"%s, %s, %s, %s, {_json_param()}, %s, %s, %s, %s, %s, %s, '', 'UTC', %s"
+    insert_names = [
+        "lookup", "uuid", "now", "insert_status", "insert_metadata", "now", "now",
+        "outcome", "insert_runs", "false", "false", "insert_start",
+    ]  # fmt: skip
+    sql = (
+        f"INSERT INTO job_heartbeats ({columns}) VALUES ({values}) "
+        f"ON CONFLICT (job_name) DO UPDATE SET {', '.join(sets)} RETURNING *"
+    )
+    return sql, insert_names + names
+
+
+def _json_param() -> str:
+    return "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+
+
+def record_signal(
+    *,
+    now: datetime,
+    kind: str = EventKind.SUCCESS,
+    job_name: str | None = None,
+    job_uuid: uuid.UUID | None = None,
+    create: bool = True,
+    status: str | None = None,
+    metadata: dict | None = None,
+    exit_status: int | None = None,
+    rid: uuid.UUID | None = None,
+    body: str = "",
+    remote_addr: str = "",
+    user_agent: str = "",
+) -> SignalResult | None:
+    """Record one signal for a job (found by name, or by UUID); None when it does not exist.
+
+    The runbook's `update_job_heartbeat()`: a success or failure sets `last_run_at`, replaces
+    `status` and `metadata` when given, and counts a run; a start marks a run in progress; a
+    log only stores its event. With `create`, a missing job is created by the same statement,
+    so concurrent first beats of one name all succeed.
+    """
+    if job_name is not None:
+        validate_signal(job_name=job_name, status=status)
+    elif status is not None:
+        validate_signal(job_name="x", status=status)
+    finishing = kind in FINISHING_KINDS
+    if finishing and status is None and kind == EventKind.FAIL:
+        status = "failed"
+    ops = connection.ops
+    params = {
+        "now": ops.adapt_datetimefield_value(now),
+        "outcome": EventKind.FAIL.value if kind == EventKind.FAIL else EventKind.SUCCESS.value,
+        "status": status if finishing else None,
+        "metadata": json.dumps(metadata) if metadata is not None and finishing else None,
+        "lookup": job_name if job_name is not None else str(job_uuid),
+        "uuid": str(uuid.uuid4()),
+        "insert_status": status or "healthy",
+        "insert_metadata": json.dumps(metadata or {}),
+        "insert_runs": 1 if finishing else 0,
+        "false": False,
+        "insert_start": ops.adapt_datetimefield_value(now) if kind == EventKind.START else None,
+    }
+    lookup = "job_name" if job_name is not None else "uuid"
+    sql, names = _upsert_sql(kind, create=create and job_name is not None, lookup=lookup)
+    with transaction.atomic():
+        rows = list(JobHeartbeat.objects.raw(sql, [params[name] for name in names]))
+        if not rows:
+            return None
+        job = rows[0]
+        created = job.created_at == now
+        duration = _finish_run(job, kind=kind, now=now, rid=rid) if finishing else None
+        if kind == EventKind.START:
+            _start_run(job, now=now)
+        event = PingEvent.objects.create(
+            job=job,
+            created_at=now,
+            kind=kind,
+            rid=rid,
+            exit_status=exit_status,
+            duration=duration,
+            body=body,
+            remote_addr=remote_addr[:45],
+            user_agent=user_agent[:200],
+        )
+    return SignalResult(job=job, created=created, event=event)
+
+
+def _finish_run(
+    job: JobHeartbeat, *, kind: str, now: datetime, rid: uuid.UUID | None
+) -> timedelta | None:
+    """Close the run in progress and move the due time; returns the run's duration."""
+    changes: dict = {}
+    started = _run_start(job, rid=rid)
+    duration = now - started if started is not None and started <= now else None
+    if job.run_deadline is not None:
+        changes["run_deadline"] = None
+    if duration is not None:
+        changes["last_duration"] = duration
+    if job.has_schedule:
+        changes["due_at"] = schedules.due_at(
+            last_run_at=now,
+            period=job.period,
+            cron=job.cron,
+            tz=job.tz,
+            grace=job.grace if job.grace is not None else config.default_grace(),
+        )
+    if changes:
+        JobHeartbeat.objects.filter(pk=job.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(job, field, value)
+    return duration
+
+
+def _run_start(job: JobHeartbeat, *, rid: uuid.UUID | None) -> datetime | None:
+    if rid is not None:
+        return (
+            PingEvent.objects.filter(job=job, kind=EventKind.START, rid=rid)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+    return job.last_start_at if job.run_deadline is not None else None
+
+
+def _start_run(job: JobHeartbeat, *, now: datetime) -> None:
+    grace = job.grace if job.grace is not None else config.default_grace()
+    job.run_deadline = now + grace
+    JobHeartbeat.objects.filter(pk=job.pk).update(run_deadline=job.run_deadline)
+
+
+def apply_schedule(job: JobHeartbeat) -> None:
+    """Recompute `due_at` after a schedule edit, from the job's last run."""
+    job.due_at = schedules.due_at(
+        last_run_at=job.last_run_at,
+        period=job.period,
+        cron=job.cron,
+        tz=job.tz,
+        grace=job.grace if job.grace is not None else config.default_grace(),
+    )
+
+
+# --- the runbook's operator procedures ----------------------------------------------------
+
+
+def reset_alerts(jobs: QuerySet[JobHeartbeat], *, now: datetime) -> int:
+    """Force Reset: forget the last alert so the next check alerts again."""
+    return jobs.update(last_alert_at=None, updated_at=now)
+
+
+def silence_all(*, now: datetime) -> int:
+    """Disable All Alerts Temporarily: every job counts as alerted just now."""
+    return JobHeartbeat.objects.update(last_alert_at=now, updated_at=now)
+
+
+def bulk_recover(*, now: datetime) -> int:
+    """Bulk Job Recovery: mark every stale job as run just now, recovered and alerted."""
+    stale = queries.stale_jobs(now=now, stale_after=config.thresholds().stale_after)
+    with transaction.atomic():
+        names = list(stale.select_for_update().values_list("job_name", flat=True))
+        jobs = JobHeartbeat.objects.filter(job_name__in=names)
+        count = jobs.update(
+            last_run_at=now,
+            status="recovered",
+            last_alert_at=now,
+            updated_at=now,
+            alerted=False,
+            last_outcome="success",
+            run_deadline=None,
+        )
+        for job in jobs.filter(Q(period__isnull=False) | ~Q(cron="")):
+            apply_schedule(job)
+            job.save(update_fields=["due_at"])
+    return count
+
+
+def set_paused(jobs: QuerySet[JobHeartbeat], *, paused: bool, now: datetime) -> int:
+    """Pause (no alerts, pings still recorded) or resume jobs."""
+    return jobs.update(paused=paused, updated_at=now)

@@ -1,0 +1,83 @@
+"""Shared fixtures: a clock, job factories and alert channels pointed at a local HTTP server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.utils import timezone
+
+from heartbeats.models import JobHeartbeat
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A frozen clock that tests move explicitly; `timezone.now()` follows it."""
+
+    def __init__(self, traveller: time_machine.Coordinates) -> None:
+        self._traveller = traveller
+
+    def now(self) -> datetime:
+        return timezone.now()
+
+    def advance(self, **delta: float) -> datetime:
+        self._traveller.shift(timedelta(**delta))
+        return self.now()
+
+    def set(self, moment: datetime) -> datetime:
+        self._traveller.move_to(moment)
+        return self.now()
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield Clock(traveller)
+
+
+@pytest.fixture
+def make_job(db):
+    """Create a job whose last heartbeat was `age` ago (relative to `now`, default: T0)."""
+
+    def make(name: str = "backup", *, age: timedelta = timedelta(0), now: datetime = T0, **fields):
+        fields.setdefault("n_runs", 1)
+        return JobHeartbeat.objects.create(
+            job_name=name, last_run_at=now - age, created_at=now - age, **fields
+        )
+
+    return make
+
+
+@pytest.fixture
+def no_channels(settings):
+    settings.SLACK_WEBHOOK_URL = ""
+    settings.RESEND_API_KEY = ""
+    settings.RESEND_FROM = ""
+    settings.ALERT_EMAIL_TO = []
+    return settings
+
+
+SLACK_SECRET_PATH = "/services/T000SECRET/B000SECRET/xoxSECRETslackTOKEN"
+RESEND_SECRET_KEY = "re_SECRETresendKEY_123456789"
+
+
+@pytest.fixture
+def channels(settings, httpserver):
+    """Slack and email both configured, both pointed at the local HTTP server."""
+    settings.SLACK_WEBHOOK_URL = httpserver.url_for(SLACK_SECRET_PATH)
+    settings.RESEND_API_KEY = RESEND_SECRET_KEY
+    settings.RESEND_FROM = "alerts@example.com"
+    settings.ALERT_EMAIL_TO = ["ops@example.com", "oncall@example.com"]
+    settings.RESEND_API_URL = httpserver.url_for("/resend").rstrip("/")
+    settings.SITE_URL = "https://cron.example.com"
+    settings.ALERT_CONNECT_TIMEOUT = 1
+    settings.ALERT_READ_TIMEOUT = 1
+    return httpserver
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
