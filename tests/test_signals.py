@@ -41,7 +41,7 @@ def test_concurrent_first_beats_of_one_name_all_succeed():
         try:
             barrier.wait()
             services.record_signal(job_name="fresh", now=T0 + timedelta(microseconds=i))
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()

@@ -12,6 +12,7 @@ from heartbeats import services
 
 class Command(BaseCommand):
     help = "Record a heartbeat for a job, creating the job on its first beat."
+    requires_system_checks: list = []
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("name", help="job name: 1-128 of letters, digits, . _ - :")
