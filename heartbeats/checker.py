@@ -278,14 +278,13 @@ def _recoveries(*, now: datetime, trigger: str, job_names: list[str] | None) -> 
 
 
 def _save(alerts: list[Alert], channels: list[str], *, now: datetime) -> None:
-    Alert.objects.bulk_create(alerts, batch_size=1000)
+    Alert.objects.bulk_create(alerts)
     AlertDelivery.objects.bulk_create(
         [
             AlertDelivery(alert=a, channel=c, created_at=now, next_attempt_at=now, updated_at=now)
             for a in alerts
             for c in channels
-        ],
-        batch_size=1000,
+        ]
     )
 
 

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 # Documented rates: Slack about one message per second per webhook, Resend 2 requests/second.
 CHANNEL_INTERVAL = {"slack": 1.0, "email": 0.5}
-CLAIM_BATCH = 1000
+CLAIM_BATCH = 10_000
 
 
 @dataclass
@@ -190,6 +190,7 @@ def deliver_pending(
     while batch := claim(now=now):
         outcomes: dict[str, list[int]] = defaultdict(list)
         errors: dict[int, notifiers.DeliveryError] = {}
+        channel_errors: dict[str, notifiers.DeliveryError | None] = {}
         for group in _groups(batch):
             channel = group[0].channel
             pacer.wait(channel)
@@ -209,6 +210,9 @@ def deliver_pending(
                     errors[delivery.id] = error
                 if error is not None:
                     errored.add(delivery.alert_id)
+            if error is None or error.permanent or channel not in channel_errors:
+                channel_errors[channel] = error
+        for channel, error in channel_errors.items():
             _record_channel(channel, error, now=now)
         _record(batch, outcomes, errors, now=now)
         report.errors.extend(sorted({str(e) for e in errors.values()}))
