@@ -241,9 +241,19 @@ CRONTAB_LOCK_JOBS = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "heartbeats.logging.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "heartbeats": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        "heartbeats": {
+            "handlers": ["console"],
+            "level": env.str("LOG_LEVEL", default="INFO"),
+            "propagate": False,
+        },
+        # urllib3 logs request paths at DEBUG, and a Slack webhook's path is its secret.
+        "urllib3": {"level": "WARNING"},
     },
 }

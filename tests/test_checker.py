@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import json
-import math
 import logging
+import math
 from datetime import timedelta
 from io import StringIO
 
