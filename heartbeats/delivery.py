@@ -243,9 +243,10 @@ def _record(
                 state=DeliveryState.FAILED, lease_until=None, last_error=text, updated_at=now
             )
         else:
-            backoff = min(2 ** max(attempts[i] for i in ids), 60)
+            backoff = timedelta(minutes=min(2 ** max(attempts[i] for i in ids), 60))
+            retry_after = max((errors[i].retry_after or 0) for i in ids)
             base.filter(id__in=ids).update(
-                next_attempt_at=now + timedelta(minutes=backoff),
+                next_attempt_at=now + max(backoff, timedelta(seconds=retry_after)),
                 lease_until=None,
                 last_error=text,
                 updated_at=now,

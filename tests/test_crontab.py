@@ -92,6 +92,7 @@ def test_the_crontab_line_runs_with_an_empty_environment_on_the_configured_db(de
     assert not Path("/db.sqlite3").exists()
 
 
+@pytest.mark.django_db
 def test_missing_crontab_binary_is_a_system_check_warning(settings):
     from io import StringIO
 
