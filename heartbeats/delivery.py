@@ -97,7 +97,9 @@ def claim(*, now: datetime, limit: int = CLAIM_BATCH) -> list[AlertDelivery]:
             lease_until=now + lease, attempts=F("attempts") + 1, updated_at=now
         )
     return list(
-        AlertDelivery.objects.filter(id__in=ids).select_related("alert").order_by("created_at")
+        AlertDelivery.objects.filter(id__in=ids)
+        .select_related("alert")
+        .order_by("created_at", "id")
     )
 
 
