@@ -27,12 +27,14 @@ if ENV_FILE.is_file():
 INSECURE_KEY = "django-insecure-local-development-key-change-me"
 
 
-def _env_value(name: str, cast, default, what: str):
-    """Read one variable, turning any cast error into ImproperlyConfigured naming it."""
+def _env_number(name: str, default: float, cast: type, what: str) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
     try:
-        return cast(name, default=default)
-    except (ValueError, TypeError, ImproperlyConfigured) as exc:
-        raise ImproperlyConfigured(f"{name} must be {what}: {exc}") from None
+        return cast(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be {what}, not {raw!r}") from None
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -48,14 +50,14 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_positive(name: str, default: float) -> float:
-    value = _env_value(name, env.float, default, "a number")
+    value = _env_number(name, default, float, "a number")
     if value <= 0:
         raise ImproperlyConfigured(f"{name} must be greater than 0, not {value}")
     return value
 
 
 def env_int(name: str, default: int, minimum: int = 1) -> int:
-    value = _env_value(name, env.int, default, "a whole number")
+    value = _env_number(name, default, int, "a whole number")
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
     return value
@@ -76,9 +78,9 @@ def env_list(name: str) -> list[str]:
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_KEY)
-if not DEBUG and (SECRET_KEY == INSECURE_KEY or len(SECRET_KEY) < 32):
+if not DEBUG and (SECRET_KEY == INSECURE_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured(
-        "SECRET_KEY must be set to a random value of 32+ characters when DEBUG is off"
+        "SECRET_KEY must be set to a random value of 50+ characters when DEBUG is off"
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -20,8 +20,13 @@ def silent_database():
 
 
 def run_command(*args: str, database_url: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": database_url, "DB_CONNECT_TIMEOUT": "2",
-           "CRONMONITOR_ENV_FILE": "/dev/null", "SLACK_WEBHOOK_URL": "http://127.0.0.1:9/x"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DB_CONNECT_TIMEOUT": "2",
+        "CRONMONITOR_ENV_FILE": "/dev/null",
+        "SLACK_WEBHOOK_URL": "http://127.0.0.1:9/x",
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args], env=env, capture_output=True, text=True, timeout=20
     )
