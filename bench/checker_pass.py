@@ -119,29 +119,48 @@ def measure(size: int, *, idle_runs: int = 5) -> dict:
 def _row(r: dict) -> list:
     p = r["pass"]
     return [
-        f"{r['jobs']:,}", f"{r['stale']:,}", p["alerts_sent"], r["sink_requests"],
-        f"{p['decide_s'] * 1000:.0f}", f"{p['deliver_s'] * 1000:.0f}",
-        f"{p['total_s'] * 1000:.0f}", f"{p['decide_q']} + {p['deliver_q']} = {p['queries']}",
-        f"{r['peak_bytes'] / 2**20:.1f}", f"{r['idle_s'] * 1000:.1f}", r["idle_queries"],
-        f"{r['idle_peak_bytes'] / 2**10:.0f}", f"{r['count_s'] * 1000:.1f}",
-    ]  # fmt: skip
+        f"{r['jobs']:,}",
+        f"{r['stale']:,}",
+        p["alerts_sent"],
+        r["sink_requests"],
+        f"{p['decide_s'] * 1000:.0f}",
+        f"{p['deliver_s'] * 1000:.0f}",
+        f"{p['total_s'] * 1000:.0f}",
+        f"{p['decide_q']} + {p['deliver_q']} = {p['queries']}",
+        f"{r['peak_bytes'] / 2**20:.1f}",
+        f"{r['idle_s'] * 1000:.1f}",
+        r["idle_queries"],
+        f"{r['idle_peak_bytes'] / 2**10:.0f}",
+        f"{r['count_s'] * 1000:.1f}",
+    ]
 
 
 HEADERS = [
-    "jobs", "stale", "alerts sent", "sink requests", "decide+record ms", "deliver ms",
-    "total ms", "queries (decide + deliver)", "peak MiB", "nothing due ms", "nothing due queries",
-    "nothing due peak KiB", "count(*) ms",
-]  # fmt: skip
+    "jobs",
+    "stale",
+    "alerts sent",
+    "sink requests",
+    "decide+record ms",
+    "deliver ms",
+    "total ms",
+    "queries (decide + deliver)",
+    "peak MiB",
+    "nothing due ms",
+    "nothing due queries",
+    "nothing due peak KiB",
+    "count(*) ms",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--sizes", default="10000,100000,1000000")
+    p.add_argument("--idle-runs", type=int, default=21, help="passes with nothing due (median)")
     p.add_argument("--json", action="store_true", help="print one JSON list instead of a table")
     args = p.parse_args(argv)
     common.setup_django(args.database)
     sizes = [200, 1000] if args.smoke else [int(s) for s in args.sizes.split(",")]
-    results = [measure(size, idle_runs=2 if args.smoke else 5) for size in sizes]
+    results = [measure(size, idle_runs=2 if args.smoke else args.idle_runs) for size in sizes]
     common.truncate_all()
     if args.json:
         print(json.dumps(results))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import importlib.util
 import os
 import statistics
 import sys
@@ -20,12 +21,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/cm_bench"
 ALLOWED_PREFIXES = ("cm_bench", "test")
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 STALE_AGE = timedelta(hours=25)
 FRESH_AGE = timedelta(hours=1)
+
+
+def app_root() -> Path:
+    """The checkout whose app is benchmarked: where `cronmonitor` is imported from."""
+    spec = importlib.util.find_spec("cronmonitor")
+    return Path(spec.origin).resolve().parent.parent
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -131,9 +137,16 @@ def seed_jobs(count: int, *, now: datetime = NOW) -> None:
             f"INSERT INTO job_heartbeats ({columns}) SELECT {name}, lower(hex(randomblob(16))), "
             "%s, 'healthy', '{}', %s, %s, 'success', 1, 0, 0, '', 'UTC' FROM seq"
         )
-    params = [fresh, created, fresh, count] if connection.vendor == "postgresql" else [
-        count, fresh, created, fresh,
-    ]  # fmt: skip
+    params = (
+        [fresh, created, fresh, count]
+        if connection.vendor == "postgresql"
+        else [
+            count,
+            fresh,
+            created,
+            fresh,
+        ]
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
     analyze()
@@ -244,3 +257,39 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def seed_alert_history(count: int, *, jobs: int, now: datetime = NOW) -> None:
+    """`count` finished alerts spread over the jobs, each with one sent Slack delivery."""
+    from django.db import connection
+
+    when = connection.ops.adapt_datetimefield_value(now)
+    if connection.vendor == "postgresql":
+        name = job_name_sql(f"i % {jobs} + 1")
+        alerts = (
+            "INSERT INTO heartbeats_alert (id, job_id, kind, created_at, trigger, details, done) "
+            f"SELECT gen_random_uuid(), {name}, (ARRAY['down', 'failed', 'hung'])[i % 3 + 1], "
+            "%s::timestamptz - i * interval '1 minute', 'cron', '{}'::jsonb, true "
+            "FROM generate_series(1, %s) AS i"
+        )
+        params = [when, count]
+    else:
+        name = job_name_sql(f"i % {jobs} + 1", postgres=False)
+        alerts = (
+            "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < %s) "
+            "INSERT INTO heartbeats_alert (id, job_id, kind, created_at, trigger, details, done) "
+            f"SELECT lower(hex(randomblob(16))), {name}, "
+            "CASE i % 3 WHEN 0 THEN 'down' WHEN 1 THEN 'failed' ELSE 'hung' END, "
+            "datetime(%s, '-' || i || ' minutes'), 'cron', '{}', 1 FROM seq"
+        )
+        params = [count, when]
+    deliveries = (
+        "INSERT INTO heartbeats_alertdelivery (alert_id, channel, state, attempts, "
+        "next_attempt_at, last_error, created_at, updated_at, sent_at) "
+        "SELECT id, 'slack', 'sent', 1, created_at, '', created_at, created_at, created_at "
+        "FROM heartbeats_alert"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(alerts.replace("i % ", "i %% "), params)
+        cursor.execute(deliveries)
+    analyze()
