@@ -128,16 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = p.parse_args(argv)
     common.setup_django(args.database)
-    sizes = (
-        {"jobs": 200, "history": 1000, "repeat": 2}
-        if args.smoke
-        else {
-            "jobs": args.jobs,
-            "history": args.history,
-            "repeat": args.repeat,
-        }
+    if args.smoke:
+        args.jobs, args.history, args.repeat = 200, 1000, 2
+    result = measure(
+        jobs=args.jobs, history=args.history, extra=DEFAULT_EXTRA + args.url, repeat=args.repeat
     )
-    result = measure(extra=DEFAULT_EXTRA + args.url, **sizes)
     common.truncate_all()
     if args.json:
         print(json.dumps(result))

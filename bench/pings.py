@@ -278,7 +278,9 @@ def run_http(url: str, *, uuids: Path, warmup: int, seconds: int, connections: i
     return result
 
 
-def measure(url: str, *, jobs: int, warmup: int, seconds: int, connections: int) -> dict:
+def measure(
+    url: str, *, jobs: int, warmup: int, seconds: int, connections: int, parts: set[str]
+) -> dict:
     common.truncate_all()
     common.seed_jobs(jobs)
     result: dict = {"jobs": jobs, "seconds": seconds, "connections": connections}
@@ -286,14 +288,18 @@ def measure(url: str, *, jobs: int, warmup: int, seconds: int, connections: int)
         uuids = Path(tmp) / "uuids.txt"
         _uuids(uuids)
         first = uuids.read_text().split("\n", 1)[0]
-        if _routed(first):
+        if "http" not in parts:
+            result["http"] = None
+        elif _routed(first):
             result["http"] = run_http(
                 url, uuids=uuids, warmup=warmup, seconds=seconds, connections=connections
             )
         else:
             result["http"] = None
             result["http_not_measured"] = "/ping/<uuid> is not routed in this checkout"
-    if common.is_postgres():
+    if "pgbench" not in parts:
+        result["pgbench"] = None
+    elif common.is_postgres():
         result["pgbench"] = run_pgbench(url, jobs=jobs, seconds=seconds)
     else:
         result["pgbench"] = None
@@ -309,24 +315,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=int, default=15, help="seconds measured (each part)")
     p.add_argument("--warmup", type=int, default=5, help="seconds of load before measuring")
     p.add_argument("--connections", type=int, default=8)
+    p.add_argument("--part", choices=["both", "http", "pgbench"], default="both")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.jobs, args.warmup, args.duration = 200, 1, 2
     common.setup_django(args.database)
-    sizes = (
-        {"jobs": 200, "warmup": 1, "seconds": 2}
-        if args.smoke
-        else {
-            "jobs": args.jobs,
-            "warmup": args.warmup,
-            "seconds": args.duration,
-        }
+    result = measure(
+        args.database,
+        jobs=args.jobs,
+        warmup=args.warmup,
+        seconds=args.duration,
+        connections=args.connections,
+        parts={"http", "pgbench"} if args.part == "both" else {args.part},
     )
-    result = measure(args.database, connections=args.connections, **sizes)
     common.truncate_all()
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(_report(result))
+    print(json.dumps(result) if args.json else _report(result))
     return 0
 
 

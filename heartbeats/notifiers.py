@@ -12,13 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import requests
 from django.conf import settings
 
 from heartbeats.config import configured_channels
 from heartbeats.logging import redact
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +190,8 @@ def post_json(
     url: str, payload: dict, *, service: str, headers: dict | None = None
 ) -> requests.Response:
     """The one HTTP function: POST JSON with timeouts, raise DeliveryError on any failure."""
+    import requests  # here, not at the top: ~60 ms that every command start-up would pay
+
     timeout = (settings.ALERT_CONNECT_TIMEOUT, settings.ALERT_READ_TIMEOUT)
     try:
         response = requests.post(url, json=payload, headers=headers or {}, timeout=timeout)

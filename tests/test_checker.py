@@ -299,3 +299,22 @@ def test_query_count_grows_only_with_insert_batches_as_alerts_grow(slack_ok, ema
             2000 / (999 // delivery_fields)
         )
         assert many - few == statements - 2
+
+
+def _queries_for_a_pass_with_nothing_due(*, jobs: int, now) -> int:
+    CheckRun.objects.all().delete()
+    JobHeartbeat.objects.all().delete()
+    JobHeartbeat.objects.bulk_create(
+        [JobHeartbeat(job_name=f"ok-{i}", last_run_at=now, n_runs=1) for i in range(jobs)]
+    )
+    with CaptureQueriesContext(connection) as queries:
+        result = run(now=now)
+    assert (result.total_jobs, result.stale_jobs, result.alerts_sent) == (jobs, 0, 0)
+    return len(queries)
+
+
+def test_query_count_of_a_pass_with_nothing_due_does_not_grow_with_jobs(slack_ok, email_ok):
+    assert _queries_for_a_pass_with_nothing_due(
+        jobs=10, now=T0
+    ) == _queries_for_a_pass_with_nothing_due(jobs=1000, now=T0 + H)
+    assert received(slack_ok, SLACK_SECRET_PATH) == []
