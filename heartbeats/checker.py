@@ -250,7 +250,7 @@ def _recoveries(*, now: datetime, trigger: str, job_names: list[str] | None) -> 
     last_problem = Alert.objects.filter(job=OuterRef("pk"), kind__in=PROBLEM_KINDS).order_by(
         "-created_at"
     )
-    recovered = JobHeartbeat.objects.filter(alerted=True).exclude(
+    recovered = JobHeartbeat.objects.filter(alerted=True, paused=False).exclude(
         queries.problem_q(now=now, stale_after=thresholds.stale_after)
     )
     if job_names is not None:
