@@ -18,6 +18,11 @@ def default_grace() -> timedelta:
     return timedelta(minutes=settings.DEFAULT_GRACE_MINUTES)
 
 
+def recovery_window() -> timedelta:
+    """How soon after an alert a successful beat makes that alert a false positive."""
+    return timedelta(minutes=settings.RECOVERY_WINDOW_MINUTES)
+
+
 def configured_channels() -> list[str]:
     """The channels alerts go to: Slack when its webhook is set, email when all three are."""
     channels = []

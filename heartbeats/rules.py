@@ -138,3 +138,37 @@ def job_state(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> JobS
     if facts.due_at is not None and now > facts.due_at - (facts.grace or timedelta(0)):
         return JobState.LATE
     return JobState.UP
+
+
+class CheckerProblem(enum.StrEnum):
+    """Why the monitor itself needs attention: the summary page's red banner."""
+
+    NEVER_RAN = "never_ran"
+    OVERDUE = "overdue"
+    LAST_RUN_FAILED = "last_run_failed"
+
+    def describe(self) -> str:
+        return {
+            CheckerProblem.NEVER_RAN: "The checker has never run.",
+            CheckerProblem.OVERDUE: (
+                "The checker has missed two scheduled runs: is its cron entry installed?"
+            ),
+            CheckerProblem.LAST_RUN_FAILED: "The checker's last run failed.",
+        }[self]
+
+
+def checker_problem(
+    *, now: datetime, deadline: datetime | None, last_failed: bool
+) -> CheckerProblem | None:
+    """What is wrong with the checker at `now`, if anything; a missed schedule comes first.
+
+    `deadline` is when the checker counts as broken unless another run starts
+    (`schedules.checker_deadline`); None when it has never run.
+    """
+    if deadline is None:
+        return CheckerProblem.NEVER_RAN
+    if now > deadline:
+        return CheckerProblem.OVERDUE
+    if last_failed:
+        return CheckerProblem.LAST_RUN_FAILED
+    return None

@@ -95,3 +95,18 @@ def describe(
     if period is not None:
         return f"every {_span(period)}, {_span(grace)} grace"
     return f"default: stale after {_span(stale_after)} without a heartbeat"
+
+
+def checker_deadline(
+    *, last_started: datetime, cron: str, tz: str, missed: int = 2, slack: timedelta
+) -> datetime:
+    """When the checker counts as broken: `missed` scheduled runs after its last start, plus slack.
+
+    Counting scheduled runs rather than multiplying one period keeps irregular schedules honest
+    ("0 2 * * 1-5" skips the weekend); for a regular one it is two periods after the last run.
+    `slack` covers the seconds a run takes to start after its scheduled minute.
+    """
+    runs = cron_runs(cron, tz, last_started)
+    for _ in range(missed - 1):
+        next(runs)
+    return next(runs) + slack
