@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
+from heartbeats.templatetags import summary_format
 from tests.conftest import T0
 
 H = timedelta(hours=1)
@@ -322,3 +323,22 @@ def test_query_count_is_the_same_for_10_and_1000(staff, clock, url, auth):
     CheckRun.objects.all().delete()
     populate(1000)
     assert count() == few
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (None, "\u2013"),
+        (timedelta(seconds=59), "0 min"),
+        (timedelta(hours=6), "6 h"),
+        (timedelta(hours=3, minutes=20, seconds=30), "3 h 20 min"),
+        (timedelta(days=2, hours=3, minutes=4), "2 d 3 h"),
+    ],
+)
+def test_span_format(delta, text):
+    assert summary_format.span(delta) == text
+
+
+@pytest.mark.parametrize(("rate", "text"), [(None, "\u2013"), (0.0, "0.0 %"), (2 / 3, "66.7 %")])
+def test_percent_format(rate, text):
+    assert summary_format.percent(rate) == text

@@ -17,14 +17,11 @@ def percent(rate: float | None) -> str:
 
 @register.filter
 def span(delta: timedelta | None) -> str:
-    """A duration to the minute: "2 d 3 h", "5 h 12 min", "4 min"."""
+    """A duration in its two largest units, to the minute: "2 d 3 h", "6 h", "4 min"."""
     if delta is None:
         return NO_DATA
     minutes = int(delta.total_seconds() // 60)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min"
+    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
+    return " ".join(parts[:2]) or "0 min"
