@@ -189,9 +189,7 @@ def window_metrics(name: str, *, now: datetime) -> WindowMetrics:
         jobs=Count("job", distinct=True),
         recovered=Count("job", distinct=True, filter=Exists(recovered)),
     )
-    suppressed = CheckRun.objects.filter(
-        dry_run=False, started_at__gte=since, started_at__lte=now
-    ).aggregate(total=Coalesce(Sum("suppressed_alerts"), 0))["total"]
+    suppressed = suppressed_total(since=since, until=now)
     return WindowMetrics(
         name=name,
         since=since,
@@ -329,6 +327,9 @@ def delivery_totals() -> dict[str, ChannelTotals]:
     return {channel: found.get(channel, ChannelTotals(0, 0)) for channel in Channel.values}
 
 
-def suppressed_total() -> int:
+def suppressed_total(*, since: datetime | None = None, until: datetime | None = None) -> int:
+    """Alerts the anti-spam rule held back, summed over checker runs (dry runs excluded)."""
     runs = CheckRun.objects.filter(dry_run=False)
+    if since is not None and until is not None:
+        runs = runs.filter(started_at__gte=since, started_at__lte=until)
     return runs.aggregate(total=Coalesce(Sum("suppressed_alerts"), 0))["total"]
