@@ -293,3 +293,17 @@ def test_summary_query_budget(world, django_assert_num_queries):
     # jobs, checker, runs, 3 x (alerts, suppressed, failures), daily, stale
     with django_assert_num_queries(14):
         metrics.summary(now=NOW, windows=list(metrics.WINDOWS))
+
+
+def test_sql_and_python_agree_on_stale_jobs_at_the_boundaries(make_job):
+    """`job_counts` and `stale_jobs` filter in SQL; `job_readings` applies `rules.is_stale`."""
+    tick = timedelta(microseconds=1)
+    make_job("exactly-24h", age=24 * H, now=NOW)
+    make_job("just-over-24h", age=24 * H + tick, now=NOW)
+    make_job("due-now", age=H, now=NOW, period=H, due_at=NOW)
+    make_job("due-just-before", age=H, now=NOW, period=H, due_at=NOW - tick)
+    make_job("old-but-not-due", age=100 * H, now=NOW, period=H, due_at=NOW + tick)
+    python = {r.job_name for r in metrics.job_readings(now=NOW) if r.stale}
+    assert python == {"just-over-24h", "due-just-before"}
+    assert {job.job_name for job in metrics.stale_jobs(now=NOW)} == python
+    assert metrics.job_counts(now=NOW).stale == len(python)
