@@ -26,3 +26,20 @@ def configured_channels() -> list[str]:
     if settings.RESEND_API_KEY and settings.RESEND_FROM and settings.ALERT_EMAIL_TO:
         channels.append(Channel.EMAIL.value)
     return channels
+
+
+def ping_keys() -> list[str]:
+    return settings.PING_KEYS
+
+
+def ping_body_limit() -> int:
+    return settings.PING_BODY_LIMIT
+
+
+def events_kept() -> int:
+    return settings.PING_EVENTS_KEPT
+
+
+def behind_proxy() -> bool:
+    """Only then is X-Forwarded-For the proxy's word rather than anything a client sends."""
+    return settings.BEHIND_HTTPS_PROXY

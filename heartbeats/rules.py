@@ -8,6 +8,8 @@ thresholds, and a test checks that both agree on the boundaries.
 from __future__ import annotations
 
 import enum
+import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -138,3 +140,11 @@ def job_state(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> JobS
     if facts.due_at is not None and now > facts.due_at - (facts.grace or timedelta(0)):
         return JobState.LATE
     return JobState.UP
+
+
+def ping_key_matches(given: str, keys: Sequence[str]) -> bool:
+    """Whether `given` is one of the ping keys; every key is compared, each in constant time,
+    so the response time tells nothing about which key nearly matched."""
+    given_bytes = given.encode()
+    matches = [hmac.compare_digest(given_bytes, key.encode()) for key in keys]
+    return any(matches)
