@@ -93,6 +93,14 @@ def hours_since(moment: datetime | None, *, now: datetime) -> float | None:
     return None if moment is None else (now - moment).total_seconds() / 3600
 
 
+def ping_key_matches(given: str, keys: Sequence[str]) -> bool:
+    """Whether `given` is one of the ping keys; every key is compared, each in constant time,
+    so the response time tells nothing about which key nearly matched."""
+    given_bytes = given.encode()
+    matches = [hmac.compare_digest(given_bytes, key.encode()) for key in keys]
+    return any(matches)
+
+
 def overdue(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> timedelta | None:
     """How long past its deadline a stale job is; None when it is not stale."""
     if not is_stale(facts, now=now, stale_after=stale_after):
@@ -140,11 +148,3 @@ def job_state(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> JobS
     if facts.due_at is not None and now > facts.due_at - (facts.grace or timedelta(0)):
         return JobState.LATE
     return JobState.UP
-
-
-def ping_key_matches(given: str, keys: Sequence[str]) -> bool:
-    """Whether `given` is one of the ping keys; every key is compared, each in constant time,
-    so the response time tells nothing about which key nearly matched."""
-    given_bytes = given.encode()
-    matches = [hmac.compare_digest(given_bytes, key.encode()) for key in keys]
-    return any(matches)
