@@ -209,13 +209,14 @@ def record_signal(
         "insert_start": ops.adapt_datetimefield_value(now) if kind == EventKind.START else None,
     }
     lookup = "job_name" if job_name is not None else "uuid"
-    sql, names = _upsert_sql(kind, create=create and job_name is not None, lookup=lookup)
+    create = create and job_name is not None
+    sql, names = _upsert_sql(kind, create=create, lookup=lookup)
     with transaction.atomic():
         rows = list(JobHeartbeat.objects.raw(sql, [params[name] for name in names]))
         if not rows:
             return None
         job = rows[0]
-        created = job.created_at == now
+        created = create and job.created_at == now
         duration = _finish_run(job, kind=kind, now=now, rid=rid) if finishing else None
         if kind == EventKind.START:
             _start_run(job, now=now)
