@@ -243,6 +243,8 @@ class CheckRun(models.Model):
     failed_alerts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     host = models.CharField(max_length=255, blank=True)
+    # Set when this run suspected a monitoring outage: no down alerts until then.
+    grace_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
