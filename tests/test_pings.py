@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError, connection
 from django.test import Client
 
+from cronmonitor.settings import env_ping_keys
 from heartbeats.models import JobHeartbeat, PingEvent
 
 KEY = "current-ping-key-0123456789"
@@ -290,3 +293,20 @@ def test_a_finish_that_moves_the_due_time_adds_one_update(
         client.get(f"/ping/{job.uuid}")
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
     assert statements == ["SAVEPOINT", "UPDATE", "UPDATE", "INSERT", "RELEASE"]
+
+
+def test_a_non_ascii_key_is_just_a_wrong_key(client, ping_keys, job):
+    response = client.get(f"/ping/{quote('clé-0123456789abcdef')}/{job.job_name}")
+    assert (response.status_code, response.content) == (404, b"not found")
+
+
+def test_ping_keys_are_read_as_a_list(monkeypatch):
+    monkeypatch.setenv("PING_KEY", f" {KEY}, {OLD_KEY} ,")
+    assert env_ping_keys("PING_KEY") == [KEY, OLD_KEY]
+
+
+@pytest.mark.parametrize("key", ["short", "has/slash-0123456789", str(uuid.uuid4())])
+def test_unusable_ping_keys_stop_start_up(monkeypatch, key):
+    monkeypatch.setenv("PING_KEY", f"{KEY},{key}")
+    with pytest.raises(ImproperlyConfigured, match=r"^PING_KEY must list keys of 16"):
+        env_ping_keys("PING_KEY")
