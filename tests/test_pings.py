@@ -171,6 +171,11 @@ def test_behind_a_proxy_the_address_it_appended_is_stored(client, settings, job)
     assert PingEvent.objects.get(job=job).remote_addr == "203.0.113.9"
 
 
+def test_a_form_encoded_body_as_curl_d_sends_it_is_stored_as_is(client, job):
+    client.post(f"/ping/{job.uuid}", "rows=42&state=done", "application/x-www-form-urlencoded")
+    assert PingEvent.objects.get(job=job).body == "rows=42&state=done"
+
+
 def test_undecodable_and_nul_bytes_in_a_body_are_stored(client, job):
     client.post(f"/ping/{job.uuid}/fail", b"ok\x00\xff end", "application/octet-stream")
     assert PingEvent.objects.get(job=job).body == "ok\ufffd\ufffd end"
