@@ -3,7 +3,6 @@ the tail of it is kept for the finish signal, as runitor and Healthchecks' docs 
 
 from __future__ import annotations
 
-import codecs
 import os
 import selectors
 import subprocess
@@ -15,7 +14,7 @@ NOT_FOUND_STATUS = 127
 NOT_EXECUTABLE_STATUS = 126
 UTF8_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 
-Sink = Callable[[str], None]
+Sink = Callable[[bytes], None]
 
 
 @dataclass(frozen=True)
@@ -31,31 +30,26 @@ def run(command: list[str], *, stdout: Sink, stderr: Sink, tail_bytes: int) -> C
     """
     try:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except FileNotFoundError:
-        return CommandRun(NOT_FOUND_STATUS, f"command not found: {command[0]}")
-    except PermissionError:
-        return CommandRun(NOT_EXECUTABLE_STATUS, f"permission denied: {command[0]}")
+    except (FileNotFoundError, PermissionError) as exc:
+        not_found = isinstance(exc, FileNotFoundError)
+        message = f"{'command not found' if not_found else 'permission denied'}: {command[0]}"
+        stderr(f"{message}\n".encode())
+        return CommandRun(NOT_FOUND_STATUS if not_found else NOT_EXECUTABLE_STATUS, message)
     tail = bytearray()
     with process, selectors.DefaultSelector() as selector:
-        for pipe, sink in ((process.stdout, stdout), (process.stderr, stderr)):
-            selector.register(pipe, selectors.EVENT_READ, (sink, _decoder()))
+        selector.register(process.stdout, selectors.EVENT_READ, stdout)
+        selector.register(process.stderr, selectors.EVENT_READ, stderr)
         while selector.get_map():
             for key, _ in selector.select():
-                sink, decoder = key.data
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
-                    sink(decoder.decode(b"", final=True))
                     selector.unregister(key.fileobj)
                     continue
-                sink(decoder.decode(chunk))
+                key.data(chunk)
                 tail += chunk
                 del tail[: max(0, len(tail) - tail_bytes)]
     status = process.returncode
     return CommandRun(128 - status if status < 0 else status, _text(bytes(tail)))
-
-
-def _decoder() -> codecs.IncrementalDecoder:
-    return codecs.getincrementaldecoder("utf-8")(errors="replace")
 
 
 def _text(tail: bytes) -> str:

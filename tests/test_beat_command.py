@@ -199,8 +199,11 @@ def test_wrapper_passes_arguments_through_verbatim(clock):
 
 
 def test_wrapper_reports_a_missing_command_as_127(clock):
-    error = refused("backup", "--", "no-such-command-xyz")
-    assert error.returncode == 127
+    stderr = StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("beat", "backup", "--", "no-such-command-xyz", stderr=stderr)
+    assert caught.value.returncode == 127
+    assert stderr.getvalue() == "command not found: no-such-command-xyz\n"
     assert events()[1] == ("fail", 127, events()[0][2], "command not found: no-such-command-xyz")
 
 
@@ -223,8 +226,9 @@ def test_wrapper_runs_the_job_even_when_the_database_is_down(clock, tmp_path):
     ]
 
 
-def test_manage_py_exits_with_the_wrapped_command_status(tmp_path):
-    """The contract with cron, end to end: same exit status, one line on stderr."""
+def test_manage_py_passes_output_byte_for_byte_and_exits_with_the_commands_status(tmp_path):
+    """The contract with cron, end to end: output unaltered (it may be redirected to a file),
+    the command's exit status, and one line of our own on stderr."""
     env = {
         **os.environ,
         "CRONMONITOR_ENV_FILE": "/dev/null",
@@ -232,14 +236,9 @@ def test_manage_py_exits_with_the_wrapped_command_status(tmp_path):
     }
     manage = [PYTHON, str(Path(django_settings.BASE_DIR) / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
+    script = "import sys; sys.stdout.buffer.write(bytes(range(256))); sys.exit('disk full')"
     run = subprocess.run(
-        [*manage, "beat", "backup", "--", "sh", "-c", "echo working; exit 4"],
-        env=env,
-        capture_output=True,
-        text=True,
+        [*manage, "beat", "backup", "--", PYTHON, "-c", script], env=env, capture_output=True
     )
-    assert (run.returncode, run.stdout, run.stderr) == (
-        4,
-        "working\n",
-        "CommandError: sh exited with status 4\n",
-    )
+    assert (run.returncode, run.stdout) == (1, bytes(range(256)))
+    assert run.stderr.decode() == f"disk full\nCommandError: {PYTHON} exited with status 1\n"

@@ -5,6 +5,7 @@ inside every cron job, so it imports only what it needs."""
 from __future__ import annotations
 
 import argparse
+import codecs
 import functools
 import sys
 import uuid
@@ -138,11 +139,18 @@ def _signal(options: dict) -> dict:
 
 
 def _passthrough(stream: OutputWrapper) -> wrapper.Sink:
-    """The wrapped command's output, unchanged: no added newline, no colour."""
+    """The wrapped command's output byte for byte (`beat NAME -- pg_dump > file` must not
+    alter the dump); decoded only for a stream without bytes, such as call_command's StringIO."""
+    binary = getattr(stream, "buffer", None)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-    def write(text: str) -> None:
-        stream.write(text, style_func=str, ending="")
-        stream.flush()
+    def write(chunk: bytes) -> None:
+        if binary is None:
+            stream.write(decoder.decode(chunk), style_func=str, ending="")
+        else:
+            stream.flush()
+            binary.write(chunk)
+            binary.flush()
 
     return write
 
