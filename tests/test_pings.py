@@ -14,6 +14,7 @@ from heartbeats.models import JobHeartbeat, PingEvent
 
 KEY = "current-ping-key-0123456789"
 OLD_KEY = "previous-ping-key-987654321"
+METHODS = ["get", "head", "post"]
 SUFFIXES = [
     ("", "success", None),
     ("/start", "start", None),
@@ -36,8 +37,13 @@ def job(make_job, clock):
     return make_job("backup", age=timedelta(hours=1))
 
 
-def ping(client: Client, url: str, method: str = "get", **kwargs):
-    return getattr(client, method)(url, **kwargs)
+def ping(client: Client, url: str, method: str = "get", body: bytes | str = b"", **extra):
+    return client.generic(method.upper(), url, body, "text/plain", **extra)
+
+
+def seen(content: bytes, method: str) -> bytes:
+    """What the client sees: a HEAD answer has the status and headers, not the body."""
+    return b"" if method == "head" else content
 
 
 def urls(job: JobHeartbeat, suffix: str = "") -> list[str]:
@@ -53,7 +59,7 @@ def assert_ping_headers(response, *, limit: int = 10000) -> None:
     assert "Cookie" not in response.get("Vary", "")
 
 
-@pytest.mark.parametrize("method", ["get", "head", "post"])
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize(("suffix", "kind", "exit_status"), SUFFIXES)
 @pytest.mark.parametrize("form", ["uuid", "key"])
 def test_every_url_form_and_method_records_its_signal(
@@ -62,7 +68,7 @@ def test_every_url_form_and_method_records_its_signal(
     url = urls(job, suffix)[form == "key"]
     response = ping(client, url, method)
     assert response.status_code == 200
-    assert response.content == (b"" if method == "head" else b"OK")
+    assert response.content == seen(b"OK", method)
     assert_ping_headers(response)
     event = PingEvent.objects.get(job=job)
     assert (event.kind, event.exit_status, event.created_at) == (kind, exit_status, clock.now())
@@ -82,7 +88,7 @@ def test_a_success_after_a_failure_clears_the_failed_status(client, job, clock):
     assert (job.status, job.last_outcome, job.n_runs) == ("healthy", "success", 3)
 
 
-@pytest.mark.parametrize("method", ["get", "head", "post"])
+@pytest.mark.parametrize("method", METHODS)
 def test_unknown_job_wrong_key_and_no_keys_all_answer_not_found(client, settings, job, method):
     settings.PING_KEYS = [KEY]
     answers = [
@@ -95,7 +101,7 @@ def test_unknown_job_wrong_key_and_no_keys_all_answer_not_found(client, settings
     answers.append(ping(client, f"/ping/{KEY}/{job.job_name}", method))
     for response in answers:
         assert response.status_code == 404
-        assert response.content == (b"" if method == "head" else b"not found")
+        assert response.content == seen(b"not found", method)
         assert_ping_headers(response)
     assert not PingEvent.objects.exists()
 
@@ -115,18 +121,23 @@ def test_a_rotated_out_key_still_in_the_list_works(client, ping_keys, job):
     ],
 )
 @pytest.mark.parametrize("form", ["uuid", "key"])
-def test_bad_suffix_is_refused_with_its_reason(client, ping_keys, job, suffix, reason, form):
-    response = client.post(urls(job, suffix)[form == "key"])
-    assert (response.status_code, response.content.decode()) == (400, reason)
+@pytest.mark.parametrize("method", METHODS)
+def test_bad_suffix_is_refused_with_its_reason(
+    client, ping_keys, job, suffix, reason, form, method
+):
+    response = ping(client, urls(job, suffix)[form == "key"], method)
+    assert (response.status_code, response.content) == (400, seen(reason.encode(), method))
     assert_ping_headers(response)
     assert not PingEvent.objects.exists()
 
 
 @pytest.mark.parametrize("rid", ["", "nope", "1234", str(uuid.uuid4())[:-1]])
 @pytest.mark.parametrize("form", ["uuid", "key"])
-def test_bad_rid_is_refused(client, ping_keys, job, rid, form):
-    response = client.get(urls(job, "/start")[form == "key"], {"rid": rid})
-    assert (response.status_code, response.content) == (400, b"invalid uuid format")
+@pytest.mark.parametrize("method", METHODS)
+def test_bad_rid_is_refused(client, ping_keys, job, rid, form, method):
+    response = ping(client, f"{urls(job, '/start')[form == 'key']}?rid={rid}", method)
+    assert response.status_code == 400
+    assert response.content == seen(b"invalid uuid format", method)
     assert not PingEvent.objects.exists()
 
 
@@ -137,10 +148,12 @@ def test_bad_input_is_refused_before_the_key_is_looked_at(client, ping_keys, job
         assert client.get(f"/ping/{key}/bad name!").status_code == 400
 
 
-def test_oversized_body_is_truncated_not_refused(client, settings, job):
-    settings.PING_BODY_LIMIT = 10
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 50
-    response = client.post(f"/ping/{job.uuid}/fail", "0123456789abcdef" * 10, "text/plain")
+@pytest.mark.parametrize("form", ["uuid", "key"])
+@pytest.mark.parametrize("method", METHODS)
+def test_oversized_body_is_truncated_not_refused(client, ping_keys, job, form, method):
+    ping_keys.PING_BODY_LIMIT = 10
+    ping_keys.DATA_UPLOAD_MAX_MEMORY_SIZE = 50
+    response = ping(client, urls(job, "/fail")[form == "key"], method, "0123456789abcdef" * 10)
     assert response.status_code == 200
     assert_ping_headers(response, limit=10)
     assert PingEvent.objects.get(job=job).body == "0123456789"
@@ -181,15 +194,17 @@ def test_undecodable_and_nul_bytes_in_a_body_are_stored(client, job):
     assert PingEvent.objects.get(job=job).body == "ok\ufffd\ufffd end"
 
 
-def test_create_makes_a_missing_job_once(db, client, ping_keys, clock):
-    response = client.post(f"/ping/{KEY}/nightly-report?create=1", "first", "text/plain")
-    assert (response.status_code, response.content) == (201, b"Created")
+@pytest.mark.parametrize("method", METHODS)
+def test_create_makes_a_missing_job_once(db, client, ping_keys, clock, method):
+    response = ping(client, f"/ping/{KEY}/nightly-report?create=1", method, "first")
+    assert (response.status_code, response.content) == (201, seen(b"Created", method))
     assert_ping_headers(response)
     job = JobHeartbeat.objects.get(pk="nightly-report")
     assert (job.n_runs, job.status, job.last_run_at) == (1, "healthy", clock.now())
+    assert PingEvent.objects.get(job=job).body == "first"
     clock.advance(minutes=5)
-    response = client.post(f"/ping/{KEY}/nightly-report?create=1")
-    assert (response.status_code, response.content) == (200, b"OK")
+    response = ping(client, f"/ping/{KEY}/nightly-report?create=1", method)
+    assert (response.status_code, response.content) == (200, seen(b"OK", method))
     assert JobHeartbeat.objects.get(pk="nightly-report").n_runs == 2
 
 
@@ -213,10 +228,11 @@ def test_create_needs_the_key_and_a_valid_name(db, client, ping_keys, clock):
     assert not JobHeartbeat.objects.exists()
 
 
-def test_a_paused_job_records_pings_and_stays_paused(client, ping_keys, make_job, clock):
+@pytest.mark.parametrize("method", METHODS)
+def test_a_paused_job_records_pings_and_stays_paused(client, ping_keys, make_job, clock, method):
     job = make_job("paused-job", age=timedelta(hours=1), paused=True)
     for url in urls(job) + urls(job, "/fail"):
-        assert client.get(url).status_code == 200
+        assert ping(client, url, method).status_code == 200
     job.refresh_from_db()
     assert job.paused
     assert job.n_runs == 5
