@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from heartbeats import config, services, wrapper
@@ -57,7 +57,7 @@ class Command(BaseCommand):
         except services.InvalidSignal as exc:
             raise CommandError(str(exc), returncode=2) from None
         except DatabaseError as exc:
-            raise CommandError(f"database unavailable: {_first_line(exc)}", returncode=3) from None
+            raise CommandError(_database_problem(exc), returncode=3) from None
         if options["verbosity"] > 1 and not command:
             self.stdout.write(f"Recorded {signal['kind'].label.lower()} for {name}")
 
@@ -96,9 +96,7 @@ class Command(BaseCommand):
         try:
             services.record_signal(now=timezone.now(), **signal)
         except DatabaseError as exc:
-            self.stderr.write(
-                f"{signal['kind']} not recorded, database unavailable: {_first_line(exc)}"
-            )
+            self.stderr.write(f"{signal['kind']} not recorded, {_database_problem(exc)}")
 
 
 def _parse_with_command(
@@ -153,6 +151,12 @@ def _passthrough(stream: OutputWrapper) -> wrapper.Sink:
             binary.flush()
 
     return write
+
+
+def _database_problem(exc: DatabaseError) -> str:
+    """An unreachable database (retry later) told apart from one that refused the write."""
+    unreachable = isinstance(exc, OperationalError | InterfaceError)
+    return f"database {'unavailable' if unreachable else 'error'}: {_first_line(exc)}"
 
 
 def _first_line(exc: Exception) -> str:
