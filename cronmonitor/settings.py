@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,7 @@ if ENV_FILE.is_file():
     env.read_env(ENV_FILE)
 
 INSECURE_KEY = "django-insecure-local-development-key-change-me"
+UUID_SHAPE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def _env_number(name: str, default: float, cast: type, what: str) -> float:
@@ -74,6 +76,19 @@ def env_crontab(name: str, default: str) -> str:
 
 def env_list(name: str) -> list[str]:
     return [item.strip() for item in env.str(name, default="").split(",") if item.strip()]
+
+
+def env_ping_keys(name: str) -> list[str]:
+    """Ping keys sit in URLs beside job UUIDs: URL-safe, hard to guess, never UUID-shaped."""
+    keys = env_list(name)
+    for key in keys:
+        if not re.fullmatch(r"[A-Za-z0-9_~.-]{16,}", key) or re.fullmatch(UUID_SHAPE, key):
+            raise ImproperlyConfigured(
+                f"{name} must list keys of 16+ URL-safe characters (letters, digits, _ ~ . -) "
+                "that are not UUIDs; generate one with: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(16))'"
+            )
+    return keys
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -191,8 +206,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 LOGIN_URL = "admin:login"
 
-# HTTPS behind a proxy: the proxy says which scheme the client used.
-if env_bool("BEHIND_HTTPS_PROXY", False):
+# HTTPS behind a proxy: the proxy says which scheme the client used, and who the client is.
+BEHIND_HTTPS_PROXY = env_bool("BEHIND_HTTPS_PROXY", False)
+if BEHIND_HTTPS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     SESSION_COOKIE_SECURE = True
@@ -233,6 +249,9 @@ RETENTION_ALERT_DAYS = env_int("RETENTION_ALERT_DAYS", 90)
 RETENTION_CHECKRUN_DAYS = env_int("RETENTION_CHECKRUN_DAYS", 90)
 ALERT_CONNECT_TIMEOUT = env_positive("ALERT_CONNECT_TIMEOUT", 5)
 ALERT_READ_TIMEOUT = env_positive("ALERT_READ_TIMEOUT", 10)
+PING_KEYS = env_ping_keys("PING_KEY")
+PING_BODY_LIMIT = env_int("PING_BODY_LIMIT", 10000, minimum=0)
+PING_EVENTS_KEPT = env_int("PING_EVENTS_KEPT", 100)
 
 # --- django-crontab ------------------------------------------------------------------------
 # Two deployments under one Unix user must not overwrite each other's crontab lines.

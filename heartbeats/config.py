@@ -45,3 +45,20 @@ def checker_deadline(last_started: datetime) -> datetime:
         tz=settings.TIME_ZONE,
         slack=CHECKER_SLACK,
     )
+
+
+def ping_keys() -> list[str]:
+    return settings.PING_KEYS
+
+
+def ping_body_limit() -> int:
+    return settings.PING_BODY_LIMIT
+
+
+def events_kept() -> int:
+    return settings.PING_EVENTS_KEPT
+
+
+def behind_proxy() -> bool:
+    """Only then is X-Forwarded-For the proxy's word rather than anything a client sends."""
+    return settings.BEHIND_HTTPS_PROXY

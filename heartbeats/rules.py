@@ -8,6 +8,8 @@ thresholds, and a test checks that both agree on the boundaries.
 from __future__ import annotations
 
 import enum
+import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -89,6 +91,14 @@ def is_suppressed(last_alert_at: datetime | None, *, now: datetime, suppression:
 
 def hours_since(moment: datetime | None, *, now: datetime) -> float | None:
     return None if moment is None else (now - moment).total_seconds() / 3600
+
+
+def ping_key_matches(given: str, keys: Sequence[str]) -> bool:
+    """Whether `given` is one of the ping keys; every key is compared, each in constant time,
+    so the response time tells nothing about which key nearly matched."""
+    given_bytes = given.encode()
+    matches = [hmac.compare_digest(given_bytes, key.encode()) for key in keys]
+    return any(matches)
 
 
 def overdue(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> timedelta | None:
