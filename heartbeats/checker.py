@@ -340,6 +340,7 @@ def _check(result, run, *, now, trigger, job_names, sleep, previous) -> None:
         result.errors.append("no alert channel is configured: stale jobs cannot be alerted")
     report = delivery.deliver_pending(now=now, sleep=sleep)
     _merge(result, report)
+    services.prune_events(keep=config.events_kept(), since=previous)
     CheckRun.objects.filter(pk=run.pk).update(
         finished_at=now,
         outcome=RunOutcome.FAILED if result.errors else RunOutcome.OK,

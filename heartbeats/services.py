@@ -297,13 +297,19 @@ def apply_schedule(job: JobHeartbeat) -> None:
     )
 
 
-def prune_events(*, keep: int, batch_size: int = 1000) -> int:
+def prune_events(*, keep: int, since: datetime | None = None, batch_size: int = 1000) -> int:
     """Delete every job's events beyond its newest `keep`, so a ping flood cannot fill the disk.
 
-    Two queries per batch whatever the number of jobs: rank events per job with a window
-    function, delete one batch of the surplus; short batches keep row locks brief.
+    Only jobs with an event at or after `since` can have grown past `keep` since the last
+    prune, so the checker passes its previous start and the cost follows recent activity, not
+    the table's size. Two queries per batch: rank events per job with a window function,
+    delete one batch of the surplus; short batches keep row locks brief.
     """
-    ranked = PingEvent.objects.annotate(
+    events = PingEvent.objects.all()
+    if since is not None:
+        recent_jobs = PingEvent.objects.filter(created_at__gte=since).values("job_id")
+        events = events.filter(job_id__in=recent_jobs)
+    ranked = events.annotate(
         rank=Window(
             RowNumber(),
             partition_by=[F("job_id")],

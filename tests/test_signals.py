@@ -147,3 +147,24 @@ def test_prune_runs_in_batches_of_two_queries_whatever_the_number_of_jobs(
     with django_assert_num_queries(3 * 2 + 1):
         assert services.prune_events(keep=2, batch_size=5) == 12
     assert {job: len(ids) for job, ids in events_per_job().items()} == dict.fromkeys("abcd", 2)
+
+
+def test_prune_since_touches_only_jobs_with_recent_events(make_job):
+    old_ids = add_events(make_job("old"), 5, start=T0 - timedelta(days=1))
+    recent_ids = add_events(make_job("recent"), 5)
+    assert services.prune_events(keep=2, since=T0) == 3
+    assert events_per_job() == {"old": old_ids, "recent": recent_ids[3:]}
+
+
+def test_the_checker_caps_events_of_jobs_pinged_since_its_last_run(make_job, settings, clock):
+    from heartbeats import checker
+
+    settings.PING_EVENTS_KEPT = 3
+    settings.SLACK_WEBHOOK_URL = ""
+    checker.run_check(now=clock.now())
+    clock.advance(hours=1)
+    for _ in range(5):
+        services.record_signal(job_name="chatty", now=clock.now())
+        clock.advance(seconds=1)
+    checker.run_check(now=clock.now())
+    assert PingEvent.objects.filter(job_id="chatty").count() == 3
