@@ -220,6 +220,7 @@ if BEHIND_HTTPS_PROXY:
     SECURE_HSTS_PRELOAD = True
     SECURE_SSL_REDIRECT_EXEMPT = [r"^healthz$", r"^ping/"]
 
+DEFAULT_EXCEPTION_REPORTER = "heartbeats.logging.SecretSafeExceptionReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "heartbeats.logging.SecretSafeExceptionReporterFilter"
 
 # --- cronmonitor -------------------------------------------------------------------------
