@@ -108,7 +108,11 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     def get_urls(self):
         def route(slug: str, view, name: str, **kwargs):
             name = f"heartbeats_jobheartbeat_{name}"
-            return path(slug, self.admin_site.admin_view(partial(view, self, **kwargs)), name=name)
+            return path(
+                slug,
+                self.admin_site.admin_view(partial(view, modeladmin=self, **kwargs)),
+                name=name,
+            )
 
         procedure_view = admin_actions.procedure_view
         return [

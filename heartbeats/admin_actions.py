@@ -186,7 +186,7 @@ BULK_RECOVER = Procedure(
 )
 
 
-def procedure_view(modeladmin, request: HttpRequest, procedure: Procedure) -> HttpResponse:
+def procedure_view(request: HttpRequest, *, modeladmin, procedure: Procedure) -> HttpResponse:
     """GET (or an action's POST) shows the confirmation page; POST with confirm=yes runs it."""
     if not request.user.has_perm(procedure.permission):
         raise PermissionDenied
@@ -216,7 +216,7 @@ def procedure_view(modeladmin, request: HttpRequest, procedure: Procedure) -> Ht
     permissions=["silence_all_alerts"],
 )
 def silence_all_alerts(modeladmin, request, queryset) -> HttpResponse:
-    return procedure_view(modeladmin, request, SILENCE_ALL)
+    return procedure_view(request, modeladmin=modeladmin, procedure=SILENCE_ALL)
 
 
 @admin.action(
@@ -224,7 +224,7 @@ def silence_all_alerts(modeladmin, request, queryset) -> HttpResponse:
     permissions=["bulk_recover_jobs"],
 )
 def bulk_recover_stale(modeladmin, request, queryset) -> HttpResponse:
-    return procedure_view(modeladmin, request, BULK_RECOVER)
+    return procedure_view(request, modeladmin=modeladmin, procedure=BULK_RECOVER)
 
 
 def _require_change(modeladmin, request: HttpRequest) -> None:
@@ -233,7 +233,7 @@ def _require_change(modeladmin, request: HttpRequest) -> None:
 
 
 @require_POST
-def run_check_view(modeladmin, request: HttpRequest) -> HttpResponse:
+def run_check_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
     """The "Run health check now" button: the checker with trigger manual, as a message."""
     _require_change(modeladmin, request)
     result = checker.run_check(now=timezone.now(), trigger="manual", dry_run=False, job_names=None)
@@ -245,7 +245,7 @@ def run_check_view(modeladmin, request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def test_alert_view(modeladmin, request: HttpRequest) -> HttpResponse:
+def test_alert_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
     """The runbook's troubleshooting "Check 2": a marked test message on every channel."""
     _require_change(modeladmin, request)
     channels = config.configured_channels()

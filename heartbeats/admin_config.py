@@ -69,7 +69,7 @@ def _statements() -> tuple[list[dict], str]:
         return [], str(exc)
 
 
-def configuration_view(modeladmin, request: HttpRequest) -> HttpResponse:
+def configuration_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
     if not modeladmin.has_view_permission(request):
         raise PermissionDenied
     thresholds = config.thresholds()
