@@ -213,6 +213,17 @@ ALERT_EMAIL_TO = env_list("ALERT_EMAIL_TO")
 RESEND_API_URL = env.str("RESEND_API_URL", default="https://api.resend.com").rstrip("/")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 DEFAULT_GRACE_MINUTES = env_positive("DEFAULT_GRACE_MINUTES", 60)
+NOTIFY_ON_RECOVERY = env_bool("NOTIFY_ON_RECOVERY", True)
+ALERT_DIGEST_THRESHOLD = env_int("ALERT_DIGEST_THRESHOLD", 5, minimum=0)
+OUTAGE_MIN_JOBS = env_int("OUTAGE_MIN_JOBS", 5)
+OUTAGE_SHARE = env_positive("OUTAGE_SHARE", 0.5)
+OUTAGE_GRACE_MINUTES = env_positive("OUTAGE_GRACE_MINUTES", 60)
+ALERT_THROTTLE = env_bool("ALERT_THROTTLE", True)
+ALERT_RETRIES_PER_RUN = env_int("ALERT_RETRIES_PER_RUN", 2, minimum=0)
+ALERT_RETRY_BASE_SECONDS = env_positive("ALERT_RETRY_BASE_SECONDS", 1)
+ALERT_RETRY_AFTER_MAX_SECONDS = env_positive("ALERT_RETRY_AFTER_MAX_SECONDS", 30)
+ALERT_MAX_ATTEMPTS = env_int("ALERT_MAX_ATTEMPTS", 20)
+ALERT_DELIVERY_LEASE_SECONDS = env_int("ALERT_DELIVERY_LEASE_SECONDS", 300)
 ALERT_CONNECT_TIMEOUT = env_positive("ALERT_CONNECT_TIMEOUT", 5)
 ALERT_READ_TIMEOUT = env_positive("ALERT_READ_TIMEOUT", 10)
 
@@ -230,9 +241,19 @@ CRONTAB_LOCK_JOBS = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "heartbeats.logging.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "heartbeats": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        "heartbeats": {
+            "handlers": ["console"],
+            "level": env.str("LOG_LEVEL", default="INFO"),
+            "propagate": False,
+        },
+        # urllib3 logs request paths at DEBUG, and a Slack webhook's path is its secret.
+        "urllib3": {"level": "WARNING"},
     },
 }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.views.debug import SafeExceptionReporterFilter
@@ -21,11 +23,16 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
 
 
 def secret_values() -> list[str]:
+    """Every configured secret, and for URLs their path and path segments (the token)."""
     values: list[str] = []
     for name in SECRET_SETTINGS:
         value = getattr(settings, name, "")
         values.extend(value if isinstance(value, list | tuple) else [value])
-    return [v for v in values if v and len(v) >= 4]
+    for value in list(values):
+        if value.startswith(("http://", "https://")):
+            path = urlsplit(value).path
+            values += [path, *(part for part in path.split("/") if len(part) >= 8)]
+    return sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True)
 
 
 def redact(text: str) -> str:
@@ -33,3 +40,14 @@ def redact(text: str) -> str:
     for value in secret_values():
         text = text.replace(value, "[redacted]")
     return URL_PATTERN.sub("[url]", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Last line of defence: scrub secrets from any record a handler is about to write."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True

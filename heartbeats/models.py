@@ -235,9 +235,7 @@ class CheckRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     trigger = models.CharField(max_length=10, default="cron")
     dry_run = models.BooleanField(default=False)
-    outcome = models.CharField(
-        max_length=8, choices=RunOutcome.choices, default=RunOutcome.RUNNING
-    )
+    outcome = models.CharField(max_length=8, choices=RunOutcome.choices, default=RunOutcome.RUNNING)
     total_jobs = models.PositiveIntegerField(default=0)
     stale_jobs = models.PositiveIntegerField(default=0)
     alerts_sent = models.PositiveIntegerField(default=0)
@@ -245,6 +243,8 @@ class CheckRun(models.Model):
     failed_alerts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     host = models.CharField(max_length=255, blank=True)
+    # Set when this run suspected a monitoring outage: no down alerts until then.
+    grace_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

@@ -138,3 +138,26 @@ def job_state(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> JobS
     if facts.due_at is not None and now > facts.due_at - (facts.grace or timedelta(0)):
         return JobState.LATE
     return JobState.UP
+
+
+def outage_reason(
+    *,
+    now: datetime,
+    previous_check_at: datetime | None,
+    checker_period: timedelta,
+    newly_down: int,
+    total_jobs: int,
+    min_jobs: int,
+    share: float,
+) -> str | None:
+    """Why this run looks like the monitor's own outage rather than real failures, if it does.
+
+    Either the checker itself did not run for over two of its periods, or most jobs (more than
+    `share` of them, and at least `min_jobs`) went silent at once.
+    """
+    if previous_check_at is not None and now - previous_check_at > 2 * checker_period:
+        hours = (now - previous_check_at).total_seconds() / 3600
+        return f"the checker did not run for {hours:.1f} h"
+    if newly_down >= min_jobs and newly_down > share * total_jobs:
+        return f"{newly_down} of {total_jobs} jobs went silent at the same time"
+    return None

@@ -6,6 +6,7 @@ cronsim, so "0 2 * * *" in Europe/Berlin follows that clock across DST changes.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -95,3 +96,12 @@ def describe(
     if period is not None:
         return f"every {_span(period)}, {_span(grace)} grace"
     return f"default: stale after {_span(stale_after)} without a heartbeat"
+
+
+def longest_gap(
+    expression: str, *, after: datetime, tz: str = "UTC", samples: int = 24
+) -> timedelta:
+    """The longest interval between consecutive runs of a crontab: one "period" of the checker."""
+    runs = cron_runs(expression, tz, after)
+    times = [next(runs) for _ in range(samples + 1)]
+    return max(b - a for a, b in itertools.pairwise(times))

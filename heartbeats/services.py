@@ -60,7 +60,7 @@ def parse_metadata(text: str) -> dict:
     except (json.JSONDecodeError, RecursionError) as exc:
         raise InvalidSignal(f"metadata is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise InvalidSignal("metadata must be a JSON object, like {\"rows\": 42}")
+        raise InvalidSignal('metadata must be a JSON object, like {"rows": 42}')
     if _depth(value) > MAX_METADATA_DEPTH:
         raise InvalidSignal(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
     return value

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.utils import timezone
+from pytest_httpserver import HTTPServer
 
 from heartbeats.models import JobHeartbeat
 
@@ -30,6 +31,17 @@ class Clock:
     def set(self, moment: datetime) -> datetime:
         self._traveller.move_to(moment)
         return self.now()
+
+
+@pytest.fixture(scope="session")
+def make_httpserver():
+    """pytest-httpserver's server, threaded: a slow Slack must not hold up the email API."""
+    server = HTTPServer(threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
 
 
 @pytest.fixture
@@ -75,7 +87,26 @@ def channels(settings, httpserver):
     settings.SITE_URL = "https://cron.example.com"
     settings.ALERT_CONNECT_TIMEOUT = 1
     settings.ALERT_READ_TIMEOUT = 1
+    settings.ALERT_THROTTLE = False
+    settings.ALERT_RETRIES_PER_RUN = 0
     return httpserver
+
+
+@pytest.fixture
+def slack_ok(channels):
+    channels.expect_request(SLACK_SECRET_PATH, method="POST").respond_with_data("ok")
+    return channels
+
+
+@pytest.fixture
+def email_ok(channels):
+    channels.expect_request("/resend/emails", method="POST").respond_with_json({"id": "e-1"})
+    return channels
+
+
+def received(httpserver, path: str) -> list:
+    """The requests the local server received on `path`, in order."""
+    return [request for request, _ in httpserver.log if request.path == path]
 
 
 @pytest.fixture

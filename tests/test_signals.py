@@ -26,7 +26,10 @@ def test_beat_replaces_status_and_metadata_and_counts_runs(db):
     job = JobHeartbeat.objects.get(pk="backup")
     assert not result.created
     assert (job.last_run_at, job.updated_at, job.status, job.metadata) == (
-        later, later, "ok", {"a": [1]}
+        later,
+        later,
+        "ok",
+        {"a": [1]},
     )
     assert job.n_runs == 2
     assert job.created_at == T0

@@ -1,0 +1,387 @@
+"""The checker: decide which jobs to alert about, record the alerts durably, deliver them.
+
+Deciding happens in one short transaction that only one checker holds at a time (an advisory
+lock on PostgreSQL, the write lock on SQLite), so two checkers never decide the same alert;
+the database's "one open problem alert per job" constraint backs that up. The alert records
+are committed before anything is sent, so a crash between deciding and sending loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Subquery
+
+from heartbeats import config, delivery, queries, rules, schedules, services
+from heartbeats.logging import redact
+from heartbeats.models import (
+    PROBLEM_KINDS,
+    Alert,
+    AlertDelivery,
+    AlertKind,
+    CheckRun,
+    EventKind,
+    JobHeartbeat,
+    PingEvent,
+    RunOutcome,
+)
+
+logger = logging.getLogger(__name__)
+
+CHECKER_JOB = "cron-healthcheck"
+DECIDE_LOCK_KEY = 7_202_611  # any constant shared by all checkers of one database
+OUTPUT_TAIL_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job_name: str
+    action: str  # sent, suppressed, failed, pending, would_send, no_channel, deferred, expired
+    detail: str = ""
+
+
+@dataclass
+class CheckResult:
+    trigger: str
+    dry_run: bool = False
+    total_jobs: int = 0
+    stale_jobs: int = 0
+    alerts_sent: int = 0
+    suppressed_alerts: int = 0
+    failed_alerts: int = 0
+    recoveries: int = 0
+    outage: str = ""
+    channels: list[str] = field(default_factory=list)
+    jobs: list[JobOutcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["jobs"] = [asdict(j) for j in self.jobs]
+        return data
+
+    def summary_line(self) -> str:
+        verb = "would send" if self.dry_run else "sent"
+        line = (
+            f"Checked {self.total_jobs} jobs ({self.trigger}"
+            f"{', dry run' if self.dry_run else ''}): {self.stale_jobs} stale, "
+            f"{self.alerts_sent} alerts {verb}, {self.suppressed_alerts} suppressed, "
+            f"{self.failed_alerts} failed"
+        )
+        return line + (f"; suspected monitoring outage: {self.outage}" if self.outage else "")
+
+
+def _candidates(*, now: datetime, job_names: list[str] | None):
+    thresholds = config.thresholds()
+    open_alert = Alert.objects.filter(job=OuterRef("pk"), done=False, kind__in=PROBLEM_KINDS)
+    last_event = PingEvent.objects.filter(job=OuterRef("pk")).order_by("-created_at")
+    last_fail = last_event.filter(kind=EventKind.FAIL)
+    qs = queries.problem_jobs(now=now, stale_after=thresholds.stale_after).annotate(
+        has_open_alert=Exists(open_alert),
+        last_event_kind=Subquery(last_event.values("kind")[:1]),
+        last_event_at=Subquery(last_event.values("created_at")[:1]),
+        last_fail_body=Subquery(last_fail.values("body")[:1]),
+    )
+    if job_names is not None:
+        qs = qs.filter(job_name__in=job_names)
+    return qs
+
+
+def _facts(job: JobHeartbeat) -> rules.JobFacts:
+    return rules.JobFacts(
+        last_run_at=job.last_run_at,
+        last_alert_at=job.last_alert_at,
+        due_at=job.due_at,
+        grace=job.grace,
+        last_outcome=job.last_outcome,
+        last_start_at=job.last_start_at,
+        run_deadline=job.run_deadline,
+        paused=job.paused,
+        n_runs=job.n_runs,
+    )
+
+
+def _details(job: JobHeartbeat, problem: rules.Problem, *, now: datetime) -> dict:
+    """The snapshot a message is built from, so a retried delivery says what was decided."""
+    stale_after = config.thresholds().stale_after
+    overdue = rules.overdue(_facts(job), now=now, stale_after=stale_after)
+    grace = job.grace if job.grace is not None else config.default_grace()
+    last_event = ""
+    if job.last_event_kind:
+        last_event = f"{job.last_event_kind} at {job.last_event_at:%Y-%m-%d %H:%M UTC}"
+    return {
+        "problem": problem.value,
+        "last_run_at": job.last_run_at.isoformat(),
+        "last_alert_at": job.last_alert_at.isoformat() if job.last_alert_at else None,
+        "overdue_hours": round(overdue.total_seconds() / 3600, 2) if overdue else None,
+        "status": job.status,
+        "schedule": schedules.describe(
+            period=job.period, cron=job.cron, tz=job.tz, grace=grace, stale_after=stale_after
+        ),
+        "last_event": last_event,
+        "output_tail": (job.last_fail_body or "")[-OUTPUT_TAIL_CHARS:]
+        if problem == rules.Problem.FAILED
+        else "",
+    }
+
+
+def _lock_decisions() -> None:
+    """Serialise deciding across checkers; SQLite's immediate transactions already do."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DECIDE_LOCK_KEY])
+
+
+def _previous_check_at(*, now: datetime) -> datetime | None:
+    return (
+        CheckRun.objects.filter(dry_run=False, started_at__lt=now)
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+
+
+def _grace_until(*, now: datetime) -> datetime | None:
+    return (
+        CheckRun.objects.filter(grace_until__gt=now)
+        .order_by("-grace_until")
+        .values_list("grace_until", flat=True)
+        .first()
+    )
+
+
+@dataclass
+class _Decision:
+    alerts: list[Alert] = field(default_factory=list)
+    outage_alert: Alert | None = None
+    grace_until: datetime | None = None
+
+
+def _decide(
+    result: CheckResult,
+    *,
+    now: datetime,
+    trigger: str,
+    job_names: list[str] | None,
+    previous_check_at: datetime | None,
+) -> _Decision:
+    """Classify every job needing attention; build (not save) the alerts to send."""
+    thresholds = config.thresholds()
+    result.total_jobs = JobHeartbeat.objects.count()
+    decision = _Decision(grace_until=_grace_until(now=now))
+    fresh: list[tuple[JobHeartbeat, rules.Problem]] = []
+    for job in _candidates(now=now, job_names=job_names).iterator(chunk_size=2000):
+        facts = _facts(job)
+        problem = rules.problem(facts, now=now, stale_after=thresholds.stale_after)
+        if problem is None:
+            continue
+        if rules.is_stale(facts, now=now, stale_after=thresholds.stale_after):
+            result.stale_jobs += 1
+        if job.has_open_alert:
+            result.jobs.append(JobOutcome(job.job_name, "pending", "an earlier alert is retrying"))
+        elif rules.is_suppressed(job.last_alert_at, now=now, suppression=thresholds.suppression):
+            hours = rules.hours_since(job.last_alert_at, now=now)
+            logger.info("Suppressing alert for %s (last alert %.1fh ago)", job.job_name, hours)
+            result.suppressed_alerts += 1
+            result.jobs.append(
+                JobOutcome(job.job_name, "suppressed", f"last alert {hours:.1f}h ago")
+            )
+        else:
+            fresh.append((job, problem))
+    newly_down = sum(1 for job, p in fresh if p == rules.Problem.DOWN and not job.alerted)
+    reason = None
+    if job_names is None and decision.grace_until is None:
+        reason = rules.outage_reason(
+            now=now,
+            previous_check_at=previous_check_at,
+            checker_period=schedules.longest_gap(settings.HEALTHCHECK_SCHEDULE, after=now),
+            newly_down=newly_down,
+            total_jobs=result.total_jobs,
+            min_jobs=settings.OUTAGE_MIN_JOBS,
+            share=settings.OUTAGE_SHARE,
+        )
+    if reason:
+        result.outage = reason
+        decision.grace_until = now + timedelta(minutes=settings.OUTAGE_GRACE_MINUTES)
+        decision.outage_alert = _outage_alert(
+            reason, now=now, trigger=trigger, until=decision.grace_until
+        )
+    for job, problem in fresh:
+        if problem == rules.Problem.DOWN and decision.grace_until is not None:
+            result.jobs.append(
+                JobOutcome(
+                    job.job_name,
+                    "deferred",
+                    f"monitoring outage grace until {decision.grace_until:%H:%M} UTC",
+                )
+            )
+            continue
+        decision.alerts.append(
+            Alert(job=job, kind=problem.value, created_at=now, trigger=trigger,
+                  details=_details(job, problem, now=now))
+        )  # fmt: skip
+    return decision
+
+
+def _outage_alert(reason: str, *, now: datetime, trigger: str, until: datetime) -> Alert:
+    body = (
+        f"cronmonitor suspects its own monitoring was interrupted: {reason}. Jobs are given "
+        f"until {until:%Y-%m-%d %H:%M} UTC to report; only those still silent then are alerted."
+    )
+    return Alert(
+        job=None,
+        kind=AlertKind.OUTAGE,
+        created_at=now,
+        trigger=trigger,
+        details={"title": "Possible monitoring outage", "body": body},
+    )
+
+
+def _recoveries(*, now: datetime, trigger: str, job_names: list[str] | None) -> list[Alert]:
+    """Jobs alerted earlier that are fine again: queue "back up" notices and clear the flag."""
+    thresholds = config.thresholds()
+    last_problem = Alert.objects.filter(job=OuterRef("pk"), kind__in=PROBLEM_KINDS).order_by(
+        "-created_at"
+    )
+    recovered = JobHeartbeat.objects.filter(alerted=True).exclude(
+        queries.problem_q(now=now, stale_after=thresholds.stale_after)
+    )
+    if job_names is not None:
+        recovered = recovered.filter(job_name__in=job_names)
+    alerts = []
+    names = []
+    for job in recovered.annotate(
+        down_last_run=Subquery(last_problem.values("details__last_run_at")[:1])
+    ):
+        names.append(job.job_name)
+        before = datetime.fromisoformat(job.down_last_run) if job.down_last_run else None
+        downtime = (job.last_run_at - before).total_seconds() / 3600 if before else None
+        details = {
+            "last_run_at": job.last_run_at.isoformat(),
+            "status": job.status,
+            "downtime_hours": round(downtime, 2) if downtime is not None else None,
+        }
+        alerts.append(
+            Alert(
+                job=job, kind=AlertKind.RECOVERY, created_at=now, trigger=trigger, details=details
+            )
+        )
+    JobHeartbeat.objects.filter(job_name__in=names).update(alerted=False)
+    return alerts if settings.NOTIFY_ON_RECOVERY else []
+
+
+def _save(alerts: list[Alert], channels: list[str], *, now: datetime) -> None:
+    Alert.objects.bulk_create(alerts)
+    AlertDelivery.objects.bulk_create(
+        [
+            AlertDelivery(alert=a, channel=c, created_at=now, next_attempt_at=now, updated_at=now)
+            for a in alerts
+            for c in channels
+        ]
+    )
+
+
+def run_check(
+    *,
+    now: datetime,
+    trigger: str = "cron",
+    dry_run: bool = False,
+    job_names: list[str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CheckResult:
+    """One pass of the runbook's checker; `job_names` limits deciding to those jobs."""
+    channels = config.configured_channels()
+    result = CheckResult(trigger=trigger, dry_run=dry_run, channels=channels)
+    if dry_run:
+        decision = _decide(
+            result, now=now, trigger=trigger, job_names=job_names,
+            previous_check_at=_previous_check_at(now=now),
+        )  # fmt: skip
+        for alert in decision.alerts:
+            action = "would_send" if channels else "no_channel"
+            result.jobs.append(JobOutcome(alert.job_id, action, alert.kind))
+        result.alerts_sent = len(decision.alerts) if channels else 0
+        return result
+    previous = _previous_check_at(now=now)
+    run = CheckRun.objects.create(started_at=now, trigger=trigger, host=socket.gethostname())
+    try:
+        _check(result, run, now=now, trigger=trigger, job_names=job_names, sleep=sleep,
+               previous=previous)  # fmt: skip
+    except Exception as exc:
+        _record_failure(run, exc, now=now)
+        raise
+    return result
+
+
+def _check(result, run, *, now, trigger, job_names, sleep, previous) -> None:
+    channels = result.channels
+    with transaction.atomic():
+        _lock_decisions()
+        decision = _decide(
+            result, now=now, trigger=trigger, job_names=job_names, previous_check_at=previous
+        )
+        recoveries = _recoveries(now=now, trigger=trigger, job_names=job_names)
+        result.recoveries = len(recoveries)
+        if channels:
+            notices = [decision.outage_alert] if decision.outage_alert else []
+            _save(notices + recoveries + decision.alerts, channels, now=now)
+        if decision.outage_alert is not None:
+            CheckRun.objects.filter(pk=run.pk).update(grace_until=decision.grace_until)
+    if not channels:
+        result.jobs += [JobOutcome(a.job_id, "no_channel", a.kind) for a in decision.alerts]
+        result.errors.append("no alert channel is configured: stale jobs cannot be alerted")
+    report = delivery.deliver_pending(now=now, sleep=sleep)
+    _merge(result, report)
+    CheckRun.objects.filter(pk=run.pk).update(
+        finished_at=now,
+        outcome=RunOutcome.FAILED if result.errors else RunOutcome.OK,
+        total_jobs=result.total_jobs,
+        stale_jobs=result.stale_jobs,
+        alerts_sent=result.alerts_sent,
+        suppressed_alerts=result.suppressed_alerts,
+        failed_alerts=result.failed_alerts,
+        error="\n".join(result.errors)[:2000],
+    )
+    services.record_signal(
+        job_name=CHECKER_JOB,
+        now=now,
+        status="alerts_failing" if result.errors else "healthy",
+        metadata={k: v for k, v in result.as_dict().items() if k not in ("jobs", "channels")},
+    )
+
+
+def _merge(result: CheckResult, report: delivery.DeliveryReport) -> None:
+    problem_kinds = {k.value for k in PROBLEM_KINDS}
+    for alert, action in (
+        [(a, "sent") for a in report.sent]
+        + [(a, "failed") for a in report.failed]
+        + [(a, "pending") for a in report.pending]
+    ):
+        if alert.kind in problem_kinds:
+            result.jobs.append(JobOutcome(alert.job_id, action, alert.kind))
+    result.alerts_sent = sum(1 for a in report.sent if a.kind in problem_kinds)
+    result.failed_alerts = len(report.failed)
+    result.errors.extend(report.errors)
+
+
+def _record_failure(run: CheckRun, exc: Exception, *, now: datetime) -> None:
+    """`crontab run` swallows exceptions: leave the failure where operators look."""
+    error = redact(f"{type(exc).__name__}: {exc}")[:2000]
+    logger.error("Health check failed: %s", error)
+    try:
+        CheckRun.objects.filter(pk=run.pk).update(
+            finished_at=now, outcome=RunOutcome.FAILED, error=error
+        )
+        services.record_signal(
+            job_name=CHECKER_JOB, kind=EventKind.FAIL, now=now, status="failed",
+            metadata={"error": error},
+        )  # fmt: skip
+    except Exception as nested:  # the database itself may be what failed
+        logger.error("Could not record the health check failure: %s", redact(str(nested)))

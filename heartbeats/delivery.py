@@ -1,0 +1,290 @@
+"""Delivering alert records: claim, send, record, each step safe with many checkers at once.
+
+A delivery is claimed with `SELECT ... FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite serialises
+writers) plus a lease, in a short transaction, so no two checkers send the same record and no
+transaction stays open while a webhook is slow. A checker that dies mid-send leaves its lease
+to expire; the next run sends the record then (at least once; Resend's Idempotency-Key makes
+email exactly once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
+
+from heartbeats import notifiers
+from heartbeats.models import (
+    PROBLEM_KINDS,
+    Alert,
+    AlertDelivery,
+    ChannelStatus,
+    DeliveryState,
+    JobHeartbeat,
+)
+
+logger = logging.getLogger(__name__)
+
+# Documented rates: Slack about one message per second per webhook, Resend 2 requests/second.
+CHANNEL_INTERVAL = {"slack": 1.0, "email": 0.5}
+CLAIM_BATCH = 10_000
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[Alert] = field(default_factory=list)
+    failed: list[Alert] = field(default_factory=list)
+    pending: list[Alert] = field(default_factory=list)
+    expired: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Pacer:
+    """Spaces requests per channel to its documented rate; `sleep` is injectable for tests."""
+
+    def __init__(self, sleep: Callable[[float], None], enabled: bool) -> None:
+        self._sleep = sleep
+        self._enabled = enabled
+        self._last: dict[str, float] = {}
+
+    def wait(self, channel: str) -> None:
+        if not self._enabled:
+            return
+        last = self._last.get(channel)
+        if last is not None:
+            remaining = CHANNEL_INTERVAL.get(channel, 0) - (time.monotonic() - last)
+            if remaining > 0:
+                self._sleep(remaining)
+        self._last[channel] = time.monotonic()
+
+
+def expire_recovered(*, now: datetime) -> int:
+    """A pending problem alert for a job that succeeded since is dropped, never sent late."""
+    return AlertDelivery.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        state=DeliveryState.PENDING,
+        alert__kind__in=PROBLEM_KINDS,
+        alert__job__last_run_at__gt=F("alert__created_at"),
+        alert__job__last_outcome="success",
+    ).update(state=DeliveryState.EXPIRED, updated_at=now, lease_until=None)
+
+
+def claim(*, now: datetime, limit: int = CLAIM_BATCH) -> list[AlertDelivery]:
+    """Take a lease on due pending deliveries that no other checker holds."""
+    lease = timedelta(seconds=settings.ALERT_DELIVERY_LEASE_SECONDS)
+    due = AlertDelivery.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        state=DeliveryState.PENDING,
+        next_attempt_at__lte=now,
+    ).order_by("created_at", "id")
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        AlertDelivery.objects.filter(id__in=ids).update(
+            lease_until=now + lease, attempts=F("attempts") + 1, updated_at=now
+        )
+    return list(
+        AlertDelivery.objects.filter(id__in=ids).select_related("alert").order_by("created_at")
+    )
+
+
+def _message_for(alerts: Sequence[Alert]) -> notifiers.Message:
+    if len(alerts) == 1 and alerts[0].job_id is None:
+        details = alerts[0].details
+        return notifiers.format_notice(details.get("title", "cronmonitor"), details.get("body", ""))
+    job_alerts = [job_alert(a) for a in alerts]
+    if len(job_alerts) == 1:
+        return notifiers.format_job_alert(job_alerts[0])
+    return notifiers.format_digest(job_alerts)
+
+
+def job_alert(alert: Alert) -> notifiers.JobAlert:
+    """Rebuild the message facts from the snapshot stored with the alert."""
+    d = alert.details
+
+    def moment(key: str) -> datetime | None:
+        return datetime.fromisoformat(d[key]) if d.get(key) else None
+
+    return notifiers.JobAlert(
+        job_name=alert.job_id or "",
+        kind=alert.kind,
+        last_run_at=moment("last_run_at"),
+        overdue_hours=d.get("overdue_hours"),
+        status=d.get("status", ""),
+        last_alert_at=moment("last_alert_at"),
+        schedule=d.get("schedule", ""),
+        last_event=d.get("last_event", ""),
+        output_tail=d.get("output_tail", ""),
+        downtime_hours=d.get("downtime_hours"),
+    )
+
+
+def _idempotency_key(deliveries: Sequence[AlertDelivery]) -> str:
+    if len(deliveries) == 1:
+        return f"cronmonitor-{deliveries[0].alert_id}-{deliveries[0].channel}"
+    digest = hashlib.sha256(",".join(sorted(str(d.id) for d in deliveries)).encode()).hexdigest()
+    return f"cronmonitor-digest-{digest[:40]}"
+
+
+def _groups(deliveries: list[AlertDelivery]) -> list[list[AlertDelivery]]:
+    """One group per message: a channel with more job alerts than the threshold gets a digest."""
+    by_channel: dict[str, list[AlertDelivery]] = defaultdict(list)
+    for delivery in deliveries:
+        by_channel[delivery.channel].append(delivery)
+    groups: list[list[AlertDelivery]] = []
+    for items in by_channel.values():
+        job_items = [d for d in items if d.alert.job_id is not None]
+        if len(job_items) > settings.ALERT_DIGEST_THRESHOLD:
+            groups.append(job_items)
+            groups.extend([d] for d in items if d.alert.job_id is None)
+        else:
+            groups.extend([d] for d in items)
+    return groups
+
+
+def _attempt(
+    channel: str, message: notifiers.Message, key: str, *, sleep: Callable[[float], None]
+) -> notifiers.DeliveryError | None:
+    """Send with bounded in-run retries (exponential backoff, jitter, Retry-After)."""
+    retries = settings.ALERT_RETRIES_PER_RUN
+    error: notifiers.DeliveryError | None = None
+    for attempt in range(retries + 1):
+        try:
+            notifiers.send(channel, message, idempotency_key=key)
+            return None
+        except notifiers.DeliveryError as exc:
+            error = exc
+            logger.warning("Delivery on %s failed (attempt %d): %s", channel, attempt + 1, exc)
+        if error.permanent or attempt == retries:
+            break
+        wait = settings.ALERT_RETRY_BASE_SECONDS * 2**attempt * (1 + random.random() / 2)
+        if error.retry_after is not None:
+            if error.retry_after > settings.ALERT_RETRY_AFTER_MAX_SECONDS:
+                break
+            wait = max(wait, error.retry_after)
+        sleep(wait)
+    return error
+
+
+def deliver_pending(
+    *, now: datetime, sleep: Callable[[float], None] = time.sleep
+) -> DeliveryReport:
+    """Send every due pending delivery, then close the alerts whose channels all answered."""
+    report = DeliveryReport(expired=expire_recovered(now=now))
+    pacer = Pacer(sleep, settings.ALERT_THROTTLE)
+    touched: set[uuid.UUID] = set()
+    errored: set[uuid.UUID] = set()
+    while batch := claim(now=now):
+        outcomes: dict[str, list[int]] = defaultdict(list)
+        errors: dict[int, notifiers.DeliveryError] = {}
+        channel_errors: dict[str, notifiers.DeliveryError | None] = {}
+        for group in _groups(batch):
+            channel = group[0].channel
+            pacer.wait(channel)
+            error = _attempt(
+                channel, _message_for([d.alert for d in group]), _idempotency_key(group),
+                sleep=sleep,
+            )  # fmt: skip
+            for delivery in group:
+                touched.add(delivery.alert_id)
+                if error is None:
+                    outcomes["sent"].append(delivery.id)
+                elif error.permanent or delivery.attempts >= settings.ALERT_MAX_ATTEMPTS:
+                    outcomes["failed"].append(delivery.id)
+                    errors[delivery.id] = error
+                else:
+                    outcomes["retry"].append(delivery.id)
+                    errors[delivery.id] = error
+                if error is not None:
+                    errored.add(delivery.alert_id)
+            if error is None or error.permanent or channel not in channel_errors:
+                channel_errors[channel] = error
+        for channel, error in channel_errors.items():
+            _record_channel(channel, error, now=now)
+        _record(batch, outcomes, errors, now=now)
+        report.errors.extend(sorted({str(e) for e in errors.values()}))
+    _close_alerts(touched, errored, now=now, report=report)
+    return report
+
+
+def _record(
+    batch: list[AlertDelivery],
+    outcomes: dict[str, list[int]],
+    errors: dict[int, notifiers.DeliveryError],
+    *,
+    now: datetime,
+) -> None:
+    """Write the batch's results with one statement per outcome (plus one per error text)."""
+    base = AlertDelivery.objects
+    base.filter(id__in=outcomes["sent"]).update(
+        state=DeliveryState.SENT, sent_at=now, lease_until=None, last_error="", updated_at=now
+    )
+    by_error: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for key in ("failed", "retry"):
+        for delivery_id in outcomes[key]:
+            by_error[(key, str(errors[delivery_id]))].append(delivery_id)
+    attempts = {d.id: d.attempts for d in batch}
+    for (key, text), ids in by_error.items():
+        if key == "failed":
+            base.filter(id__in=ids).update(
+                state=DeliveryState.FAILED, lease_until=None, last_error=text, updated_at=now
+            )
+        else:
+            backoff = min(2 ** max(attempts[i] for i in ids), 60)
+            base.filter(id__in=ids).update(
+                next_attempt_at=now + timedelta(minutes=backoff),
+                lease_until=None,
+                last_error=text,
+                updated_at=now,
+            )
+
+
+def _record_channel(channel: str, error: notifiers.DeliveryError | None, *, now: datetime) -> None:
+    """Mark a channel broken on a permanent error, healthy again on a success."""
+    if error is not None and error.permanent:
+        ChannelStatus.objects.update_or_create(
+            channel=channel, defaults={"broken_since": now, "last_error": str(error)}
+        )
+        logger.error("Channel %s is broken: %s", channel, error)
+    elif error is None:
+        ChannelStatus.objects.filter(channel=channel, broken_since__isnull=False).update(
+            broken_since=None, last_error=""
+        )
+
+
+def _close_alerts(
+    alert_ids: set[uuid.UUID], errored: set[uuid.UUID], *, now: datetime, report: DeliveryReport
+) -> None:
+    """An alert is done when no channel is pending; a delivered problem alert marks its job."""
+    if not alert_ids:
+        return
+    alerts = list(
+        Alert.objects.filter(id__in=alert_ids).annotate(
+            n_pending=Count("deliveries", filter=Q(deliveries__state=DeliveryState.PENDING)),
+            n_sent=Count("deliveries", filter=Q(deliveries__state=DeliveryState.SENT)),
+        )
+    )
+    done = [a for a in alerts if a.n_pending == 0]
+    Alert.objects.filter(id__in=[a.id for a in done]).update(done=True)
+    delivered = [a.job_id for a in done if a.n_sent and a.kind in PROBLEM_KINDS]
+    JobHeartbeat.objects.filter(job_name__in=delivered).update(last_alert_at=now, alerted=True)
+    for alert in alerts:
+        if alert.id in errored:
+            report.failed.append(alert)
+        elif alert.n_pending:
+            report.pending.append(alert)
+        elif alert.n_sent:
+            report.sent.append(alert)

@@ -1,0 +1,46 @@
+"""`manage.py run_healthcheck`: the runbook's cron-healthcheck, as a command."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+from django.utils import timezone
+
+from heartbeats import checker
+from heartbeats.logging import redact
+
+
+class Command(BaseCommand):
+    help = "Find stale jobs and alert on every configured channel (anti-spam applies)."
+    requires_system_checks: list = []
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--trigger", choices=["cron", "manual", "emergency"], default="cron")
+        parser.add_argument("--dry-run", action="store_true", help="report, change nothing")
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def handle(self, *args, trigger: str, dry_run: bool, json: bool, **options) -> None:
+        try:
+            result = checker.run_check(now=timezone.now(), trigger=trigger, dry_run=dry_run)
+        except DatabaseError as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CommandError(f"database unavailable: {redact(first)}", returncode=3) from None
+        self.stdout.write(_json(result) if json else result.summary_line())
+        if not result.channels:
+            raise CommandError(
+                "No alert channel is configured: stale jobs cannot be alerted. Set "
+                "SLACK_WEBHOOK_URL, or RESEND_API_KEY, RESEND_FROM and ALERT_EMAIL_TO.",
+                returncode=2,
+            )
+        if result.failed_alerts:
+            raise CommandError(
+                f"{result.failed_alerts} alert(s) could not be delivered; they are retried on "
+                f"the next run: {'; '.join(result.errors)}",
+                returncode=1,
+            )
+
+
+def _json(result: checker.CheckResult) -> str:
+    return json.dumps(result.as_dict(), sort_keys=True)

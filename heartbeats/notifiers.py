@@ -1,0 +1,275 @@
+"""Slack and email (Resend) notifications: pure formatting, one HTTP function, one error type.
+
+Secrets never leave this module in a message: `requests` puts the URL (and so the Slack
+webhook token) into its exception texts, so every error is rebuilt from scratch and redacted.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+
+from heartbeats.logging import redact
+
+logger = logging.getLogger(__name__)
+
+SLACK_PERMANENT = {"no_service", "channel_not_found", "channel_is_archived", "invalid_token",
+                   "action_prohibited", "no_team", "team_disabled"}  # fmt: skip
+
+
+class DeliveryError(Exception):
+    """A channel did not accept a message. `permanent`: retrying cannot help."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(redact(message))
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class JobAlert:
+    """What a message says about one job, snapshotted when the alert was decided."""
+
+    job_name: str
+    kind: str
+    last_run_at: datetime | None = None
+    overdue_hours: float | None = None
+    status: str = ""
+    last_alert_at: datetime | None = None
+    schedule: str = ""
+    last_event: str = ""
+    output_tail: str = ""
+    downtime_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    text: str
+    html: str
+    blocks: list[dict] = field(default_factory=list)
+
+
+def job_url(job_name: str) -> str:
+    return f"{settings.SITE_URL}/admin/heartbeats/jobheartbeat/{quote(job_name, safe='')}/change/"
+
+
+def _when(moment: datetime | None) -> str:
+    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _headline(alert: JobAlert) -> str:
+    if alert.kind == "down":
+        return f"{alert.job_name} is DOWN: no heartbeat, {alert.overdue_hours or 0:.1f} h overdue"
+    if alert.kind == "failed":
+        return f"{alert.job_name} FAILED"
+    if alert.kind == "hung":
+        return f"{alert.job_name} started but has not finished"
+    if alert.kind == "recovery":
+        after = f" after {alert.downtime_hours:.0f} h" if alert.downtime_hours is not None else ""
+        return f"{alert.job_name} is back up{after}"
+    return f"{alert.job_name}: {alert.kind}"
+
+
+def _facts(alert: JobAlert) -> list[tuple[str, str]]:
+    facts = [
+        ("Job", alert.job_name),
+        ("Last run", _when(alert.last_run_at)),
+        ("Status", alert.status or "-"),
+        ("Last alert", _when(alert.last_alert_at) if alert.last_alert_at else "never alerted"),
+    ]
+    if alert.overdue_hours is not None:
+        facts.insert(1, ("Overdue", f"{alert.overdue_hours:.1f} h"))
+    if alert.schedule:
+        facts.append(("Schedule", alert.schedule))
+    if alert.last_event:
+        facts.append(("Last event", alert.last_event))
+    return facts
+
+
+def format_job_alert(alert: JobAlert) -> Message:
+    """One job's problem or recovery as plain text, HTML and Slack Block Kit."""
+    headline = _headline(alert)
+    facts = _facts(alert)
+    url = job_url(alert.job_name)
+    text_lines = [headline, *(f"{k}: {v}" for k, v in facts), f"Details: {url}"]
+    if alert.output_tail:
+        text_lines += ["", "Output (tail):", alert.output_tail]
+    rows = "".join(
+        f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in facts
+    )
+    tail = f"<pre>{html.escape(alert.output_tail)}</pre>" if alert.output_tail else ""
+    body = (
+        f"<h2>{html.escape(headline)}</h2><table>{rows}</table>{tail}"
+        f"<p><a href='{html.escape(url)}'>Open {html.escape(alert.job_name)}</a></p>"
+    )
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in facts[:10]],
+        },
+    ]
+    if alert.output_tail:
+        snippet = alert.output_tail[-2800:]
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{snippet}```"}})
+    blocks.append(
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"<{url}|Open in cronmonitor>"}}
+    )
+    return Message(
+        subject=f"[cronmonitor] {headline}", text="\n".join(text_lines), html=body, blocks=blocks
+    )
+
+
+def format_digest(alerts: Sequence[JobAlert]) -> Message:
+    """Many jobs in one message, so a storm is one notification per channel."""
+    headline = f"{len(alerts)} jobs need attention"
+    lines = [f"- {_headline(a)} ({job_url(a.job_name)})" for a in alerts]
+    items = "".join(
+        f"<li><a href='{html.escape(job_url(a.job_name))}'>{html.escape(_headline(a))}</a></li>"
+        for a in alerts
+    )
+    shown = "\n".join(f"• <{job_url(a.job_name)}|{_headline(a)}>" for a in alerts[:40])
+    more = f"\n…and {len(alerts) - 40} more" if len(alerts) > 40 else ""
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": (shown + more)[:2900]}},
+    ]
+    return Message(
+        subject=f"[cronmonitor] {headline}",
+        text="\n".join([headline, *lines]),
+        html=f"<h2>{html.escape(headline)}</h2><ul>{items}</ul>",
+        blocks=blocks,
+    )
+
+
+def format_notice(title: str, body: str) -> Message:
+    """A message about the monitor itself (test alert, suspected monitoring outage)."""
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}},
+    ]
+    return Message(
+        subject=f"[cronmonitor] {title}",
+        text=f"{title}\n\n{body}",
+        html=f"<h2>{html.escape(title)}</h2><p>{html.escape(body)}</p>",
+        blocks=blocks,
+    )
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (moment - datetime.now(moment.tzinfo)).total_seconds())
+
+
+def post_json(
+    url: str, payload: dict, *, service: str, headers: dict | None = None
+) -> requests.Response:
+    """The one HTTP function: POST JSON with timeouts, raise DeliveryError on any failure."""
+    timeout = (settings.ALERT_CONNECT_TIMEOUT, settings.ALERT_READ_TIMEOUT)
+    try:
+        response = requests.post(url, json=payload, headers=headers or {}, timeout=timeout)
+    except requests.Timeout:
+        raise DeliveryError(f"{service}: timed out") from None
+    except requests.ConnectionError:
+        raise DeliveryError(f"{service}: connection failed") from None
+    except requests.RequestException as exc:
+        raise DeliveryError(f"{service}: request failed ({type(exc).__name__})") from None
+    if response.status_code >= 400:
+        raise _http_error(service, response)
+    return response
+
+
+def _http_error(service: str, response: requests.Response) -> DeliveryError:
+    code = response.status_code
+    reason = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+    message = f"{service}: HTTP {code}" + (f" ({reason})" if reason else "")
+    if code == 429 or code >= 500:
+        return DeliveryError(message, retry_after=_retry_after(response))
+    if service == "slack":
+        permanent = code in (403, 404, 410) or reason in SLACK_PERMANENT
+    else:
+        permanent = code in (401, 403)
+    return DeliveryError(message, permanent=permanent)
+
+
+def send_slack(message: Message) -> None:
+    post_json(
+        settings.SLACK_WEBHOOK_URL,
+        {"text": message.text, "blocks": message.blocks},
+        service="slack",
+    )
+
+
+def send_email(message: Message, *, idempotency_key: str) -> None:
+    post_json(
+        f"{settings.RESEND_API_URL}/emails",
+        {
+            "from": settings.RESEND_FROM,
+            "to": list(settings.ALERT_EMAIL_TO),
+            "subject": message.subject,
+            "text": message.text,
+            "html": message.html,
+        },
+        service="email",
+        headers={
+            "Authorization": f"Bearer {settings.RESEND_API_KEY}",
+            "Idempotency-Key": idempotency_key,
+        },
+    )
+
+
+def send(channel: str, message: Message, *, idempotency_key: str) -> None:
+    """Deliver `message` on `channel`; raises DeliveryError only."""
+    if channel == "slack":
+        send_slack(message)
+    elif channel == "email":
+        send_email(message, idempotency_key=idempotency_key)
+    else:
+        raise DeliveryError(f"unknown channel {channel!r}", permanent=True)
+
+
+@dataclass(frozen=True)
+class ChannelOutcome:
+    channel: str
+    ok: bool
+    error: str = ""
+
+
+def send_test_alert(*, now: datetime, channels: Sequence[str]) -> list[ChannelOutcome]:
+    """The runbook's "Check 2": a clearly marked test message on every configured channel."""
+    message = format_notice(
+        "TEST alert from cronmonitor",
+        f"This is a test sent at {_when(now)}. If you can read it, alerts reach this channel. "
+        "No job is affected.",
+    )
+    outcomes = []
+    for channel in channels:
+        try:
+            send(channel, message, idempotency_key=f"cronmonitor-test-{now.isoformat()}-{channel}")
+        except DeliveryError as exc:
+            logger.warning("Test alert on %s failed: %s", channel, exc)
+            outcomes.append(ChannelOutcome(channel, False, str(exc)))
+        else:
+            outcomes.append(ChannelOutcome(channel, True))
+    return outcomes

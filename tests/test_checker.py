@@ -1,0 +1,301 @@
+from __future__ import annotations
+
+import json
+import logging
+import math
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from heartbeats import checker
+from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat
+from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, T0, received
+
+pytestmark = pytest.mark.django_db
+
+H = timedelta(hours=1)
+
+
+def run(**kwargs) -> checker.CheckResult:
+    kwargs.setdefault("now", T0)
+    return checker.run_check(sleep=lambda seconds: None, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("age", "alerted"),
+    [
+        (24 * H - timedelta(seconds=1), False),
+        (24 * H, False),
+        (24 * H + timedelta(seconds=1), True),
+    ],
+)
+def test_stale_boundary_at_24_hours(make_job, slack_ok, email_ok, age, alerted):
+    make_job("backup", age=age)
+    result = run()
+    assert (result.stale_jobs, result.alerts_sent) == ((1, 1) if alerted else (0, 0))
+
+
+@pytest.mark.parametrize(
+    ("since_alert", "suppressed"),
+    [(6 * H - timedelta(seconds=1), True), (6 * H, False), (6 * H + timedelta(seconds=1), False)],
+)
+def test_suppression_boundary_at_6_hours(make_job, slack_ok, email_ok, since_alert, suppressed):
+    make_job("backup", age=30 * H, last_alert_at=T0 - since_alert)
+    result = run()
+    assert result.suppressed_alerts == (1 if suppressed else 0)
+    assert result.alerts_sent == (0 if suppressed else 1)
+
+
+def test_thresholds_come_from_settings(make_job, slack_ok, email_ok, settings):
+    settings.STALE_AFTER_HOURS = 2
+    settings.ALERT_SUPPRESSION_HOURS = 1
+    make_job("hourly", age=3 * H, last_alert_at=T0 - 2 * H)
+    assert run().alerts_sent == 1
+
+
+def test_suppression_is_logged_with_its_reason(make_job, channels, caplog):
+    make_job("backup", age=30 * H, last_alert_at=T0 - timedelta(hours=2.3))
+    with caplog.at_level(logging.INFO, logger="heartbeats"):
+        run()
+    assert "Suppressing alert for backup (last alert 2.3h ago)" in caplog.messages
+
+
+def test_slack_request_as_the_webhook_receives_it(make_job, slack_ok, email_ok):
+    make_job("nightly-backup", age=26 * H, status="degraded")
+    run()
+    (request,) = received(slack_ok, SLACK_SECRET_PATH)
+    body = request.get_json()
+    assert body["text"].startswith("nightly-backup is DOWN: no heartbeat, 2.0 h overdue")
+    assert "Last run: 2026-03-01 10:00 UTC" in body["text"]
+    assert "Status: degraded" in body["text"]
+    assert "Last alert: never alerted" in body["text"]
+    link = "https://cron.example.com/admin/heartbeats/jobheartbeat/nightly-backup/change/"
+    assert link in body["text"]
+    assert body["blocks"][0] == {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": "nightly-backup is DOWN: no heartbeat, 2.0 h overdue",
+        },
+    }
+    fields = [f["text"] for f in body["blocks"][1]["fields"]]
+    assert "*Overdue*\n2.0 h" in fields
+    assert link in json.dumps(body["blocks"])
+
+
+def test_resend_request_as_the_api_receives_it(make_job, slack_ok, email_ok):
+    make_job("nightly-backup", age=26 * H)
+    run()
+    (request,) = received(email_ok, "/resend/emails")
+    assert request.headers["Authorization"] == f"Bearer {RESEND_SECRET_KEY}"
+    alert = Alert.objects.get(job_id="nightly-backup")
+    assert request.headers["Idempotency-Key"] == f"cronmonitor-{alert.id}-email"
+    body = request.get_json()
+    assert body["from"] == "alerts@example.com"
+    assert body["to"] == ["ops@example.com", "oncall@example.com"]
+    assert body["subject"] == "[cronmonitor] nightly-backup is DOWN: no heartbeat, 2.0 h overdue"
+    assert "Overdue: 2.0 h" in body["text"]
+    assert "<th align='left'>Overdue</th><td>2.0 h</td>" in body["html"]
+
+
+def test_alert_sets_last_alert_at_and_history(make_job, slack_ok, email_ok):
+    make_job("backup", age=30 * H)
+    result = run()
+    job = JobHeartbeat.objects.get(pk="backup")
+    assert job.last_alert_at == T0
+    assert job.alerted
+    deliveries = AlertDelivery.objects.filter(alert__job=job)
+    assert sorted(deliveries.values_list("channel", "state")) == [
+        ("email", "sent"),
+        ("slack", "sent"),
+    ]
+    assert result.as_dict()["jobs"] == [{"job_name": "backup", "action": "sent", "detail": "down"}]
+
+
+def test_second_run_within_suppression_sends_nothing(make_job, slack_ok, email_ok, clock):
+    make_job("backup", age=30 * H)
+    run(now=clock.now())
+    clock.advance(hours=5)
+    second = run(now=clock.now())
+    assert (second.alerts_sent, second.suppressed_alerts) == (0, 1)
+    clock.advance(hours=1)
+    assert run(now=clock.now()).alerts_sent == 1
+    assert len(received(slack_ok, SLACK_SECRET_PATH)) == 2
+
+
+@pytest.mark.parametrize("failure", ["http_500", "timeout", "refused"])
+def test_failed_channel_is_retried_next_run_without_resending_the_other(
+    make_job, channels, email_ok, settings, clock, failure
+):
+    make_job("backup", age=30 * H)
+    if failure == "http_500":
+        channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("boom", status=500)
+    elif failure == "timeout":
+        settings.ALERT_READ_TIMEOUT = 0.2
+        channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_handler(_slow)
+    else:
+        settings.SLACK_WEBHOOK_URL = f"http://127.0.0.1:{_closed_port()}{SLACK_SECRET_PATH}"
+    first = run(now=clock.now())
+    assert (first.alerts_sent, first.failed_alerts) == (0, 1)
+    assert JobHeartbeat.objects.get(pk="backup").last_alert_at is None
+    slack = AlertDelivery.objects.get(channel="slack")
+    assert (slack.state, slack.attempts) == ("pending", 1)
+    assert "slack:" in slack.last_error
+
+    settings.SLACK_WEBHOOK_URL = channels.url_for(SLACK_SECRET_PATH)
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    clock.advance(hours=6)
+    second = run(now=clock.now())
+    assert second.alerts_sent == 1
+    assert len(received(channels, "/resend/emails")) == 1
+    assert AlertDelivery.objects.get(channel="slack").state == "sent"
+    assert JobHeartbeat.objects.get(pk="backup").last_alert_at == clock.now()
+
+
+def _slow(request):
+    import threading
+
+    from werkzeug import Response
+
+    threading.Event().wait(0.6)
+    return Response("late")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_failed_delivery_makes_the_command_exit_non_zero(make_job, channels, email_ok, clock):
+    make_job("backup", age=30 * H)
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("boom", status=500)
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("run_healthcheck", stdout=out, stderr=err)
+    assert excinfo.value.returncode == 1
+    assert "1 alert(s) could not be delivered; they are retried on the next run" in str(
+        excinfo.value
+    )
+    assert "slack: HTTP 500 (boom)" in str(excinfo.value)
+
+
+def test_no_channel_configured_is_loud_and_non_zero(make_job, no_channels):
+    make_job("backup", age=30 * H)
+    out = StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("run_healthcheck", stdout=out)
+    assert excinfo.value.returncode == 2
+    assert "No alert channel is configured: stale jobs cannot be alerted" in str(excinfo.value)
+    assert Alert.objects.count() == 0
+
+
+def test_no_channel_system_check(no_channels):
+    from django.core.management import call_command as cc
+
+    err = StringIO()
+    cc("check", stderr=err, stdout=StringIO())
+    assert "heartbeats.W001" in err.getvalue()
+
+
+def test_json_output_has_the_documented_keys(make_job, slack_ok, email_ok, clock):
+    make_job("backup", age=30 * H)
+    make_job("fresh", age=H)
+    out = StringIO()
+    call_command("run_healthcheck", "--json", "--trigger", "manual", stdout=out)
+    data = json.loads(out.getvalue())
+    assert {k: data[k] for k in ("total_jobs", "stale_jobs", "alerts_sent", "suppressed_alerts",
+                                 "failed_alerts", "trigger")} == {
+        "total_jobs": 2, "stale_jobs": 1, "alerts_sent": 1, "suppressed_alerts": 0,
+        "failed_alerts": 0, "trigger": "manual",
+    }  # fmt: skip
+
+
+def test_one_line_output(make_job, slack_ok, email_ok, clock):
+    make_job("backup", age=30 * H)
+    out = StringIO()
+    call_command("run_healthcheck", stdout=out)
+    assert out.getvalue() == (
+        "Checked 1 jobs (cron): 1 stale, 1 alerts sent, 0 suppressed, 0 failed\n"
+    )
+
+
+def test_dry_run_reports_and_changes_nothing(make_job, channels, clock):
+    make_job("backup", age=30 * H)
+    out = StringIO()
+    call_command("run_healthcheck", "--dry-run", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["jobs"] == [{"job_name": "backup", "action": "would_send", "detail": "down"}]
+    assert data["alerts_sent"] == 1
+    assert (Alert.objects.count(), CheckRun.objects.count(), len(channels.log)) == (0, 0, 0)
+    assert not JobHeartbeat.objects.filter(pk=checker.CHECKER_JOB).exists()
+
+
+def test_checker_records_its_own_heartbeat_and_run(make_job, slack_ok, email_ok):
+    make_job("backup", age=30 * H)
+    run()
+    own = JobHeartbeat.objects.get(pk="cron-healthcheck")
+    assert (own.last_run_at, own.status) == (T0, "healthy")
+    assert own.metadata["alerts_sent"] == 1
+    check = CheckRun.objects.get()
+    assert (check.outcome, check.alerts_sent, check.stale_jobs) == ("ok", 1, 1)
+
+
+def test_checker_failure_is_recorded_in_its_own_heartbeat(make_job, channels, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("decide exploded")
+
+    monkeypatch.setattr(checker, "_decide", broken)
+    with pytest.raises(RuntimeError):
+        run()
+    own = JobHeartbeat.objects.get(pk="cron-healthcheck")
+    assert (own.status, own.last_outcome) == ("failed", "fail")
+    assert own.metadata == {"error": "RuntimeError: decide exploded"}
+    assert CheckRun.objects.get().outcome == "failed"
+
+
+def _queries_for_a_pass(*, jobs: int, stale: int, now) -> int:
+    Alert.objects.all().delete()
+    CheckRun.objects.all().delete()
+    JobHeartbeat.objects.all().delete()
+    JobHeartbeat.objects.bulk_create(
+        [
+            JobHeartbeat(job_name=f"job-{i}", last_run_at=now - 30 * H, n_runs=1)
+            for i in range(stale)
+        ]
+        + [JobHeartbeat(job_name=f"ok-{i}", last_run_at=now, n_runs=1) for i in range(jobs - stale)]
+    )
+    with CaptureQueriesContext(connection) as queries:
+        result = run(now=now)
+    assert result.alerts_sent == stale
+    return len(queries)
+
+
+def test_query_count_does_not_grow_with_jobs(slack_ok, email_ok, settings):
+    settings.OUTAGE_MIN_JOBS = 10_000
+    assert _queries_for_a_pass(jobs=10, stale=8, now=T0) == _queries_for_a_pass(
+        jobs=1000, stale=8, now=T0 + H
+    )
+
+
+def test_query_count_grows_only_with_insert_batches_as_alerts_grow(slack_ok, email_ok, settings):
+    """PostgreSQL inserts any number of rows in one statement; SQLite caps bound parameters."""
+    settings.OUTAGE_MIN_JOBS = 10_000
+    few = _queries_for_a_pass(jobs=20, stale=10, now=T0)
+    many = _queries_for_a_pass(jobs=2000, stale=1000, now=T0 + H)
+    if connection.vendor == "postgresql":
+        assert few == many
+    else:
+        # 1,000 alerts, 2,000 deliveries: SQLite's 999-parameter limit splits the inserts.
+        alert_fields = len(Alert._meta.concrete_fields)  # its UUID key is sent too
+        delivery_fields = len(AlertDelivery._meta.concrete_fields) - 1  # auto key is not
+        statements = math.ceil(1000 / (999 // alert_fields)) + math.ceil(
+            2000 / (999 // delivery_fields)
+        )
+        assert many - few == statements - 2

@@ -1,0 +1,78 @@
+"""The SQL in queries.py and the Python in rules.py must pick the same rows, boundaries too."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from heartbeats import queries, rules
+from heartbeats.checker import _facts
+from heartbeats.models import JobHeartbeat
+from tests.conftest import T0
+
+pytestmark = pytest.mark.django_db
+
+H = timedelta(hours=1)
+S = timedelta(seconds=1)
+THRESHOLDS = rules.Thresholds.from_hours(24, 6)
+
+
+@pytest.fixture
+def population(make_job):
+    ages = [H, 24 * H - S, 24 * H, 24 * H + S, 48 * H]
+    alerts = [None, 6 * H - S, 6 * H, 6 * H + S, 30 * H]
+    n = 0
+    for age in ages:
+        for since in alerts:
+            n += 1
+            make_job(f"j{n}", age=age, last_alert_at=None if since is None else T0 - since)
+    make_job("due-past", age=H, due_at=T0 - S, period=H)
+    make_job("due-now", age=H, due_at=T0, period=H)
+    make_job("failed", age=H, last_outcome="fail")
+    make_job("hung", age=H, run_deadline=T0 - S, last_start_at=T0 - H)
+    make_job("paused-stale", age=48 * H, paused=True)
+
+
+def _python(predicate) -> set[str]:
+    return {job.job_name for job in JobHeartbeat.objects.all() if predicate(_facts(job))}
+
+
+def test_stale(population):
+    sql = set(
+        JobHeartbeat.objects.filter(queries.stale_q(now=T0, stale_after=24 * H)).values_list(
+            "job_name", flat=True
+        )
+    )
+    assert sql == _python(lambda f: rules.is_stale(f, now=T0, stale_after=24 * H))
+    assert "j16" in sql and "j11" not in sql  # 24 h + 1 s is stale, exactly 24 h is not
+
+
+def test_problem(population):
+    sql = set(queries.problem_jobs(now=T0, stale_after=24 * H).values_list("job_name", flat=True))
+    assert sql == _python(lambda f: rules.problem(f, now=T0, stale_after=24 * H) is not None)
+    assert {"failed", "hung", "due-past"} <= sql
+    assert not {"due-now", "paused-stale"} & sql
+
+
+@pytest.mark.parametrize("state", list(rules.AlertState))
+def test_alert_state(population, state):
+    sql = set(
+        JobHeartbeat.objects.filter(
+            queries.alert_state_q(state, now=T0, thresholds=THRESHOLDS)
+        ).values_list("job_name", flat=True)
+    )
+    assert sql == _python(lambda f: rules.alert_state(f, now=T0, thresholds=THRESHOLDS) == state)
+    assert sql
+
+
+def test_alert_state_annotation(population):
+    annotated = dict(
+        queries.with_alert_state(
+            JobHeartbeat.objects.all(), now=T0, thresholds=THRESHOLDS
+        ).values_list("job_name", "alert_state")
+    )
+    assert annotated == {
+        job.job_name: rules.alert_state(_facts(job), now=T0, thresholds=THRESHOLDS).value
+        for job in JobHeartbeat.objects.all()
+    }
