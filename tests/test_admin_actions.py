@@ -8,9 +8,9 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 
-from heartbeats.models import JobHeartbeat
+from heartbeats.models import Alert, CheckRun, JobHeartbeat
 from tests.admin_support import CHANGELIST, runbook_jobs, staff_client
-from tests.conftest import T0
+from tests.conftest import SLACK_SECRET_PATH, T0, received
 
 VIEW = "view_jobheartbeat"
 CHANGE_PERM = "change_jobheartbeat"
@@ -207,3 +207,79 @@ def test_test_alert_without_a_channel_says_how_to_configure_one(jobs, no_channel
         "No alert channel is configured: set SLACK_WEBHOOK_URL, or RESEND_API_KEY, "
         "RESEND_FROM and ALERT_EMAIL_TO."
     ]
+
+
+# --- the checker from the admin ------------------------------------------------------------
+
+
+def test_run_health_check_now_runs_the_checker_as_manual_and_reports(jobs, slack_ok, email_ok):
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = client.post(reverse("admin:heartbeats_jobheartbeat_run_check"), follow=True)
+    run = CheckRun.objects.get()
+    assert (run.trigger, run.outcome) == ("manual", "ok")
+    summary = (
+        f"Checked {run.total_jobs} jobs (manual): {run.stale_jobs} stale, "
+        f"{run.alerts_sent} alerts sent, {run.suppressed_alerts} suppressed, 0 failed"
+    )
+    assert run.alerts_sent == 4
+    assert messages_of(response) == [f"Health check finished: {summary}"]
+    assert history() == [f"Ran the health check: {summary}"]
+    assert response.context["messages"]._loaded_messages[0].level_tag == "success"
+
+
+def test_run_health_check_now_warns_when_a_delivery_failed(jobs, slack_ok, channels):
+    channels.expect_request("/resend/emails", method="POST").respond_with_data("no", status=500)
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = client.post(reverse("admin:heartbeats_jobheartbeat_run_check"), follow=True)
+    (message,) = response.context["messages"]
+    assert message.level_tag == "warning"
+    assert "failed" in str(message)
+
+
+def test_force_alert_resets_then_checks_only_the_selected_jobs(jobs, slack_ok, email_ok):
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = run_action(client, "force_alert", ["suppressed", "fresh"])
+    (message,) = messages_of(response)
+    assert message.startswith("Forced a check of 2 jobs: suppressed: sent")
+    assert message.endswith("; fresh: healthy: nothing to alert.")
+    assert last_alerts()["suppressed"] == T0
+    assert last_alerts()["should"] == T0 - timedelta(hours=10)
+    assert set(Alert.objects.values_list("job_id", flat=True)) == {"suppressed"}
+    assert history("suppressed") == history("fresh") == ["Forced an alert."]
+
+
+def test_force_alert_without_a_channel_says_why_nothing_was_sent(jobs, no_channels):
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = run_action(client, "force_alert", ["never"])
+    (message,) = response.context["messages"]
+    assert str(message).startswith("Forced a check of 1 job: never: no_channel")
+    assert message.level_tag == "warning"
+
+
+def test_force_alert_is_refused_without_change_permission(jobs, slack_ok):
+    run_action(staff_client(VIEW), "force_alert", ["suppressed"])
+    assert last_alerts()["suppressed"] == T0 - timedelta(hours=2)
+    assert not Alert.objects.exists()
+
+
+def test_send_test_alert_reports_each_channel(jobs, slack_ok, email_ok):
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = client.post(reverse("admin:heartbeats_jobheartbeat_test_alert"), follow=True)
+    assert messages_of(response) == [
+        "Test alert delivered on slack.",
+        "Test alert delivered on email.",
+    ]
+    (slack_request,) = received(slack_ok, SLACK_SECRET_PATH)
+    assert "TEST alert from cronmonitor" in slack_request.get_data(as_text=True)
+    assert history() == ["Sent a test alert: 2/2 delivered."]
+
+
+def test_send_test_alert_shows_a_failure_without_the_secret(jobs, email_ok):
+    email_ok.expect_request(SLACK_SECRET_PATH, method="POST").respond_with_data("gone", status=404)
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = client.post(reverse("admin:heartbeats_jobheartbeat_test_alert"), follow=True)
+    failed, delivered = messages_of(response)
+    assert failed.startswith("Test alert on slack failed:")
+    assert "SECRET" not in failed
+    assert delivered == "Test alert delivered on email."
+    assert history() == ["Sent a test alert: 1/2 delivered."]
