@@ -46,7 +46,7 @@ def local(moment: datetime | None) -> str:
     """A timestamp in the operator's zone (TIME_ZONE), with the zone's abbreviation."""
     if moment is None:
         return "-"
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def hours(delta: timedelta) -> str:
@@ -56,7 +56,7 @@ def hours(delta: timedelta) -> str:
 def badge(text: str, colour: str) -> SafeString:
     return format_html(
         '<span class="cm-badge" style="background:{};color:#fff;padding:2px 8px;'
-        'border-radius:10px;white-space:nowrap">{}</span>',
+        'border-radius:10px;display:inline-block">{}</span>',
         colour,
         text,
     )

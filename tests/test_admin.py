@@ -80,7 +80,7 @@ def test_alert_state_column_can_be_sorted(viewer):
 def test_columns_show_age_overdue_last_alert_and_a_coloured_badge(viewer):
     page = viewer.get(reverse(CHANGELIST)).content.decode()
     row = page[page.index(">should<") :].split("</tr>")[0]
-    assert "2026-02-28 10:00:00 UTC (50.0 h ago)" in row
+    assert "2026-02-28 10:00 UTC (50.0 h ago)" in row
     assert "stale, 26.0 h" in row
     assert "10.0 hours ago" in row
     assert 'class="cm-badge" style="background:#ad1457' in row
@@ -94,7 +94,7 @@ def test_columns_show_age_overdue_last_alert_and_a_coloured_badge(viewer):
 def test_timestamps_are_shown_in_the_operators_time_zone(viewer, settings):
     settings.TIME_ZONE = "Europe/Berlin"
     page = viewer.get(reverse(CHANGELIST)).content.decode()
-    assert "2026-02-28 11:00:00 CET (50.0 h ago)" in page
+    assert "2026-02-28 11:00 CET (50.0 h ago)" in page
 
 
 def test_changelist_query_count_does_not_grow_with_the_number_of_jobs(db, clock):
