@@ -64,6 +64,13 @@ def reset_alert_timestamp(modeladmin, request, queryset) -> None:
     modeladmin.message_user(request, message % {"count": count}, messages.SUCCESS)
 
 
+def _forced_outcome(name: str, outcome: checker.JobOutcome | None) -> str:
+    """One job's line of the force-alert report; a job the checker skipped had no problem."""
+    if outcome is None:
+        return f"{name}: {NOT_PROBLEM}"
+    return f"{name}: {outcome.action}" + (f" ({outcome.detail})" if outcome.detail else "")
+
+
 @admin.action(description="Force alert now (reset, then check these jobs)", permissions=["change"])
 def force_alert(modeladmin, request, queryset) -> None:
     names = list(queryset.values_list("job_name", flat=True))
@@ -73,15 +80,7 @@ def force_alert(modeladmin, request, queryset) -> None:
         services.reset_alerts(queryset, now=now)
     result = checker.run_check(now=now, trigger="manual", dry_run=False, job_names=names)
     outcomes = {outcome.job_name: outcome for outcome in result.jobs}
-    lines = []
-    for name in names:
-        outcome = outcomes.get(name)
-        if outcome is None:
-            lines.append(f"{name}: {NOT_PROBLEM}")
-        else:
-            lines.append(
-                f"{name}: {outcome.action}" + (f" ({outcome.detail})" if outcome.detail else "")
-            )
+    lines = [_forced_outcome(name, outcomes.get(name)) for name in names]
     all_sent = bool(names) and all(
         name in outcomes and outcomes[name].action == "sent" for name in names
     )
@@ -134,55 +133,63 @@ class Procedure:
     done: Callable[[int], str]
 
 
+def _silence_explain(count: int) -> str:
+    window = f"{config.thresholds().suppression.total_seconds() / 3600:g} h"
+    message = ngettext(
+        "This marks %(count)d job as alerted just now, every job and not only the selected "
+        "ones: no alert goes out for %(window)s (the anti-spam window).",
+        "This marks all %(count)d jobs as alerted just now, every job and not only the "
+        "selected ones: no alert goes out for %(window)s (the anti-spam window).",
+        count,
+    )
+    return message % {"count": count, "window": window}
+
+
+def _silence_done(count: int) -> str:
+    message = ngettext(
+        "Silenced the alerts of %(count)d job.", "Silenced the alerts of %(count)d jobs.", count
+    )
+    return message % {"count": count}
+
+
+def _stale_count(now: datetime) -> int:
+    return queries.stale_jobs(now=now, stale_after=config.thresholds().stale_after).count()
+
+
+def _recover_explain(count: int) -> str:
+    message = ngettext(
+        "This marks the %(count)d stale job as run just now, with status 'recovered' and its "
+        "alert timestamp set to now.",
+        "This marks the %(count)d stale jobs as run just now, with status 'recovered' and "
+        "their alert timestamps set to now.",
+        count,
+    )
+    return message % {"count": count}
+
+
+def _recover_done(count: int) -> str:
+    message = ngettext("Recovered %(count)d stale job.", "Recovered %(count)d stale jobs.", count)
+    return message % {"count": count}
+
+
 SILENCE_ALL = Procedure(
     url_name="admin:heartbeats_jobheartbeat_silence_all",
     title="Silence all alerts",
     permission="heartbeats.silence_all_alerts",
     count=lambda now: JobHeartbeat.objects.count(),
     run=lambda now: services.silence_all(now=now),
-    explain=lambda count: (
-        ngettext(
-            "This marks %(count)d job as alerted just now, every job and not only the selected "
-            "ones: no alert goes out for %(window)s (the anti-spam window).",
-            "This marks all %(count)d jobs as alerted just now, every job and not only the "
-            "selected ones: no alert goes out for %(window)s (the anti-spam window).",
-            count,
-        )
-        % {
-            "count": count,
-            "window": f"{config.thresholds().suppression.total_seconds() / 3600:g} h",
-        }
-    ),
-    done=lambda count: (
-        ngettext(
-            "Silenced the alerts of %(count)d job.", "Silenced the alerts of %(count)d jobs.", count
-        )
-        % {"count": count}
-    ),
+    explain=_silence_explain,
+    done=_silence_done,
 )
 
 BULK_RECOVER = Procedure(
     url_name="admin:heartbeats_jobheartbeat_bulk_recover",
     title="Bulk recover stale jobs",
     permission="heartbeats.bulk_recover_jobs",
-    count=lambda now: queries.stale_jobs(
-        now=now, stale_after=config.thresholds().stale_after
-    ).count(),
+    count=_stale_count,
     run=lambda now: services.bulk_recover(now=now),
-    explain=lambda count: (
-        ngettext(
-            "This marks the %(count)d stale job as run just now, with status 'recovered' and its "
-            "alert timestamp set to now.",
-            "This marks the %(count)d stale jobs as run just now, with status 'recovered' and "
-            "their alert timestamps set to now.",
-            count,
-        )
-        % {"count": count}
-    ),
-    done=lambda count: (
-        ngettext("Recovered %(count)d stale job.", "Recovered %(count)d stale jobs.", count)
-        % {"count": count}
-    ),
+    explain=_recover_explain,
+    done=_recover_done,
 )
 
 
