@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cronmonitor
 # Tests never read a developer's .env: they configure what they need.
-TEST_ENV := CRONMONITOR_ENV_FILE=/dev/null DEBUG=false SECRET_KEY=test-secret-key-that-is-long-enough-0123456789
+TEST_ENV := CRONMONITOR_ENV_FILE=/dev/null
 
 .PHONY: run test lint venv bench-smoke
 

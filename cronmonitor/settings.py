@@ -27,12 +27,14 @@ if ENV_FILE.is_file():
 INSECURE_KEY = "django-insecure-local-development-key-change-me"
 
 
-def _env_value(name: str, cast, default, what: str):
-    """Read one variable, turning any cast error into ImproperlyConfigured naming it."""
+def _env_number(name: str, default: float, cast: type, what: str) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
     try:
-        return cast(name, default=default)
-    except (ValueError, TypeError, ImproperlyConfigured) as exc:
-        raise ImproperlyConfigured(f"{name} must be {what}: {exc}") from None
+        return cast(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be {what}, not {raw!r}") from None
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -48,14 +50,14 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_positive(name: str, default: float) -> float:
-    value = _env_value(name, env.float, default, "a number")
+    value = _env_number(name, default, float, "a number")
     if value <= 0:
         raise ImproperlyConfigured(f"{name} must be greater than 0, not {value}")
     return value
 
 
 def env_int(name: str, default: int, minimum: int = 1) -> int:
-    value = _env_value(name, env.int, default, "a whole number")
+    value = _env_number(name, default, int, "a whole number")
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
     return value
@@ -76,9 +78,9 @@ def env_list(name: str) -> list[str]:
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_KEY)
-if not DEBUG and (SECRET_KEY == INSECURE_KEY or len(SECRET_KEY) < 32):
+if not DEBUG and (SECRET_KEY == INSECURE_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured(
-        "SECRET_KEY must be set to a random value of 32+ characters when DEBUG is off"
+        "SECRET_KEY must be set to a random value of 50+ characters when DEBUG is off"
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -224,6 +226,11 @@ ALERT_RETRY_BASE_SECONDS = env_positive("ALERT_RETRY_BASE_SECONDS", 1)
 ALERT_RETRY_AFTER_MAX_SECONDS = env_positive("ALERT_RETRY_AFTER_MAX_SECONDS", 30)
 ALERT_MAX_ATTEMPTS = env_int("ALERT_MAX_ATTEMPTS", 20)
 ALERT_DELIVERY_LEASE_SECONDS = env_int("ALERT_DELIVERY_LEASE_SECONDS", 300)
+RETENTION_JOB_CREATED_DAYS = env_int("RETENTION_JOB_CREATED_DAYS", 90)
+RETENTION_JOB_SILENT_DAYS = env_int("RETENTION_JOB_SILENT_DAYS", 30)
+RETENTION_EVENT_DAYS = env_int("RETENTION_EVENT_DAYS", 90)
+RETENTION_ALERT_DAYS = env_int("RETENTION_ALERT_DAYS", 90)
+RETENTION_CHECKRUN_DAYS = env_int("RETENTION_CHECKRUN_DAYS", 90)
 ALERT_CONNECT_TIMEOUT = env_positive("ALERT_CONNECT_TIMEOUT", 5)
 ALERT_READ_TIMEOUT = env_positive("ALERT_READ_TIMEOUT", 10)
 
@@ -233,8 +240,10 @@ CRONTAB_COMMENT = env.str(
     "CRONTAB_COMMENT",
     default="cronmonitor-" + hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:12],
 )
+PRUNE_SCHEDULE = env_crontab("PRUNE_SCHEDULE", "17 3 * * *")
 CRONJOBS = [
     (HEALTHCHECK_SCHEDULE, "heartbeats.cron.run_healthcheck"),
+    (PRUNE_SCHEDULE, "heartbeats.cron.prune_heartbeats"),
 ]
 CRONTAB_LOCK_JOBS = False
 

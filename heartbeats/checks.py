@@ -36,3 +36,25 @@ def crontab_binary_present(app_configs, **kwargs) -> list[Warning]:
             id="heartbeats.W002",
         )
     ]
+
+
+@register()
+def alert_channels_not_broken(app_configs, **kwargs) -> list[Warning]:
+    """A permanent delivery error (revoked key, deleted webhook) needs a human."""
+    from django.db import DatabaseError
+
+    from heartbeats.models import ChannelStatus
+
+    try:
+        broken = list(ChannelStatus.objects.filter(broken_since__isnull=False))
+    except DatabaseError:  # not migrated yet, or no database: other checks say so
+        return []
+    return [
+        Warning(
+            f"Alert channel {status.channel} is broken since {status.broken_since:%Y-%m-%d %H:%M}"
+            f" UTC: {status.last_error}",
+            hint="Fix its configuration, then run 'manage.py send_test_alert'.",
+            id="heartbeats.W003",
+        )
+        for status in broken
+    ]

@@ -8,3 +8,7 @@ from django.core.management import call_command
 def run_healthcheck() -> None:
     """`crontab run` exits 0 whatever happens; run_check records failures where operators look."""
     call_command("run_healthcheck", trigger="cron")
+
+
+def prune_heartbeats() -> None:
+    call_command("prune_heartbeats", verbosity=0)

@@ -97,7 +97,9 @@ def claim(*, now: datetime, limit: int = CLAIM_BATCH) -> list[AlertDelivery]:
             lease_until=now + lease, attempts=F("attempts") + 1, updated_at=now
         )
     return list(
-        AlertDelivery.objects.filter(id__in=ids).select_related("alert").order_by("created_at")
+        AlertDelivery.objects.filter(id__in=ids)
+        .select_related("alert")
+        .order_by("created_at", "id")
     )
 
 
@@ -243,9 +245,10 @@ def _record(
                 state=DeliveryState.FAILED, lease_until=None, last_error=text, updated_at=now
             )
         else:
-            backoff = min(2 ** max(attempts[i] for i in ids), 60)
+            backoff = timedelta(minutes=min(2 ** max(attempts[i] for i in ids), 60))
+            retry_after = max((errors[i].retry_after or 0) for i in ids)
             base.filter(id__in=ids).update(
-                next_attempt_at=now + timedelta(minutes=backoff),
+                next_attempt_at=now + max(backoff, timedelta(seconds=retry_after)),
                 lease_until=None,
                 last_error=text,
                 updated_at=now,

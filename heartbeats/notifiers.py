@@ -17,6 +17,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
+from heartbeats.config import configured_channels
 from heartbeats.logging import redact
 
 logger = logging.getLogger(__name__)
@@ -256,8 +257,12 @@ class ChannelOutcome:
     error: str = ""
 
 
-def send_test_alert(*, now: datetime, channels: Sequence[str]) -> list[ChannelOutcome]:
+def send_test_alert(
+    *, now: datetime, channels: Sequence[str] | None = None
+) -> list[ChannelOutcome]:
     """The runbook's "Check 2": a clearly marked test message on every configured channel."""
+    if channels is None:
+        channels = configured_channels()
     message = format_notice(
         "TEST alert from cronmonitor",
         f"This is a test sent at {_when(now)}. If you can read it, alerts reach this channel. "

@@ -56,14 +56,23 @@ def parse_metadata(text: str) -> dict:
     if len(text.encode()) > MAX_METADATA_BYTES:
         raise InvalidSignal(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise InvalidSignal(f"metadata is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        raise InvalidSignal(str(exc)) from None
     if not isinstance(value, dict):
         raise InvalidSignal('metadata must be a JSON object, like {"rows": 42}')
     if _depth(value) > MAX_METADATA_DEPTH:
         raise InvalidSignal(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
+    if "\\u0000" in json.dumps(value):
+        raise InvalidSignal("metadata must not contain NUL characters (\\u0000)")
     return value
+
+
+def _refuse_constant(name: str) -> None:
+    """NaN and Infinity are not JSON: databases refuse them in JSON columns."""
+    raise ValueError(f"metadata is not valid JSON: {name} is not allowed")
 
 
 def validate_signal(*, job_name: str, status: str | None) -> None:

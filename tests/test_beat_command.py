@@ -34,6 +34,10 @@ def test_beat_creates_then_updates(clock):
         (["ok", "--metadata", "[" * 50 + "]" * 50], "metadata must be a JSON object"),
         (["ok", "--metadata", '{"a":' * 30 + "1" + "}" * 30], "nested deeper than 20 levels"),
         (["ok", "--metadata", '{"a": "' + "x" * 70000 + '"}'], "larger than 65536 bytes"),
+        (["ok", "--metadata", '{"a": NaN}'], "NaN is not allowed"),
+        (["ok", "--metadata", '{"a": Infinity}'], "Infinity is not allowed"),
+        (["ok", "--metadata", '{"a": "\\u0000"}'], "must not contain NUL characters"),
+        (["ok", "--status", ""], "invalid status ''"),
     ],
 )
 def test_bad_input_is_one_line_non_zero_and_writes_nothing(args, message, make_job):

@@ -63,11 +63,13 @@ def installed_lines(root: Path) -> list[str]:
 def test_crontab_add_and_show_list_the_checker(deployment):
     root, _ = deployment
     manage(root, "crontab", "add")
-    (line,) = installed_lines(root)
-    assert line.startswith("*/5 * * * * ")
+    lines = installed_lines(root)
+    assert len(lines) == 2  # the checker and the daily prune
+    (line,) = [line for line in lines if line.startswith("*/5 * * * * ")]
     assert f"{root / 'manage.py'} crontab run " in line
     shown = manage(root, "crontab", "show")
     assert "heartbeats.cron.run_healthcheck" in shown
+    assert "heartbeats.cron.prune_heartbeats" in shown
 
 
 def test_crontab_comment_differs_between_deployments(deployment, tmp_path):
@@ -80,7 +82,7 @@ def test_crontab_comment_differs_between_deployments(deployment, tmp_path):
 def test_the_crontab_line_runs_with_an_empty_environment_on_the_configured_db(deployment):
     root, database = deployment
     manage(root, "crontab", "add")
-    (line,) = installed_lines(root)
+    (line,) = [line for line in installed_lines(root) if line.startswith("*/5 * * * * ")]
     command = line.split(" ", 5)[5].split("#", 1)[0]
     subprocess.run(["sh", "-c", command], env={}, cwd="/", check=True, timeout=120)
     with sqlite3.connect(database) as db:
@@ -92,6 +94,7 @@ def test_the_crontab_line_runs_with_an_empty_environment_on_the_configured_db(de
     assert not Path("/db.sqlite3").exists()
 
 
+@pytest.mark.django_db
 def test_missing_crontab_binary_is_a_system_check_warning(settings):
     from io import StringIO
 

@@ -4,7 +4,7 @@ update_job_heartbeat). Runs inside every cron job, so it imports only what it ne
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from heartbeats import services
@@ -23,12 +23,17 @@ class Command(BaseCommand):
         try:
             parsed = services.parse_metadata(metadata) if metadata is not None else {}
             services.record_signal(
-                job_name=name, status=status or "healthy", metadata=parsed, now=timezone.now()
+                job_name=name,
+                status="healthy" if status is None else status,
+                metadata=parsed,
+                now=timezone.now(),
             )
         except services.InvalidSignal as exc:
             raise CommandError(str(exc), returncode=2) from None
-        except DatabaseError as exc:
+        except (OperationalError, InterfaceError) as exc:
             raise CommandError(f"database unavailable: {_first_line(exc)}", returncode=3) from None
+        except DatabaseError as exc:
+            raise CommandError(f"database error: {_first_line(exc)}", returncode=3) from None
         if options["verbosity"] > 1:
             self.stdout.write(f"Recorded heartbeat for {name}")
 

@@ -1,0 +1,264 @@
+"""Issue 6's delivery guarantees: retries, Retry-After, permanent errors, expiry, digest,
+monitoring-outage grace, recovery notices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from heartbeats import checker, services
+from heartbeats.models import Alert, AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat
+from tests.conftest import SLACK_SECRET_PATH, T0, received
+
+pytestmark = pytest.mark.django_db
+
+H = timedelta(hours=1)
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def run(now=T0, **kwargs) -> checker.CheckResult:
+    kwargs.setdefault("sleep", Sleeps())
+    return checker.run_check(now=now, **kwargs)
+
+
+def test_retry_after_is_honoured_within_the_run(make_job, channels, email_ok, settings):
+    settings.ALERT_RETRIES_PER_RUN = 2
+    make_job("backup", age=30 * H)
+    channels.expect_ordered_request(SLACK_SECRET_PATH).respond_with_data(
+        "rate_limited", status=429, headers={"Retry-After": "3"}
+    )
+    channels.expect_ordered_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    sleeps = Sleeps()
+    result = run(sleep=sleeps)
+    assert result.alerts_sent == 1
+    assert sleeps and sleeps[0] >= 3
+    assert len(received(channels, SLACK_SECRET_PATH)) == 2
+
+
+def test_long_retry_after_defers_to_a_later_run(make_job, channels, email_ok, settings):
+    settings.ALERT_RETRIES_PER_RUN = 2
+    make_job("backup", age=30 * H)
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data(
+        "rate_limited", status=429, headers={"Retry-After": "7200"}
+    )
+    sleeps = Sleeps()
+    result = run(sleep=sleeps)
+    assert result.failed_alerts == 1
+    assert sleeps == []
+    slack = AlertDelivery.objects.get(channel="slack")
+    assert (slack.state, slack.next_attempt_at) == ("pending", T0 + 2 * H)
+
+
+def test_backoff_grows_with_jitter_between_in_run_retries(make_job, channels, email_ok, settings):
+    settings.ALERT_RETRIES_PER_RUN = 3
+    settings.ALERT_RETRY_BASE_SECONDS = 1
+    make_job("backup", age=30 * H)
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("busy", status=503)
+    sleeps = Sleeps()
+    run(sleep=sleeps)
+    assert len(sleeps) == 3
+    for attempt, seconds in enumerate(sleeps):
+        assert 2**attempt <= seconds <= 2**attempt * 1.5
+    assert len(received(channels, SLACK_SECRET_PATH)) == 4
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(404, "no_service"), (404, "channel_not_found"), (410, "channel_is_archived")],
+)
+def test_permanent_slack_error_marks_channel_broken_and_email_still_goes(
+    make_job, channels, email_ok, settings, status, body
+):
+    settings.ALERT_RETRIES_PER_RUN = 3
+    make_job("backup", age=30 * H)
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data(body, status=status)
+    result = run()
+    assert len(received(channels, SLACK_SECRET_PATH)) == 1  # no retry of a permanent error
+    assert len(received(channels, "/resend/emails")) == 1
+    assert AlertDelivery.objects.get(channel="slack").state == "failed"
+    broken = ChannelStatus.objects.get(channel="slack")
+    assert broken.broken_since == T0
+    assert body in broken.last_error
+    assert result.failed_alerts == 1
+    job = JobHeartbeat.objects.get(pk="backup")
+    assert job.last_alert_at == T0  # every working channel accepted it
+    err = StringIO()
+    call_command("check", stdout=StringIO(), stderr=err)
+    assert "heartbeats.W003" in err.getvalue()
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_permanent_resend_error(make_job, channels, slack_ok, status):
+    make_job("backup", age=30 * H)
+    channels.expect_request("/resend/emails").respond_with_json(
+        {"message": "bad key"}, status=status
+    )
+    run()
+    assert AlertDelivery.objects.get(channel="email").state == "failed"
+    assert ChannelStatus.objects.get(channel="email").broken_since == T0
+
+
+def test_a_later_success_clears_the_broken_mark(make_job, channels, email_ok, clock):
+    make_job("backup", age=30 * H)
+    channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("no_service", status=404)
+    run(now=clock.now())
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    make_job("other", age=30 * H, now=clock.now())
+    run(now=clock.now())
+    assert ChannelStatus.objects.get(channel="slack").broken_since is None
+
+
+def test_pending_alert_for_a_recovered_job_expires(make_job, channels, email_ok, clock):
+    make_job("backup", age=30 * H)
+    channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("down", status=500)
+    run(now=clock.now())
+    clock.advance(hours=1)
+    services.record_signal(job_name="backup", now=clock.now())
+    clock.advance(hours=6)
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    result = run(now=clock.now())
+    assert AlertDelivery.objects.get(channel="slack").state == "expired"
+    assert len(received(channels, SLACK_SECRET_PATH)) == 1
+    assert result.alerts_sent == 0
+    assert not JobHeartbeat.objects.get(pk="backup").alerted
+
+
+def test_email_idempotency_key_is_reused_across_retries(make_job, channels, slack_ok, clock):
+    make_job("backup", age=30 * H)
+    channels.expect_oneshot_request("/resend/emails").respond_with_data("oops", status=502)
+    run(now=clock.now())
+    channels.expect_request("/resend/emails").respond_with_json({"id": "1"})
+    clock.advance(hours=6)
+    run(now=clock.now())
+    keys = [r.headers["Idempotency-Key"] for r in received(channels, "/resend/emails")]
+    assert len(keys) == 2 and keys[0] == keys[1]
+
+
+def test_digest_when_more_jobs_than_the_threshold(make_job, slack_ok, email_ok, settings):
+    settings.ALERT_DIGEST_THRESHOLD = 5
+    settings.OUTAGE_MIN_JOBS = 100
+    for i in range(7):
+        make_job(f"job-{i}", age=30 * H)
+    result = run()
+    assert result.alerts_sent == 7
+    (slack,) = received(slack_ok, SLACK_SECRET_PATH)
+    (email,) = received(email_ok, "/resend/emails")
+    assert slack.get_json()["text"].startswith("7 jobs need attention")
+    for i in range(7):
+        assert f"job-{i} is DOWN" in slack.get_json()["text"]
+        assert f"job-{i} is DOWN" in email.get_json()["text"]
+    assert JobHeartbeat.objects.filter(last_alert_at=T0).count() == 7
+
+
+def test_at_the_threshold_each_job_gets_its_own_message(make_job, slack_ok, email_ok, settings):
+    settings.ALERT_DIGEST_THRESHOLD = 5
+    settings.OUTAGE_MIN_JOBS = 100
+    for i in range(5):
+        make_job(f"job-{i}", age=30 * H)
+    run()
+    assert len(received(slack_ok, SLACK_SECRET_PATH)) == 5
+
+
+def test_checker_gap_is_treated_as_monitoring_outage(make_job, slack_ok, email_ok, clock):
+    CheckRun.objects.create(started_at=clock.now() - 20 * H, outcome="ok")
+    for i in range(3):
+        make_job(f"job-{i}", age=30 * H, now=clock.now())
+    make_job("healthy", age=H, now=clock.now())
+    first = run(now=clock.now())
+    assert first.outage == "the checker did not run for 20.0 h"
+    assert first.alerts_sent == 0
+    (notice,) = received(slack_ok, SLACK_SECRET_PATH)
+    assert notice.get_json()["text"].startswith("Possible monitoring outage")
+    assert {j.action for j in first.jobs} == {"deferred"}
+
+    clock.advance(minutes=30)
+    services.record_signal(job_name="job-0", now=clock.now())
+    assert run(now=clock.now()).alerts_sent == 0  # still inside the grace period
+
+    clock.advance(minutes=31)
+    after = run(now=clock.now())
+    assert sorted(j.job_name for j in after.jobs if j.action == "sent") == ["job-1", "job-2"]
+    assert after.outage == ""
+
+
+def test_most_jobs_silent_at_once_is_treated_as_monitoring_outage(
+    make_job, slack_ok, email_ok, settings
+):
+    settings.OUTAGE_MIN_JOBS = 5
+    for i in range(6):
+        make_job(f"job-{i}", age=30 * H)
+    for i in range(4):
+        make_job(f"ok-{i}", age=H)
+    result = run()
+    assert result.outage == "6 of 10 jobs went silent at the same time"
+    assert result.alerts_sent == 0
+    assert len(received(slack_ok, SLACK_SECRET_PATH)) == 1
+
+
+def test_half_the_jobs_silent_is_not_an_outage(make_job, slack_ok, email_ok, settings):
+    settings.ALERT_DIGEST_THRESHOLD = 100
+    for i in range(5):
+        make_job(f"job-{i}", age=30 * H)
+    for i in range(5):
+        make_job(f"ok-{i}", age=H)
+    assert run().alerts_sent == 5
+
+
+def test_recovery_message_after_an_alerted_job_beats_again(make_job, slack_ok, email_ok, clock):
+    make_job("backup", age=26 * H, now=clock.now())
+    run(now=clock.now())
+    clock.advance(hours=1)
+    services.record_signal(job_name="backup", now=clock.now())
+    clock.advance(hours=1)
+    result = run(now=clock.now())
+    assert result.recoveries == 1
+    texts = [r.get_json()["text"] for r in received(slack_ok, SLACK_SECRET_PATH)]
+    assert texts[-1].startswith("backup is back up after 27 h")
+    assert not JobHeartbeat.objects.get(pk="backup").alerted
+    assert run(now=clock.now()).recoveries == 0
+
+
+def test_no_recovery_message_when_disabled(make_job, slack_ok, email_ok, clock, settings):
+    settings.NOTIFY_ON_RECOVERY = False
+    make_job("backup", age=26 * H, now=clock.now())
+    run(now=clock.now())
+    services.record_signal(job_name="backup", now=clock.now())
+    run(now=clock.now())
+    assert len(received(slack_ok, SLACK_SECRET_PATH)) == 1
+    assert not JobHeartbeat.objects.get(pk="backup").alerted
+
+
+def test_failed_job_alerts_with_its_output(make_job, slack_ok, email_ok):
+    make_job("report", age=H)
+    services.record_signal(
+        job_name="report", kind="fail", now=T0, body="Traceback...\nKeyError: 'x'"
+    )
+    result = run()
+    assert [(j.job_name, j.action, j.detail) for j in result.jobs] == [("report", "sent", "failed")]
+    text = received(slack_ok, SLACK_SECRET_PATH)[0].get_json()["text"]
+    assert text.startswith("report FAILED")
+    assert "KeyError: 'x'" in text
+
+
+def test_hung_run_alerts_after_its_grace(make_job, slack_ok, email_ok, clock, settings):
+    settings.DEFAULT_GRACE_MINUTES = 30
+    make_job("sync", age=H, now=clock.now())
+    services.record_signal(job_name="sync", kind="start", now=clock.now())
+    clock.advance(minutes=29)
+    assert run(now=clock.now()).alerts_sent == 0
+    clock.advance(minutes=2)
+    result = run(now=clock.now())
+    assert [(j.job_name, j.detail) for j in result.jobs] == [("sync", "hung")]
+
+
+def test_paused_job_is_never_alerted(make_job, slack_ok, email_ok):
+    make_job("old", age=300 * H, paused=True)
+    assert run().alerts_sent == 0
+    assert Alert.objects.count() == 0
