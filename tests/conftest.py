@@ -116,15 +116,6 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-@pytest.fixture(autouse=True)
-def unhashed_static_files(settings):
-    """`make test` runs with DEBUG off but no collectstatic: pages name static files unhashed."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 CHROMIUM_ARGUMENTS = [
     "--headless=new",
     "--no-sandbox",
