@@ -81,11 +81,11 @@ def ping_urls(job: JobHeartbeat) -> list[str]:
 
 
 def copyable(text: str) -> SafeString:
+    """A read-only field the operator selects with one click, to copy a URL or a command."""
     return format_html(
-        '<input type="text" class="vTextField cm-copy" readonly value="{}" size="{}" '
-        'onclick="this.select()">',
+        '<input type="text" class="cm-copy" readonly value="{}" onclick="this.select()" '
+        'style="width:80ch;font-family:monospace">',
         text,
-        min(len(text) + 2, 110),
     )
 
 
