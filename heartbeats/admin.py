@@ -42,29 +42,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
         admin_actions.resume_jobs,
     ]
     change_list_template = "admin/heartbeats/jobheartbeat/change_list.html"
-    readonly_fields = [
-        "uuid",
-        "last_run",
-        "last_outcome",
-        "n_runs",
-        "last_duration",
-        "due",
-        "alert_state_badge",
-        "last_alert",
-        "alert_history",
-        "pretty_metadata",
-        "schedule_in_words",
-        "upcoming_runs",
-        "ping_instructions",
-        "recent_pings",
-    ]
     schedule_fields = ["period", "cron", "tz", "grace"]
-
-    def get_queryset(self, request):
-        return queries.with_alert_state(
-            super().get_queryset(request), now=timezone.now(), thresholds=config.thresholds()
-        )
-
     heartbeat_fields = [
         "last_run",
         "last_outcome",
@@ -76,6 +54,19 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
         "alert_history",
         "pretty_metadata",
     ]
+    readonly_fields = [
+        "uuid",
+        *heartbeat_fields,
+        "schedule_in_words",
+        "upcoming_runs",
+        "ping_instructions",
+        "recent_pings",
+    ]
+
+    def get_queryset(self, request):
+        return queries.with_alert_state(
+            super().get_queryset(request), now=timezone.now(), thresholds=config.thresholds()
+        )
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
