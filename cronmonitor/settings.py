@@ -247,6 +247,11 @@ CRONJOBS = [
 ]
 CRONTAB_LOCK_JOBS = False
 
+# --- summary page, /summary.json, /metrics and /healthz -------------------------------------
+SUMMARY_API_TOKEN = env.str("SUMMARY_API_TOKEN", default="")
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+RECOVERY_WINDOW_MINUTES = env_positive("RECOVERY_WINDOW_MINUTES", 60)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
