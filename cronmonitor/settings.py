@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,7 @@ if ENV_FILE.is_file():
     env.read_env(ENV_FILE)
 
 INSECURE_KEY = "django-insecure-local-development-key-change-me"
+UUID_SHAPE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def _env_number(name: str, default: float, cast: type, what: str) -> float:
@@ -76,6 +78,19 @@ def env_list(name: str) -> list[str]:
     return [item.strip() for item in env.str(name, default="").split(",") if item.strip()]
 
 
+def env_ping_keys(name: str) -> list[str]:
+    """Ping keys sit in URLs beside job UUIDs: URL-safe, hard to guess, never UUID-shaped."""
+    keys = env_list(name)
+    for key in keys:
+        if not re.fullmatch(r"[A-Za-z0-9_~.-]{16,}", key) or re.fullmatch(UUID_SHAPE, key):
+            raise ImproperlyConfigured(
+                f"{name} must list keys of 16+ URL-safe characters (letters, digits, _ ~ . -) "
+                "that are not UUIDs; generate one with: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(16))'"
+            )
+    return keys
+
+
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_KEY)
 if not DEBUG and (SECRET_KEY == INSECURE_KEY or len(SECRET_KEY) < 50):
@@ -98,7 +113,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,6 +120,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+if not DEBUG:
+    # gunicorn serves collected static files; in DEBUG runserver serves them itself.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "cronmonitor.urls"
 WSGI_APPLICATION = "cronmonitor.wsgi.application"
@@ -187,12 +205,12 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG
 
 LOGIN_URL = "admin:login"
 
-# HTTPS behind a proxy: the proxy says which scheme the client used.
-if env_bool("BEHIND_HTTPS_PROXY", False):
+# HTTPS behind a proxy: the proxy says which scheme the client used, and who the client is.
+BEHIND_HTTPS_PROXY = env_bool("BEHIND_HTTPS_PROXY", False)
+if BEHIND_HTTPS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     SESSION_COOKIE_SECURE = True
@@ -202,6 +220,7 @@ if env_bool("BEHIND_HTTPS_PROXY", False):
     SECURE_HSTS_PRELOAD = True
     SECURE_SSL_REDIRECT_EXEMPT = [r"^healthz$", r"^ping/"]
 
+DEFAULT_EXCEPTION_REPORTER = "heartbeats.logging.SecretSafeExceptionReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "heartbeats.logging.SecretSafeExceptionReporterFilter"
 
 # --- cronmonitor -------------------------------------------------------------------------
@@ -233,6 +252,9 @@ RETENTION_ALERT_DAYS = env_int("RETENTION_ALERT_DAYS", 90)
 RETENTION_CHECKRUN_DAYS = env_int("RETENTION_CHECKRUN_DAYS", 90)
 ALERT_CONNECT_TIMEOUT = env_positive("ALERT_CONNECT_TIMEOUT", 5)
 ALERT_READ_TIMEOUT = env_positive("ALERT_READ_TIMEOUT", 10)
+PING_KEYS = env_ping_keys("PING_KEY")
+PING_BODY_LIMIT = env_int("PING_BODY_LIMIT", 10000, minimum=0)
+PING_EVENTS_KEPT = env_int("PING_EVENTS_KEPT", 100)
 
 # --- django-crontab ------------------------------------------------------------------------
 # Two deployments under one Unix user must not overwrite each other's crontab lines.
@@ -246,6 +268,11 @@ CRONJOBS = [
     (PRUNE_SCHEDULE, "heartbeats.cron.prune_heartbeats"),
 ]
 CRONTAB_LOCK_JOBS = False
+
+# --- summary page, /summary.json, /metrics and /healthz -------------------------------------
+SUMMARY_API_TOKEN = env.str("SUMMARY_API_TOKEN", default="")
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+RECOVERY_WINDOW_MINUTES = env_positive("RECOVERY_WINDOW_MINUTES", 60)
 
 LOGGING = {
     "version": 1,

@@ -198,10 +198,11 @@ def _decide(
     newly_down = sum(1 for job, p in fresh if p == rules.Problem.DOWN and not job.alerted)
     reason = None
     if job_names is None and decision.grace_until is None:
+        deadline = config.checker_deadline(previous_check_at) if previous_check_at else None
         reason = rules.outage_reason(
             now=now,
             previous_check_at=previous_check_at,
-            checker_period=schedules.longest_gap(settings.HEALTHCHECK_SCHEDULE, after=now),
+            checker_deadline=deadline,
             newly_down=newly_down,
             total_jobs=result.total_jobs,
             min_jobs=settings.OUTAGE_MIN_JOBS,
@@ -250,7 +251,7 @@ def _recoveries(*, now: datetime, trigger: str, job_names: list[str] | None) -> 
     last_problem = Alert.objects.filter(job=OuterRef("pk"), kind__in=PROBLEM_KINDS).order_by(
         "-created_at"
     )
-    recovered = JobHeartbeat.objects.filter(alerted=True).exclude(
+    recovered = JobHeartbeat.objects.filter(alerted=True, paused=False).exclude(
         queries.problem_q(now=now, stale_after=thresholds.stale_after)
     )
     if job_names is not None:
@@ -339,6 +340,7 @@ def _check(result, run, *, now, trigger, job_names, sleep, previous) -> None:
         result.errors.append("no alert channel is configured: stale jobs cannot be alerted")
     report = delivery.deliver_pending(now=now, sleep=sleep)
     _merge(result, report)
+    services.prune_events(keep=config.events_kept(), since=previous)
     CheckRun.objects.filter(pk=run.pk).update(
         finished_at=now,
         outcome=RunOutcome.FAILED if result.errors else RunOutcome.OK,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from heartbeats import schedules
 from heartbeats.models import Channel
 from heartbeats.rules import Thresholds
 
@@ -18,6 +19,11 @@ def default_grace() -> timedelta:
     return timedelta(minutes=settings.DEFAULT_GRACE_MINUTES)
 
 
+def recovery_window() -> timedelta:
+    """How soon after an alert a successful beat makes that alert a false positive."""
+    return timedelta(minutes=settings.RECOVERY_WINDOW_MINUTES)
+
+
 def configured_channels() -> list[str]:
     """The channels alerts go to: Slack when its webhook is set, email when all three are."""
     channels = []
@@ -26,3 +32,33 @@ def configured_channels() -> list[str]:
     if settings.RESEND_API_KEY and settings.RESEND_FROM and settings.ALERT_EMAIL_TO:
         channels.append(Channel.EMAIL.value)
     return channels
+
+
+CHECKER_SLACK = timedelta(minutes=5)
+
+
+def checker_deadline(last_started: datetime) -> datetime:
+    """When the checker counts as broken: two missed runs of HEALTHCHECK_SCHEDULE, plus slack."""
+    return schedules.checker_deadline(
+        last_started=last_started,
+        cron=settings.HEALTHCHECK_SCHEDULE,
+        tz=settings.TIME_ZONE,
+        slack=CHECKER_SLACK,
+    )
+
+
+def ping_keys() -> list[str]:
+    return settings.PING_KEYS
+
+
+def ping_body_limit() -> int:
+    return settings.PING_BODY_LIMIT
+
+
+def events_kept() -> int:
+    return settings.PING_EVENTS_KEPT
+
+
+def behind_proxy() -> bool:
+    """Only then is X-Forwarded-For the proxy's word rather than anything a client sends."""
+    return settings.BEHIND_HTTPS_PROXY

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 
 from heartbeats import notifiers
+from heartbeats.config import configured_channels
 from heartbeats.models import (
     PROBLEM_KINDS,
     Alert,
@@ -68,15 +69,24 @@ class Pacer:
         self._last[channel] = time.monotonic()
 
 
-def expire_recovered(*, now: datetime) -> int:
-    """A pending problem alert for a job that succeeded since is dropped, never sent late."""
-    return AlertDelivery.objects.filter(
+def expire_recovered(*, now: datetime) -> set[uuid.UUID]:
+    """A pending problem alert for a job that succeeded since is dropped, never sent late.
+
+    Returns the alerts touched, so the caller can close them.
+    """
+    stale = AlertDelivery.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now),
         state=DeliveryState.PENDING,
         alert__kind__in=PROBLEM_KINDS,
         alert__job__last_run_at__gt=F("alert__created_at"),
         alert__job__last_outcome="success",
-    ).update(state=DeliveryState.EXPIRED, updated_at=now, lease_until=None)
+    )
+    alert_ids = set(stale.values_list("alert_id", flat=True))
+    if alert_ids:
+        AlertDelivery.objects.filter(alert_id__in=alert_ids, state=DeliveryState.PENDING).update(
+            state=DeliveryState.EXPIRED, updated_at=now, lease_until=None
+        )
+    return alert_ids
 
 
 def claim(*, now: datetime, limit: int = CLAIM_BATCH) -> list[AlertDelivery]:
@@ -185,8 +195,10 @@ def deliver_pending(
     *, now: datetime, sleep: Callable[[float], None] = time.sleep
 ) -> DeliveryReport:
     """Send every due pending delivery, then close the alerts whose channels all answered."""
-    report = DeliveryReport(expired=expire_recovered(now=now))
+    expired = expire_recovered(now=now)
+    report = DeliveryReport(expired=len(expired))
     pacer = Pacer(sleep, settings.ALERT_THROTTLE)
+    configured = set(configured_channels())
     touched: set[uuid.UUID] = set()
     errored: set[uuid.UUID] = set()
     while batch := claim(now=now):
@@ -195,11 +207,14 @@ def deliver_pending(
         channel_errors: dict[str, notifiers.DeliveryError | None] = {}
         for group in _groups(batch):
             channel = group[0].channel
-            pacer.wait(channel)
-            error = _attempt(
-                channel, _message_for([d.alert for d in group]), _idempotency_key(group),
-                sleep=sleep,
-            )  # fmt: skip
+            if channel in configured:
+                pacer.wait(channel)
+                error = _attempt(
+                    channel, _message_for([d.alert for d in group]), _idempotency_key(group),
+                    sleep=sleep,
+                )  # fmt: skip
+            else:
+                error = notifiers.DeliveryError(f"{channel}: no longer configured", permanent=True)
             for delivery in group:
                 touched.add(delivery.alert_id)
                 if error is None:
@@ -212,13 +227,15 @@ def deliver_pending(
                     errors[delivery.id] = error
                 if error is not None:
                     errored.add(delivery.alert_id)
-            if error is None or error.permanent or channel not in channel_errors:
+            if channel in configured and (
+                error is None or error.permanent or channel not in channel_errors
+            ):
                 channel_errors[channel] = error
         for channel, error in channel_errors.items():
             _record_channel(channel, error, now=now)
         _record(batch, outcomes, errors, now=now)
         report.errors.extend(sorted({str(e) for e in errors.values()}))
-    _close_alerts(touched, errored, now=now, report=report)
+    _close_alerts(touched | expired, errored, now=now, report=report, reported=touched)
     return report
 
 
@@ -269,7 +286,12 @@ def _record_channel(channel: str, error: notifiers.DeliveryError | None, *, now:
 
 
 def _close_alerts(
-    alert_ids: set[uuid.UUID], errored: set[uuid.UUID], *, now: datetime, report: DeliveryReport
+    alert_ids: set[uuid.UUID],
+    errored: set[uuid.UUID],
+    *,
+    now: datetime,
+    report: DeliveryReport,
+    reported: set[uuid.UUID],
 ) -> None:
     """An alert is done when no channel is pending; a delivered problem alert marks its job."""
     if not alert_ids:
@@ -285,6 +307,8 @@ def _close_alerts(
     delivered = [a.job_id for a in done if a.n_sent and a.kind in PROBLEM_KINDS]
     JobHeartbeat.objects.filter(job_name__in=delivered).update(last_alert_at=now, alerted=True)
     for alert in alerts:
+        if alert.id not in reported:
+            continue
         if alert.id in errored:
             report.failed.append(alert)
         elif alert.n_pending:

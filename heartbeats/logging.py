@@ -7,7 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.views.debug import SafeExceptionReporterFilter
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 SECRET_SETTINGS = ("SLACK_WEBHOOK_URL", "RESEND_API_KEY", "SECRET_KEY", "PING_KEYS")
 URL_PATTERN = re.compile(r"https?://[^\s'\"<>]+")
@@ -17,7 +17,7 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
     """Django's filter hides *KEY*/*TOKEN* settings; webhook and database URLs too."""
 
     hidden_settings = re.compile(
-        "API|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|WEBHOOK|DATABASE_URL|DATABASES",
+        "API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|WEBHOOK|DATABASE_URL|DATABASES",
         flags=re.IGNORECASE,
     )
 
@@ -35,11 +35,27 @@ def secret_values() -> list[str]:
     return sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True)
 
 
-def redact(text: str) -> str:
-    """Remove every configured secret and every URL (they may embed tokens) from `text`."""
+def redact_secrets(text: str) -> str:
+    """Remove every configured secret value from `text`."""
     for value in secret_values():
         text = text.replace(value, "[redacted]")
-    return URL_PATTERN.sub("[url]", text)
+    return text
+
+
+def redact(text: str) -> str:
+    """Remove every configured secret and every URL (they may embed tokens) from `text`."""
+    return URL_PATTERN.sub("[url]", redact_secrets(text))
+
+
+class SecretSafeExceptionReporter(ExceptionReporter):
+    """The DEBUG error page, without secrets even where the filter cannot reach (a ping key
+    in the request path, a webhook URL in a local variable's repr)."""
+
+    def get_traceback_html(self) -> str:
+        return redact_secrets(super().get_traceback_html())
+
+    def get_traceback_text(self) -> str:
+        return redact_secrets(super().get_traceback_text())
 
 
 class RedactSecretsFilter(logging.Filter):

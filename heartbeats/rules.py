@@ -8,6 +8,8 @@ thresholds, and a test checks that both agree on the boundaries.
 from __future__ import annotations
 
 import enum
+import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -91,6 +93,14 @@ def hours_since(moment: datetime | None, *, now: datetime) -> float | None:
     return None if moment is None else (now - moment).total_seconds() / 3600
 
 
+def ping_key_matches(given: str, keys: Sequence[str]) -> bool:
+    """Whether `given` is one of the ping keys; every key is compared, each in constant time,
+    so the response time tells nothing about which key nearly matched."""
+    given_bytes = given.encode()
+    matches = [hmac.compare_digest(given_bytes, key.encode()) for key in keys]
+    return any(matches)
+
+
 def overdue(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> timedelta | None:
     """How long past its deadline a stale job is; None when it is not stale."""
     if not is_stale(facts, now=now, stale_after=stale_after):
@@ -144,7 +154,7 @@ def outage_reason(
     *,
     now: datetime,
     previous_check_at: datetime | None,
-    checker_period: timedelta,
+    checker_deadline: datetime | None,
     newly_down: int,
     total_jobs: int,
     min_jobs: int,
@@ -152,12 +162,47 @@ def outage_reason(
 ) -> str | None:
     """Why this run looks like the monitor's own outage rather than real failures, if it does.
 
-    Either the checker itself did not run for over two of its periods, or most jobs (more than
-    `share` of them, and at least `min_jobs`) went silent at once.
+    Either the checker itself missed two of its scheduled runs (`checker_deadline`, from
+    `config.checker_deadline`), or most jobs (more than `share` of them, and at least
+    `min_jobs`) went silent at once.
     """
-    if previous_check_at is not None and now - previous_check_at > 2 * checker_period:
+    if previous_check_at is not None and checker_deadline is not None and now > checker_deadline:
         hours = (now - previous_check_at).total_seconds() / 3600
         return f"the checker did not run for {hours:.1f} h"
     if newly_down >= min_jobs and newly_down > share * total_jobs:
         return f"{newly_down} of {total_jobs} jobs went silent at the same time"
+    return None
+
+
+class CheckerProblem(enum.StrEnum):
+    """Why the monitor itself needs attention: the summary page's red banner."""
+
+    NEVER_RAN = "never_ran"
+    OVERDUE = "overdue"
+    LAST_RUN_FAILED = "last_run_failed"
+
+    def describe(self) -> str:
+        return {
+            CheckerProblem.NEVER_RAN: "The checker has never run.",
+            CheckerProblem.OVERDUE: (
+                "The checker has missed two scheduled runs: is its cron entry installed?"
+            ),
+            CheckerProblem.LAST_RUN_FAILED: "The checker's last run failed.",
+        }[self]
+
+
+def checker_problem(
+    *, now: datetime, deadline: datetime | None, last_failed: bool
+) -> CheckerProblem | None:
+    """What is wrong with the checker at `now`, if anything; a missed schedule comes first.
+
+    `deadline` is when the checker counts as broken unless another run starts
+    (`schedules.checker_deadline`); None when it has never run.
+    """
+    if deadline is None:
+        return CheckerProblem.NEVER_RAN
+    if now > deadline:
+        return CheckerProblem.OVERDUE
+    if last_failed:
+        return CheckerProblem.LAST_RUN_FAILED
     return None

@@ -6,7 +6,6 @@ cronsim, so "0 2 * * *" in Europe/Berlin follows that clock across DST changes.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -98,10 +97,16 @@ def describe(
     return f"default: stale after {_span(stale_after)} without a heartbeat"
 
 
-def longest_gap(
-    expression: str, *, after: datetime, tz: str = "UTC", samples: int = 24
-) -> timedelta:
-    """The longest interval between consecutive runs of a crontab: one "period" of the checker."""
-    runs = cron_runs(expression, tz, after)
-    times = [next(runs) for _ in range(samples + 1)]
-    return max(b - a for a, b in itertools.pairwise(times))
+def checker_deadline(
+    *, last_started: datetime, cron: str, tz: str, missed: int = 2, slack: timedelta
+) -> datetime:
+    """When the checker counts as broken: `missed` scheduled runs after its last start, plus slack.
+
+    Counting scheduled runs rather than multiplying one period keeps irregular schedules honest
+    ("0 2 * * 1-5" skips the weekend); for a regular one it is two periods after the last run.
+    `slack` covers the seconds a run takes to start after its scheduled minute.
+    """
+    runs = cron_runs(cron, tz, last_started)
+    for _ in range(missed - 1):
+        next(runs)
+    return next(runs) + slack

@@ -8,12 +8,14 @@ a run in progress) and one event insert, in one short transaction.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from heartbeats import config, queries, schedules
 from heartbeats.models import (
@@ -28,6 +30,12 @@ from heartbeats.models import (
 MAX_METADATA_BYTES = 64 * 1024
 MAX_METADATA_DEPTH = 20
 FINISHING_KINDS = (EventKind.SUCCESS, EventKind.FAIL)
+SIGNAL_SUFFIXES = {
+    "": EventKind.SUCCESS,
+    "start": EventKind.START,
+    "fail": EventKind.FAIL,
+    "log": EventKind.LOG,
+}
 
 
 class InvalidSignal(ValueError):
@@ -56,14 +64,23 @@ def parse_metadata(text: str) -> dict:
     if len(text.encode()) > MAX_METADATA_BYTES:
         raise InvalidSignal(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise InvalidSignal(f"metadata is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        raise InvalidSignal(str(exc)) from None
     if not isinstance(value, dict):
         raise InvalidSignal('metadata must be a JSON object, like {"rows": 42}')
     if _depth(value) > MAX_METADATA_DEPTH:
         raise InvalidSignal(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
+    if "\\u0000" in json.dumps(value):
+        raise InvalidSignal("metadata must not contain NUL characters (\\u0000)")
     return value
+
+
+def _refuse_constant(name: str) -> None:
+    """NaN and Infinity are not JSON: databases refuse them in JSON columns."""
+    raise ValueError(f"metadata is not valid JSON: {name} is not allowed")
 
 
 def validate_signal(*, job_name: str, status: str | None) -> None:
@@ -81,6 +98,37 @@ def validate_signal(*, job_name: str, status: str | None) -> None:
             raise InvalidSignal(
                 f"invalid status {status[:40]!r}: one word matching {STATUS_PATTERN}"
             ) from None
+
+
+def exit_status_kind(exit_status: int) -> EventKind:
+    """A finished run's signal from its exit status, as a shell sees it: 0 is success."""
+    if not 0 <= exit_status <= 255:
+        raise InvalidSignal(f"invalid exit status {exit_status}: use 0 to 255")
+    return EventKind.SUCCESS if exit_status == 0 else EventKind.FAIL
+
+
+def parse_signal(suffix: str) -> tuple[EventKind, int | None]:
+    """The signal named by a ping URL's last part: '', start, fail, log or an exit status."""
+    if suffix in SIGNAL_SUFFIXES:
+        return SIGNAL_SUFFIXES[suffix], None
+    if re.fullmatch(r"[0-9]{1,9}", suffix):
+        exit_status = int(suffix)
+        return exit_status_kind(exit_status), exit_status
+    raise InvalidSignal(f"invalid signal {suffix[:40]!r}: use start, fail, log or 0 to 255")
+
+
+def parse_rid(text: str) -> uuid.UUID:
+    """A run id, which pairs a start with its finish."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise InvalidSignal("invalid uuid format") from None
+
+
+def storable_body(body: str) -> str:
+    """The first PING_BODY_LIMIT bytes of `body`, without the NUL PostgreSQL cannot store."""
+    clipped = body.encode()[: config.ping_body_limit()].decode(errors="ignore")
+    return clipped.replace("\x00", "\ufffd")
 
 
 def _upsert_sql(kind: str, *, create: bool, lookup: str) -> tuple[str, list[str]]:
@@ -139,25 +187,30 @@ def record_signal(
     """Record one signal for a job (found by name, or by UUID); None when it does not exist.
 
     The runbook's `update_job_heartbeat()`: a success or failure sets `last_run_at`, replaces
-    `status` and `metadata` when given, and counts a run; a start marks a run in progress; a
-    log only stores its event. With `create`, a missing job is created by the same statement,
-    so concurrent first beats of one name all succeed.
+    `status` (default 'healthy', or 'failed' for a failure) and `metadata` when given, and
+    counts a run; a start marks a run in progress; a log only stores its event. With
+    `create`, a missing job is created by the same statement, so concurrent first beats of one
+    name all succeed. A paused job records the signal and stays paused.
     """
     if job_name is not None:
         validate_signal(job_name=job_name, status=status)
     elif status is not None:
         validate_signal(job_name="x", status=status)
     finishing = kind in FINISHING_KINDS
-    if finishing and status is None and kind == EventKind.FAIL:
-        status = "failed"
+    if finishing and status is None:
+        status = "failed" if kind == EventKind.FAIL else "healthy"
     ops = connection.ops
+    uuid_field = JobHeartbeat._meta.get_field("uuid")
     params = {
         "now": ops.adapt_datetimefield_value(now),
         "outcome": EventKind.FAIL.value if kind == EventKind.FAIL else EventKind.SUCCESS.value,
         "status": status if finishing else None,
         "metadata": json.dumps(metadata) if metadata is not None and finishing else None,
-        "lookup": job_name if job_name is not None else str(job_uuid),
-        "uuid": str(uuid.uuid4()),
+        # SQLite keeps UUIDs as 32 hex digits: let the field say how, as the ORM does.
+        "lookup": job_name
+        if job_name is not None
+        else uuid_field.get_db_prep_value(job_uuid, connection),
+        "uuid": uuid_field.get_db_prep_value(uuid.uuid4(), connection),
         "insert_status": status or "healthy",
         "insert_metadata": json.dumps(metadata or {}),
         "insert_runs": 1 if finishing else 0,
@@ -165,13 +218,14 @@ def record_signal(
         "insert_start": ops.adapt_datetimefield_value(now) if kind == EventKind.START else None,
     }
     lookup = "job_name" if job_name is not None else "uuid"
-    sql, names = _upsert_sql(kind, create=create and job_name is not None, lookup=lookup)
+    create = create and job_name is not None
+    sql, names = _upsert_sql(kind, create=create, lookup=lookup)
     with transaction.atomic():
         rows = list(JobHeartbeat.objects.raw(sql, [params[name] for name in names]))
         if not rows:
             return None
         job = rows[0]
-        created = job.created_at == now
+        created = create and job.created_at == now
         duration = _finish_run(job, kind=kind, now=now, rid=rid) if finishing else None
         if kind == EventKind.START:
             _start_run(job, now=now)
@@ -182,7 +236,7 @@ def record_signal(
             rid=rid,
             exit_status=exit_status,
             duration=duration,
-            body=body,
+            body=storable_body(body),
             remote_addr=remote_addr[:45],
             user_agent=user_agent[:200],
         )
@@ -241,6 +295,31 @@ def apply_schedule(job: JobHeartbeat) -> None:
         tz=job.tz,
         grace=job.grace if job.grace is not None else config.default_grace(),
     )
+
+
+def prune_events(*, keep: int, since: datetime | None = None, batch_size: int = 1000) -> int:
+    """Delete every job's events beyond its newest `keep`, so a ping flood cannot fill the disk.
+
+    Only jobs with an event at or after `since` can have grown past `keep` since the last
+    prune, so the checker passes its previous start and the cost follows recent activity, not
+    the table's size. Two queries per batch: rank events per job with a window function,
+    delete one batch of the surplus; short batches keep row locks brief.
+    """
+    events = PingEvent.objects.all()
+    if since is not None:
+        recent_jobs = PingEvent.objects.filter(created_at__gte=since).values("job_id")
+        events = events.filter(job_id__in=recent_jobs)
+    ranked = events.annotate(
+        rank=Window(
+            RowNumber(),
+            partition_by=[F("job_id")],
+            order_by=[F("created_at").desc(), F("id").desc()],
+        )
+    )
+    deleted = 0
+    while batch := list(ranked.filter(rank__gt=keep).values_list("id", flat=True)[:batch_size]):
+        deleted += PingEvent.objects.filter(id__in=batch).delete()[0]
+    return deleted
 
 
 # --- the runbook's operator procedures ----------------------------------------------------

@@ -9,6 +9,8 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
 from heartbeats.models import JobHeartbeat
 
@@ -64,6 +66,22 @@ def make_job(db):
 
 
 @pytest.fixture
+def job_admin():
+    """Make the job's admin change page reversible even before heartbeats/admin.py registers it."""
+    import importlib
+
+    from django.contrib import admin
+    from django.urls import clear_url_caches
+
+    import cronmonitor.urls
+
+    if not admin.site.is_registered(JobHeartbeat):
+        admin.site.register(JobHeartbeat)
+        importlib.reload(cronmonitor.urls)
+        clear_url_caches()
+
+
+@pytest.fixture
 def no_channels(settings):
     settings.SLACK_WEBHOOK_URL = ""
     settings.RESEND_API_KEY = ""
@@ -112,3 +130,29 @@ def received(httpserver, path: str) -> list:
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+CHROMIUM_ARGUMENTS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,1000",
+]
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """Debian's headless chromium through its chromedriver: never a browser downloaded by a tool."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in CHROMIUM_ARGUMENTS:
+        options.add_argument(argument)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    yield driver
+    driver.quit()

@@ -115,7 +115,8 @@ def test_a_later_success_clears_the_broken_mark(make_job, channels, email_ok, cl
     assert ChannelStatus.objects.get(channel="slack").broken_since is None
 
 
-def test_pending_alert_for_a_recovered_job_expires(make_job, channels, email_ok, clock):
+def test_pending_alert_for_a_recovered_job_expires(make_job, channels, email_ok, clock, settings):
+    settings.HEALTHCHECK_SCHEDULE = "0 0 1 * *"  # no checker-gap outage in this story
     make_job("backup", age=30 * H)
     channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("down", status=500)
     run(now=clock.now())
@@ -127,7 +128,33 @@ def test_pending_alert_for_a_recovered_job_expires(make_job, channels, email_ok,
     assert AlertDelivery.objects.get(channel="slack").state == "expired"
     assert len(received(channels, SLACK_SECRET_PATH)) == 1
     assert result.alerts_sent == 0
-    assert not JobHeartbeat.objects.get(pk="backup").alerted
+    assert Alert.objects.get().done  # closed, so the next outage alerts again
+    # Email did deliver "down", so the team hears "back up" on the next run.
+    assert run(now=clock.now()).recoveries == 1
+    clock.advance(hours=30)
+    later = run(now=clock.now())
+    assert ("backup", "sent") in [(j.job_name, j.action) for j in later.jobs]
+
+
+def test_delivery_for_a_channel_no_longer_configured_is_closed(
+    make_job, slack_ok, email_ok, settings, clock
+):
+    make_job("backup", age=30 * H)
+    email_ok.expect_oneshot_request("/resend/emails")
+    settings.ALERT_RETRIES_PER_RUN = 0
+    AlertDelivery.objects.all().delete()
+    run(now=clock.now(), job_names=["nothing"])
+    settings.RESEND_API_KEY = ""
+    result = run(now=clock.now())
+    assert result.alerts_sent == 1
+    assert list(AlertDelivery.objects.values_list("channel", flat=True)) == ["slack"]
+
+
+def test_paused_alerted_job_gets_no_recovery_message(make_job, slack_ok, email_ok, clock):
+    make_job("backup", age=30 * H, now=clock.now())
+    run(now=clock.now())
+    JobHeartbeat.objects.filter(pk="backup").update(paused=True)
+    assert run(now=clock.now()).recoveries == 0
 
 
 def test_email_idempotency_key_is_reused_across_retries(make_job, channels, slack_ok, clock):

@@ -1,0 +1,265 @@
+"""The operators' dashboard: the runbook's queries as columns and filters, its procedures as
+actions (in `admin_actions.py`), and read-only alert history."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.contrib import admin
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from heartbeats import admin_actions, admin_display, config, queries, rules, services
+from heartbeats.admin_config import configuration_view
+from heartbeats.admin_filters import AlertStateFilter, HealthFilter, LastAlertFilter
+from heartbeats.admin_forms import JobHeartbeatForm
+from heartbeats.models import Alert, AlertDelivery, JobHeartbeat
+
+
+@admin.register(JobHeartbeat)
+class JobHeartbeatAdmin(admin.ModelAdmin):
+    form = JobHeartbeatForm
+    list_display = [
+        "job_name",
+        "status",
+        "last_run",
+        "hours_overdue",
+        "last_alert",
+        "alert_state_badge",
+        "paused",
+    ]
+    list_filter = [HealthFilter, AlertStateFilter, LastAlertFilter, "status", "paused"]
+    search_fields = ["job_name"]
+    ordering = ["last_run_at"]
+    list_per_page = 100
+    actions = [
+        admin_actions.reset_alert_timestamp,
+        admin_actions.force_alert,
+        admin_actions.silence_all_alerts,
+        admin_actions.bulk_recover_stale,
+        admin_actions.pause_jobs,
+        admin_actions.resume_jobs,
+    ]
+    change_list_template = "admin/heartbeats/jobheartbeat/change_list.html"
+    schedule_fields = ["period", "cron", "tz", "grace"]
+    heartbeat_fields = [
+        "last_run",
+        "last_outcome",
+        "n_runs",
+        "last_duration",
+        "due",
+        "alert_state_badge",
+        "last_alert",
+        "alert_history",
+        "pretty_metadata",
+    ]
+    readonly_fields = [
+        "uuid",
+        *heartbeat_fields,
+        "schedule_in_words",
+        "upcoming_runs",
+        "ping_instructions",
+        "recent_pings",
+    ]
+
+    def get_queryset(self, request):
+        return queries.with_alert_state(
+            super().get_queryset(request), now=timezone.now(), thresholds=config.thresholds()
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [
+                (None, {"fields": ["job_name", "status", "paused"]}),
+                ("Schedule", {"fields": self.schedule_fields}),
+            ]
+        return [
+            (None, {"fields": ["job_name", "uuid", "status", "paused"]}),
+            ("Schedule", {"fields": [*self.schedule_fields, "schedule_in_words", "upcoming_runs"]}),
+            ("Heartbeat and alerts", {"fields": self.heartbeat_fields}),
+            ("How to ping", {"fields": ["ping_instructions"]}),
+            ("Last pings", {"fields": ["recent_pings"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "job_name"] if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        services.apply_schedule(obj)
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)
+
+    def has_silence_all_alerts_permission(self, request) -> bool:
+        return request.user.has_perm("heartbeats.silence_all_alerts")
+
+    def has_bulk_recover_jobs_permission(self, request) -> bool:
+        return request.user.has_perm("heartbeats.bulk_recover_jobs")
+
+    def get_urls(self):
+        def route(slug: str, view, name: str, **kwargs):
+            name = f"heartbeats_jobheartbeat_{name}"
+            return path(
+                slug,
+                self.admin_site.admin_view(partial(view, modeladmin=self, **kwargs)),
+                name=name,
+            )
+
+        procedure_view = admin_actions.procedure_view
+        return [
+            route("run-check/", admin_actions.run_check_view, "run_check"),
+            route("test-alert/", admin_actions.test_alert_view, "test_alert"),
+            route("configuration/", configuration_view, "configuration"),
+            route(
+                "silence-all/", procedure_view, "silence_all", procedure=admin_actions.SILENCE_ALL
+            ),
+            route(
+                "bulk-recover/",
+                procedure_view,
+                "bulk_recover",
+                procedure=admin_actions.BULK_RECOVER,
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_change_jobs": self.has_change_permission(request),
+            "can_silence_all": self.has_silence_all_alerts_permission(request),
+            "can_bulk_recover": self.has_bulk_recover_jobs_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="last run", ordering="last_run_at")
+    def last_run(self, job: JobHeartbeat) -> str:
+        ago = admin_display.hours(timezone.now() - job.last_run_at)
+        return f"{admin_display.local(job.last_run_at)} ({ago} ago)"
+
+    @admin.display(description="hours overdue")
+    def hours_overdue(self, job: JobHeartbeat) -> str:
+        overdue = rules.overdue(
+            admin_display.facts(job),
+            now=timezone.now(),
+            stale_after=config.thresholds().stale_after,
+        )
+        if overdue is None:
+            return ""
+        return admin_display.badge(f"stale, {admin_display.hours(overdue)}", "#c62828")
+
+    @admin.display(description="last alert", ordering="last_alert_at")
+    def last_alert(self, job: JobHeartbeat) -> str:
+        hours = rules.hours_since(job.last_alert_at, now=timezone.now())
+        if hours is None:
+            return "Never alerted"
+        return f"{hours:.1f} hours ago"
+
+    @admin.display(description="alert state", ordering="alert_state")
+    def alert_state_badge(self, job: JobHeartbeat) -> str:
+        return admin_display.alert_state_badge(job.alert_state)
+
+    @admin.display(description="due at")
+    def due(self, job: JobHeartbeat) -> str:
+        return admin_display.local(job.due_at)
+
+    @admin.display(description="metadata")
+    def pretty_metadata(self, job: JobHeartbeat) -> str:
+        return admin_display.pretty_json(job.metadata)
+
+    @admin.display(description="alert history")
+    def alert_history(self, job: JobHeartbeat) -> str:
+        return admin_display.alert_history_link(job)
+
+    @admin.display(description="schedule in words")
+    def schedule_in_words(self, job: JobHeartbeat) -> str:
+        return admin_display.schedule_in_words(job)
+
+    @admin.display(description="next expected runs")
+    def upcoming_runs(self, job: JobHeartbeat) -> str:
+        return admin_display.upcoming_table(job, now=timezone.now())
+
+    @admin.display(description="ping URLs and examples")
+    def ping_instructions(self, job: JobHeartbeat) -> str:
+        return admin_display.ping_panel(job)
+
+    @admin.display(description=f"last {admin_display.RECENT_EVENTS} pings")
+    def recent_pings(self, job: JobHeartbeat) -> str:
+        return admin_display.events_table(job)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by the checker only; the admin shows it."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _job_link(job_name: str | None) -> str:
+    if job_name is None:
+        return "(cronmonitor)"
+    url = reverse("admin:heartbeats_jobheartbeat_change", args=[job_name])
+    return format_html('<a href="{}">{}</a>', url, job_name)
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "job_link", "kind", "trigger", "done", "deliveries_summary"]
+    list_filter = [
+        "kind",
+        ("deliveries__channel", admin.ChoicesFieldListFilter),
+        ("deliveries__state", admin.ChoicesFieldListFilter),
+        "done",
+        "trigger",
+        ("created_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["job__job_name"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["pretty_details"]
+    exclude = ["details"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("deliveries")
+
+    @admin.display(description="job", ordering="job")
+    def job_link(self, alert: Alert) -> str:
+        return _job_link(alert.job_id)
+
+    @admin.display(description="deliveries")
+    def deliveries_summary(self, alert: Alert) -> str:
+        return format_html_join(
+            ", ", "{}: {}", ((d.get_channel_display(), d.state) for d in alert.deliveries.all())
+        )
+
+    @admin.display(description="details")
+    def pretty_details(self, alert: Alert) -> str:
+        return admin_display.pretty_json(alert.details)
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "job_link",
+        "alert_kind",
+        "channel",
+        "state",
+        "attempts",
+        "sent_at",
+    ]
+    list_filter = ["channel", "state", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["alert"]
+    search_fields = ["alert__job__job_name"]
+
+    @admin.display(description="job", ordering="alert__job")
+    def job_link(self, delivery: AlertDelivery) -> str:
+        return _job_link(delivery.alert.job_id)
+
+    @admin.display(description="kind", ordering="alert__kind")
+    def alert_kind(self, delivery: AlertDelivery) -> str:
+        return delivery.alert.get_kind_display()

@@ -1,0 +1,276 @@
+"""The runbook's procedures as admin actions and buttons, each one call to a service or the checker.
+
+Every procedure reports through the messages framework and writes an admin log entry: one per
+job for actions on selected jobs, one for the whole table for procedures that touch every job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from heartbeats import checker, config, notifiers, queries, services
+from heartbeats.logging import redact
+from heartbeats.models import JobHeartbeat
+
+NOT_PROBLEM = "healthy: nothing to alert"
+
+
+def log_jobs(request: HttpRequest, jobs: QuerySet[JobHeartbeat], message: str) -> None:
+    LogEntry.objects.log_actions(request.user.pk, jobs, CHANGE, message)
+
+
+def log_table(request: HttpRequest, what: str, message: str) -> None:
+    """One history entry for a procedure that concerns the whole table, not chosen jobs."""
+    LogEntry.objects.create(
+        user_id=request.user.pk,
+        content_type=ContentType.objects.get_for_model(JobHeartbeat),
+        object_repr=what,
+        action_flag=CHANGE,
+        change_message=message,
+    )
+
+
+def changelist_url() -> str:
+    return reverse("admin:heartbeats_jobheartbeat_changelist")
+
+
+@admin.action(
+    description="Reset alert timestamp (the next check alerts again)", permissions=["change"]
+)
+def reset_alert_timestamp(modeladmin, request, queryset) -> None:
+    with transaction.atomic():
+        log_jobs(request, queryset, "Reset the alert timestamp.")
+        count = services.reset_alerts(queryset, now=timezone.now())
+    message = ngettext(
+        "Reset the alert timestamp of %(count)d job: the next check alerts it if it is stale.",
+        "Reset the alert timestamp of %(count)d jobs: the next check alerts them if stale.",
+        count,
+    )
+    modeladmin.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+def _forced_outcome(name: str, outcome: checker.JobOutcome | None) -> str:
+    """One job's line of the force-alert report; a job the checker skipped had no problem."""
+    if outcome is None:
+        return f"{name}: {NOT_PROBLEM}"
+    return f"{name}: {outcome.action}" + (f" ({outcome.detail})" if outcome.detail else "")
+
+
+@admin.action(description="Force alert now (reset, then check these jobs)", permissions=["change"])
+def force_alert(modeladmin, request, queryset) -> None:
+    names = list(queryset.values_list("job_name", flat=True))
+    now = timezone.now()
+    with transaction.atomic():
+        log_jobs(request, queryset, "Forced an alert.")
+        services.reset_alerts(queryset, now=now)
+    result = checker.run_check(now=now, trigger="manual", dry_run=False, job_names=names)
+    outcomes = {outcome.job_name: outcome for outcome in result.jobs}
+    lines = [_forced_outcome(name, outcomes.get(name)) for name in names]
+    all_sent = bool(names) and all(
+        name in outcomes and outcomes[name].action == "sent" for name in names
+    )
+    message = ngettext(
+        "Forced a check of %(count)d job: %(outcomes)s.",
+        "Forced a check of %(count)d jobs: %(outcomes)s.",
+        len(names),
+    )
+    level = messages.SUCCESS if all_sent else messages.WARNING
+    modeladmin.message_user(
+        request, message % {"count": len(names), "outcomes": "; ".join(lines)}, level
+    )
+
+
+def _set_paused(modeladmin, request, queryset, *, paused: bool) -> None:
+    with transaction.atomic():
+        log_jobs(request, queryset, "Paused." if paused else "Resumed.")
+        count = services.set_paused(queryset, paused=paused, now=timezone.now())
+    if paused:
+        message = ngettext(
+            "Paused %(count)d job: no alerts until it is resumed.",
+            "Paused %(count)d jobs: no alerts until they are resumed.",
+            count,
+        )
+    else:
+        message = ngettext("Resumed %(count)d job.", "Resumed %(count)d jobs.", count)
+    modeladmin.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+@admin.action(description="Pause (no alerts; pings are still recorded)", permissions=["change"])
+def pause_jobs(modeladmin, request, queryset) -> None:
+    _set_paused(modeladmin, request, queryset, paused=True)
+
+
+@admin.action(description="Resume", permissions=["change"])
+def resume_jobs(modeladmin, request, queryset) -> None:
+    _set_paused(modeladmin, request, queryset, paused=False)
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """A runbook procedure over the whole table, confirmed on a page that states its reach."""
+
+    url_name: str
+    title: str
+    permission: str
+    count: Callable[[datetime], int]
+    run: Callable[[datetime], int]
+    explain: Callable[[int], str]
+    done: Callable[[int], str]
+
+
+def _silence_explain(count: int) -> str:
+    window = f"{config.thresholds().suppression.total_seconds() / 3600:g} h"
+    message = ngettext(
+        "This marks %(count)d job as alerted just now, every job and not only the selected "
+        "ones: no alert goes out for %(window)s (the anti-spam window).",
+        "This marks all %(count)d jobs as alerted just now, every job and not only the "
+        "selected ones: no alert goes out for %(window)s (the anti-spam window).",
+        count,
+    )
+    return message % {"count": count, "window": window}
+
+
+def _silence_done(count: int) -> str:
+    message = ngettext(
+        "Silenced the alerts of %(count)d job.", "Silenced the alerts of %(count)d jobs.", count
+    )
+    return message % {"count": count}
+
+
+def _stale_count(now: datetime) -> int:
+    return queries.stale_jobs(now=now, stale_after=config.thresholds().stale_after).count()
+
+
+def _recover_explain(count: int) -> str:
+    message = ngettext(
+        "This marks the %(count)d stale job as run just now, with status 'recovered' and its "
+        "alert timestamp set to now.",
+        "This marks the %(count)d stale jobs as run just now, with status 'recovered' and "
+        "their alert timestamps set to now.",
+        count,
+    )
+    return message % {"count": count}
+
+
+def _recover_done(count: int) -> str:
+    message = ngettext("Recovered %(count)d stale job.", "Recovered %(count)d stale jobs.", count)
+    return message % {"count": count}
+
+
+SILENCE_ALL = Procedure(
+    url_name="admin:heartbeats_jobheartbeat_silence_all",
+    title="Silence all alerts",
+    permission="heartbeats.silence_all_alerts",
+    count=lambda now: JobHeartbeat.objects.count(),
+    run=lambda now: services.silence_all(now=now),
+    explain=_silence_explain,
+    done=_silence_done,
+)
+
+BULK_RECOVER = Procedure(
+    url_name="admin:heartbeats_jobheartbeat_bulk_recover",
+    title="Bulk recover stale jobs",
+    permission="heartbeats.bulk_recover_jobs",
+    count=_stale_count,
+    run=lambda now: services.bulk_recover(now=now),
+    explain=_recover_explain,
+    done=_recover_done,
+)
+
+
+def procedure_view(request: HttpRequest, *, modeladmin, procedure: Procedure) -> HttpResponse:
+    """GET (or an action's POST) shows the confirmation page; POST with confirm=yes runs it."""
+    if not request.user.has_perm(procedure.permission):
+        raise PermissionDenied
+    now = timezone.now()
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        count = procedure.run(now)
+        log_table(request, "all jobs", procedure.done(count))
+        modeladmin.message_user(request, procedure.done(count), messages.SUCCESS)
+        return HttpResponseRedirect(changelist_url())
+    count = procedure.count(now)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": f"{procedure.title}: are you sure?",
+        "procedure": procedure,
+        "count": count,
+        "explanation": procedure.explain(count),
+        "action_url": reverse(procedure.url_name),
+    }
+    return TemplateResponse(
+        request, "admin/heartbeats/jobheartbeat/confirm_procedure.html", context
+    )
+
+
+@admin.action(
+    description="Silence all alerts (every job, asks for confirmation)",
+    permissions=["silence_all_alerts"],
+)
+def silence_all_alerts(modeladmin, request, queryset) -> HttpResponse:
+    return procedure_view(request, modeladmin=modeladmin, procedure=SILENCE_ALL)
+
+
+@admin.action(
+    description="Bulk recover stale jobs (all stale jobs, asks for confirmation)",
+    permissions=["bulk_recover_jobs"],
+)
+def bulk_recover_stale(modeladmin, request, queryset) -> HttpResponse:
+    return procedure_view(request, modeladmin=modeladmin, procedure=BULK_RECOVER)
+
+
+def _require_change(modeladmin, request: HttpRequest) -> None:
+    if not modeladmin.has_change_permission(request):
+        raise PermissionDenied
+
+
+@require_POST
+def run_check_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
+    """The "Run health check now" button: the checker with trigger manual, as a message."""
+    _require_change(modeladmin, request)
+    result = checker.run_check(now=timezone.now(), trigger="manual", dry_run=False, job_names=None)
+    summary = result.summary_line()
+    log_table(request, "health check", f"Ran the health check: {summary}")
+    level = messages.WARNING if result.as_dict()["failed_alerts"] else messages.SUCCESS
+    modeladmin.message_user(request, f"Health check finished: {summary}", level)
+    return HttpResponseRedirect(changelist_url())
+
+
+@require_POST
+def test_alert_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
+    """The runbook's troubleshooting "Check 2": a marked test message on every channel."""
+    _require_change(modeladmin, request)
+    channels = config.configured_channels()
+    if not channels:
+        modeladmin.message_user(
+            request,
+            "No alert channel is configured: set SLACK_WEBHOOK_URL, or RESEND_API_KEY, "
+            "RESEND_FROM and ALERT_EMAIL_TO.",
+            messages.ERROR,
+        )
+        return HttpResponseRedirect(changelist_url())
+    outcomes = notifiers.send_test_alert(now=timezone.now(), channels=channels)
+    for outcome in outcomes:
+        if outcome.ok:
+            modeladmin.message_user(request, f"Test alert delivered on {outcome.channel}.")
+        else:
+            text = f"Test alert on {outcome.channel} failed: {redact(outcome.error)}"
+            modeladmin.message_user(request, text, messages.ERROR)
+    delivered = sum(outcome.ok for outcome in outcomes)
+    log_table(request, "test alert", f"Sent a test alert: {delivered}/{len(outcomes)} delivered.")
+    return HttpResponseRedirect(changelist_url())

@@ -1,0 +1,75 @@
+"""List filters of the jobs change list: the runbook's queries, computed in SQL by `queries.py`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.utils import timezone
+
+from heartbeats import config, queries
+from heartbeats.rules import AlertState
+
+ALERT_HISTORY_WINDOW = timedelta(hours=48)
+
+
+class HealthFilter(admin.SimpleListFilter):
+    """The runbook's "Monitor Stale Jobs" and "View Healthy Jobs"."""
+
+    title = "health"
+    parameter_name = "health"
+
+    def lookups(self, request, model_admin):
+        return [("stale", "Stale"), ("healthy", "Healthy")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {"stale", "healthy"}:
+            return queryset
+        stale = queries.stale_q(now=timezone.now(), stale_after=config.thresholds().stale_after)
+        return queryset.filter(stale if self.value() == "stale" else ~stale)
+
+
+class AlertStateFilter(admin.SimpleListFilter):
+    """The runbook's "Alerts Being Suppressed": why a job was or was not alerted."""
+
+    title = "alert state"
+    parameter_name = "alert_state"
+
+    def lookups(self, request, model_admin):
+        suppression = config.thresholds().suppression
+        return [(state.value, state.describe(suppression)) for state in AlertState]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {state.value for state in AlertState}:
+            return queryset
+        state_q = queries.alert_state_q(
+            AlertState(self.value()), now=timezone.now(), thresholds=config.thresholds()
+        )
+        return queryset.filter(state_q)
+
+
+class LastAlertFilter(admin.SimpleListFilter):
+    """The runbook's "Check Alert History": when a job was last alerted."""
+
+    title = "last alert"
+    parameter_name = "last_alert"
+
+    def lookups(self, request, model_admin):
+        hours = f"{config.thresholds().suppression.total_seconds() / 3600:g} h"
+        return [
+            ("suppressing", f"Within the anti-spam window (< {hours})"),
+            ("48h", "In the last 48 h"),
+            ("never", "Never alerted"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "suppressing":
+            return queryset.filter(
+                queries.suppressed_q(now=now, suppression=config.thresholds().suppression)
+            )
+        if self.value() == "48h":
+            return queryset.filter(queries.alerted_since_q(now - ALERT_HISTORY_WINDOW))
+        if self.value() == "never":
+            return queryset.filter(last_alert_at__isnull=True)
+        return queryset

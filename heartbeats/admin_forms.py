@@ -1,0 +1,33 @@
+"""The job change form: the schedule fields, checked by `schedules.validate`."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from heartbeats import schedules
+from heartbeats.models import JobHeartbeat
+
+
+class JobHeartbeatForm(forms.ModelForm):
+    class Meta:
+        model = JobHeartbeat
+        fields = ["job_name", "status", "paused", "period", "cron", "tz", "grace"]
+        help_texts = {
+            "period": "Expected time between runs, as [DD] [HH:[MM:]]SS, e.g. 1 00:00:00.",
+            "cron": "Cron expression evaluated in the time zone below, e.g. 0 2 * * *.",
+            "tz": "IANA time zone of the cron expression, e.g. Europe/Berlin.",
+            "grace": "Tolerated lateness; blank uses DEFAULT_GRACE_MINUTES.",
+        }
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        try:
+            schedules.validate(
+                period=cleaned.get("period"),
+                cron=cleaned.get("cron") or "",
+                tz=cleaned.get("tz") or "UTC",
+            )
+        except schedules.ScheduleError as exc:
+            raise ValidationError(f"Invalid schedule: {exc}.") from None
+        return cleaned

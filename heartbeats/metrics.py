@@ -1,0 +1,329 @@
+"""Selectors behind the summary page, /summary.json, /metrics and /healthz.
+
+Every function runs a fixed number of aggregate queries, whatever the number of jobs, alerts or
+checker runs, and takes `now` so tests pin the answers without a clock. The figures follow the
+runbook's "Monitoring & Observability" section; their definitions are shown on the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.db.models.functions import Coalesce, TruncDate
+
+from heartbeats import config, queries, rules
+from heartbeats.models import (
+    PROBLEM_KINDS,
+    Alert,
+    AlertDelivery,
+    Channel,
+    CheckRun,
+    DeliveryState,
+    EventKind,
+    JobHeartbeat,
+    PingEvent,
+    RunOutcome,
+)
+
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+DAILY_DAYS = 7
+RECENT_RUNS = 10
+STALE_LIST_LIMIT = 50
+ALERTED_RECENTLY = timedelta(hours=24)
+# A cron run starts a few seconds after its minute; do not call the checker late for that.
+UNDELIVERED = (DeliveryState.FAILED, DeliveryState.EXPIRED)
+
+
+@dataclass(frozen=True)
+class JobCounts:
+    """The runbook's `healthcheck_summary` view."""
+
+    total: int
+    healthy: int
+    stale: int
+    alerted_24h: int
+    most_recent_heartbeat: datetime | None
+    oldest_heartbeat: datetime | None
+
+
+@dataclass(frozen=True)
+class CheckerStatus:
+    last_run: CheckRun | None
+    deadline: datetime | None
+    problem: rules.CheckerProblem | None
+
+
+@dataclass(frozen=True)
+class ChannelFailures:
+    failed: int
+    errored: int
+
+
+@dataclass(frozen=True)
+class WindowMetrics:
+    name: str
+    since: datetime
+    alerts_sent: int
+    alerts_suppressed: int
+    alerted_jobs: int
+    recovered_jobs: int
+    failures: dict[str, ChannelFailures]
+
+    @property
+    def suppression_rate(self) -> float | None:
+        decided = self.alerts_sent + self.alerts_suppressed
+        return self.alerts_suppressed / decided if decided else None
+
+    @property
+    def false_positive_rate(self) -> float | None:
+        return self.recovered_jobs / self.alerted_jobs if self.alerted_jobs else None
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    alerts_sent: int
+    unique_jobs: int
+
+
+@dataclass(frozen=True)
+class StaleJob:
+    job_name: str
+    last_run_at: datetime
+    due_at: datetime | None
+    overdue: timedelta
+    last_alert_at: datetime | None
+    status: str
+    paused: bool
+
+
+@dataclass(frozen=True)
+class Summary:
+    now: datetime
+    jobs: JobCounts
+    checker: CheckerStatus
+    recent_runs: list[CheckRun]
+    windows: dict[str, WindowMetrics]
+    daily: list[DayCount]
+    stale_jobs: list[StaleJob]
+
+
+def job_counts(*, now: datetime) -> JobCounts:
+    """Totals over the heartbeat table in one aggregate; healthy means not stale."""
+    stale = queries.stale_q(now=now, stale_after=config.thresholds().stale_after)
+    row = JobHeartbeat.objects.aggregate(
+        total=Count("pk"),
+        stale=Count("pk", filter=stale),
+        alerted=Count("pk", filter=Q(last_alert_at__gt=now - ALERTED_RECENTLY)),
+        most_recent=Max("last_run_at"),
+        oldest=Min("last_run_at"),
+    )
+    return JobCounts(
+        total=row["total"],
+        healthy=row["total"] - row["stale"],
+        stale=row["stale"],
+        alerted_24h=row["alerted"],
+        most_recent_heartbeat=row["most_recent"],
+        oldest_heartbeat=row["oldest"],
+    )
+
+
+def checker_status(*, now: datetime) -> CheckerStatus:
+    """Is the checker running on schedule and did its last run succeed? Dry runs do not count."""
+    last_run = CheckRun.objects.filter(dry_run=False).order_by("-started_at").first()
+    deadline = None
+    if last_run is not None:
+        deadline = config.checker_deadline(last_run.started_at)
+    problem = rules.checker_problem(
+        now=now,
+        deadline=deadline,
+        last_failed=last_run is not None and last_run.outcome == RunOutcome.FAILED,
+    )
+    return CheckerStatus(last_run=last_run, deadline=deadline, problem=problem)
+
+
+def recent_runs(limit: int = RECENT_RUNS) -> list[CheckRun]:
+    return list(CheckRun.objects.order_by("-started_at")[:limit])
+
+
+def sent_problem_alerts(*, since: datetime, until: datetime) -> QuerySet[Alert]:
+    """Problem alerts created in [since, until] that reached at least one channel."""
+    delivered = AlertDelivery.objects.filter(alert=OuterRef("pk"), state=DeliveryState.SENT)
+    return Alert.objects.filter(
+        Exists(delivered), kind__in=PROBLEM_KINDS, created_at__gte=since, created_at__lte=until
+    )
+
+
+def window_metrics(name: str, *, now: datetime) -> WindowMetrics:
+    """Alerts sent and suppressed, false positives and delivery failures over one window."""
+    since = now - WINDOWS[name]
+    recovered = PingEvent.objects.filter(
+        job=OuterRef("job"),
+        kind=EventKind.SUCCESS,
+        created_at__gt=OuterRef("created_at"),
+        created_at__lte=OuterRef("created_at") + config.recovery_window(),
+    )
+    alerts = sent_problem_alerts(since=since, until=now).aggregate(
+        sent=Count("pk"),
+        jobs=Count("job", distinct=True),
+        recovered=Count("job", distinct=True, filter=Exists(recovered)),
+    )
+    suppressed = suppressed_total(since=since, until=now)
+    return WindowMetrics(
+        name=name,
+        since=since,
+        alerts_sent=alerts["sent"],
+        alerts_suppressed=suppressed,
+        alerted_jobs=alerts["jobs"],
+        recovered_jobs=alerts["recovered"],
+        failures=delivery_failures(since=since, until=now),
+    )
+
+
+def delivery_failures(*, since: datetime, until: datetime) -> dict[str, ChannelFailures]:
+    """Per channel, deliveries created in the window that gave up, and that hit any error."""
+    rows = (
+        AlertDelivery.objects.filter(created_at__gte=since, created_at__lte=until)
+        .values("channel")
+        .annotate(
+            failed=Count("pk", filter=Q(state__in=UNDELIVERED)),
+            errored=Count("pk", filter=~Q(last_error="")),
+        )
+        .order_by()
+    )
+    found = {row["channel"]: ChannelFailures(row["failed"], row["errored"]) for row in rows}
+    return {channel: found.get(channel, ChannelFailures(0, 0)) for channel in Channel.values}
+
+
+def daily_alerts(*, now: datetime, days: int = DAILY_DAYS) -> list[DayCount]:
+    """The runbook's anti-spam analysis: per local calendar day of TIME_ZONE, oldest first.
+
+    Days are cut at local midnight by the database, so a 23- or 25-hour DST day is one day.
+    """
+    zone = ZoneInfo(settings.TIME_ZONE)
+    first = now.astimezone(zone).date() - timedelta(days=days - 1)
+    start = datetime.combine(first, time.min, tzinfo=zone)
+    rows = (
+        sent_problem_alerts(since=start, until=now)
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values("day")
+        .annotate(alerts=Count("pk"), jobs=Count("job", distinct=True))
+        .order_by()
+    )
+    found = {row["day"]: (row["alerts"], row["jobs"]) for row in rows}
+    series = [first + timedelta(days=offset) for offset in range(days)]
+    return [DayCount(day, *found.get(day, (0, 0))) for day in series]
+
+
+def stale_jobs(*, now: datetime, limit: int = STALE_LIST_LIMIT) -> list[StaleJob]:
+    """The stale jobs, most overdue first: ordered by the deadline `rules.overdue` measures from."""
+    stale_after = config.thresholds().stale_after
+    deadline = Coalesce("due_at", F("last_run_at") + stale_after, output_field=DateTimeField())
+    jobs = (
+        queries.stale_jobs(now=now, stale_after=stale_after)
+        .annotate(deadline=deadline)
+        .order_by("deadline", "job_name")[:limit]
+    )
+    return [
+        StaleJob(
+            job_name=job.job_name,
+            last_run_at=job.last_run_at,
+            due_at=job.due_at,
+            overdue=rules.overdue(
+                rules.JobFacts(last_run_at=job.last_run_at, due_at=job.due_at),
+                now=now,
+                stale_after=stale_after,
+            ),
+            last_alert_at=job.last_alert_at,
+            status=job.status,
+            paused=job.paused,
+        )
+        for job in jobs
+    ]
+
+
+def summary(*, now: datetime, windows: list[str]) -> Summary:
+    """Everything the summary page and /summary.json show."""
+    return Summary(
+        now=now,
+        jobs=job_counts(now=now),
+        checker=checker_status(now=now),
+        recent_runs=recent_runs(),
+        windows={name: window_metrics(name, now=now) for name in windows},
+        daily=daily_alerts(now=now),
+        stale_jobs=stale_jobs(now=now),
+    )
+
+
+@dataclass(frozen=True)
+class JobReading:
+    job_name: str
+    state: rules.JobState
+    stale: bool
+    last_run_at: datetime
+
+
+def job_readings(*, now: datetime) -> list[JobReading]:
+    """Every job's state by `rules.job_state` itself: one query, the rule applied per row."""
+    stale_after = config.thresholds().stale_after
+    fields = ("last_run_at", "due_at", "grace", "last_outcome", "last_start_at", "run_deadline")
+    rows = JobHeartbeat.objects.order_by("job_name").values_list(
+        "job_name", *fields, "paused", "n_runs"
+    )
+    readings = []
+    for job_name, *values, paused, n_runs in rows:
+        facts = rules.JobFacts(
+            **dict(zip(fields, values, strict=True)), paused=paused, n_runs=n_runs
+        )
+        readings.append(
+            JobReading(
+                job_name=job_name,
+                state=rules.job_state(facts, now=now, stale_after=stale_after),
+                stale=rules.is_stale(facts, now=now, stale_after=stale_after),
+                last_run_at=facts.last_run_at,
+            )
+        )
+    return readings
+
+
+@dataclass(frozen=True)
+class ChannelTotals:
+    sent: int
+    failed: int
+
+
+def delivery_totals() -> dict[str, ChannelTotals]:
+    """All-time deliveries per channel: problem alerts sent, and any delivery that gave up."""
+    rows = (
+        AlertDelivery.objects.values("channel")
+        .annotate(
+            sent=Count("pk", filter=Q(state=DeliveryState.SENT, alert__kind__in=PROBLEM_KINDS)),
+            failed=Count("pk", filter=Q(state__in=UNDELIVERED)),
+        )
+        .order_by()
+    )
+    found = {row["channel"]: ChannelTotals(row["sent"], row["failed"]) for row in rows}
+    return {channel: found.get(channel, ChannelTotals(0, 0)) for channel in Channel.values}
+
+
+def suppressed_total(*, since: datetime | None = None, until: datetime | None = None) -> int:
+    """Alerts the anti-spam rule held back, summed over checker runs (dry runs excluded)."""
+    runs = CheckRun.objects.filter(dry_run=False)
+    if since is not None and until is not None:
+        runs = runs.filter(started_at__gte=since, started_at__lte=until)
+    return runs.aggregate(total=Coalesce(Sum("suppressed_alerts"), 0))["total"]

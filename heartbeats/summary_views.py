@@ -1,0 +1,226 @@
+"""The summary page, /summary.json, /metrics and /healthz: parse, call `metrics`, present."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from heartbeats import config, metrics, prometheus
+from heartbeats.models import CheckRun
+from heartbeats.rules import CheckerProblem
+from heartbeats.summary_chart import day_chart
+
+logger = logging.getLogger(__name__)
+DEFAULT_WINDOW = "24h"
+# A failed last run shows on the page and in /metrics; /healthz is about the schedule.
+HEALTHZ_FAILURES = (CheckerProblem.NEVER_RAN, CheckerProblem.OVERDUE)
+
+
+def staff_required(view: Callable) -> Callable:
+    """Anonymous users go to the admin login; signed-in non-staff users get 403, not a loop."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        if not request.user.is_staff:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def bearer_token(request: HttpRequest) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def token_refusal(request: HttpRequest, expected: str) -> JsonResponse | None:
+    """None when the request's bearer token equals `expected` (compared in constant time)."""
+    given = bearer_token(request)
+    if given is None:
+        response = JsonResponse({"error": "authentication required"}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="cronmonitor"'
+        return response
+    if expected and hmac.compare_digest(given.encode(), expected.encode()):
+        return None
+    return JsonResponse({"error": "invalid token"}, status=403)
+
+
+@never_cache
+@require_safe
+@staff_required
+def summary_page(request: HttpRequest) -> HttpResponse:
+    window = request.GET.get("window", DEFAULT_WINDOW)
+    if window not in metrics.WINDOWS:
+        window = DEFAULT_WINDOW
+    figures = metrics.summary(now=timezone.now(), windows=[window])
+    context = {
+        **admin.site.each_context(request),
+        "title": "Summary",
+        "summary": figures,
+        "window": figures.windows[window],
+        "window_names": list(metrics.WINDOWS),
+        "chart": day_chart(figures.daily),
+        "stale_rows": [(job, job_admin_url(job.job_name)) for job in figures.stale_jobs],
+        "thresholds": config.thresholds(),
+        "recovery_minutes": settings.RECOVERY_WINDOW_MINUTES,
+        "time_zone": settings.TIME_ZONE,
+        "schedule": settings.HEALTHCHECK_SCHEDULE,
+        "checker_slack": config.CHECKER_SLACK,
+    }
+    return render(request, "heartbeats/summary.html", context)
+
+
+@never_cache
+@require_safe
+def summary_json(request: HttpRequest) -> JsonResponse:
+    """The same figures for scripts: a staff session, or `Authorization: Bearer <token>`."""
+    if bearer_token(request) is not None or not request.user.is_authenticated:
+        refusal = token_refusal(request, settings.SUMMARY_API_TOKEN)
+        if refusal is not None:
+            return refusal
+    elif not request.user.is_staff:
+        return JsonResponse({"error": "staff only"}, status=403)
+    figures = metrics.summary(now=timezone.now(), windows=list(metrics.WINDOWS))
+    return JsonResponse(summary_document(figures))
+
+
+@never_cache
+@require_safe
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if settings.METRICS_TOKEN:
+        refusal = token_refusal(request, settings.METRICS_TOKEN)
+        if refusal is not None:
+            return refusal
+    return HttpResponse(prometheus.exposition(now=timezone.now()), content_type=CONTENT_TYPE_LATEST)
+
+
+@never_cache
+@require_safe
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For an uptime monitor: 503 when the database or the checker's schedule is broken."""
+    try:
+        status = metrics.checker_status(now=timezone.now())
+    except DatabaseError as exc:
+        logger.warning("healthz: database unavailable: %s", exc)
+        return JsonResponse({"status": "error", "reason": "database unavailable"}, status=503)
+    last_run = status.last_run
+    body = {
+        "status": "ok",
+        "checker_last_started_at": iso(last_run.started_at) if last_run else None,
+        "checker_last_outcome": last_run.outcome if last_run else None,
+        "checker_deadline": iso(status.deadline),
+    }
+    if status.problem in HEALTHZ_FAILURES:
+        body.update(status="error", reason=status.problem.describe())
+        return JsonResponse(body, status=503)
+    return JsonResponse(body)
+
+
+def job_admin_url(job_name: str) -> str:
+    return reverse("admin:heartbeats_jobheartbeat_change", args=[job_name])
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, the form /summary.json documents."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def summary_document(figures: metrics.Summary) -> dict:
+    jobs = figures.jobs
+    checker = figures.checker
+    return {
+        "generated_at": iso(figures.now),
+        "jobs": {
+            "total": jobs.total,
+            "healthy": jobs.healthy,
+            "stale": jobs.stale,
+            "alerted_24h": jobs.alerted_24h,
+            "most_recent_heartbeat": iso(jobs.most_recent_heartbeat),
+            "oldest_heartbeat": iso(jobs.oldest_heartbeat),
+        },
+        "checker": {
+            "ok": checker.problem is None,
+            "problem": checker.problem.value if checker.problem else None,
+            "last_started_at": iso(checker.last_run.started_at) if checker.last_run else None,
+            "deadline": iso(checker.deadline),
+            "recent_runs": [run_document(run) for run in figures.recent_runs],
+        },
+        "recovery_window_minutes": settings.RECOVERY_WINDOW_MINUTES,
+        "windows": {name: window_document(window) for name, window in figures.windows.items()},
+        "daily": {
+            "time_zone": settings.TIME_ZONE,
+            "days": [
+                {
+                    "date": day.day.isoformat(),
+                    "alerts_sent": day.alerts_sent,
+                    "unique_jobs": day.unique_jobs,
+                }
+                for day in figures.daily
+            ],
+        },
+        "stale_jobs": [
+            {
+                "job_name": job.job_name,
+                "last_run_at": iso(job.last_run_at),
+                "due_at": iso(job.due_at),
+                "overdue_seconds": job.overdue.total_seconds(),
+                "last_alert_at": iso(job.last_alert_at),
+                "status": job.status,
+                "paused": job.paused,
+                "admin_url": job_admin_url(job.job_name),
+            }
+            for job in figures.stale_jobs
+        ],
+    }
+
+
+def run_document(run: CheckRun) -> dict:
+    return {
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "trigger": run.trigger,
+        "dry_run": run.dry_run,
+        "outcome": run.outcome,
+        "total_jobs": run.total_jobs,
+        "stale_jobs": run.stale_jobs,
+        "alerts_sent": run.alerts_sent,
+        "suppressed_alerts": run.suppressed_alerts,
+        "failed_alerts": run.failed_alerts,
+        "error": run.error,
+    }
+
+
+def window_document(window: metrics.WindowMetrics) -> dict:
+    return {
+        "since": iso(window.since),
+        "alerts_sent": window.alerts_sent,
+        "alerts_suppressed": window.alerts_suppressed,
+        "suppression_rate": window.suppression_rate,
+        "alerted_jobs": window.alerted_jobs,
+        "recovered_jobs": window.recovered_jobs,
+        "false_positive_rate": window.false_positive_rate,
+        "delivery_failures": {
+            channel: {"failed": failures.failed, "errored": failures.errored}
+            for channel, failures in window.failures.items()
+        },
+    }

@@ -1,0 +1,1 @@
+"""HTTP interfaces of cronmonitor, one module per audience."""

@@ -1,0 +1,285 @@
+"""The runbook's procedures in the admin: actions, confirmation pages, permissions, history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.urls import reverse
+
+from heartbeats.models import Alert, CheckRun, JobHeartbeat
+from tests.admin_support import CHANGELIST, runbook_jobs, staff_client
+from tests.conftest import SLACK_SECRET_PATH, T0, received
+
+VIEW = "view_jobheartbeat"
+CHANGE_PERM = "change_jobheartbeat"
+SILENCE = "silence_all_alerts"
+RECOVER = "bulk_recover_jobs"
+
+
+@pytest.fixture
+def jobs(db, clock, make_job):
+    runbook_jobs(make_job, T0)
+
+
+def run_action(client, action: str, names: list[str]):
+    data = {"action": action, "_selected_action": names, "index": 0}
+    return client.post(reverse(CHANGELIST), data, follow=True)
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def last_alerts() -> dict[str, object]:
+    return dict(JobHeartbeat.objects.values_list("job_name", "last_alert_at"))
+
+
+def history(object_id: str | None = None) -> list[str]:
+    entries = LogEntry.objects.filter(object_id=object_id, action_flag=CHANGE)
+    return [entry.change_message for entry in entries.order_by("action_time", "pk")]
+
+
+def action_choices(client) -> set[str]:
+    form = client.get(reverse(CHANGELIST)).context["action_form"]
+    return set() if form is None else {name for name, _ in form.fields["action"].choices if name}
+
+
+def test_a_plain_staff_user_gets_only_the_change_actions(jobs):
+    changer = staff_client(VIEW, CHANGE_PERM, username="changer")
+    assert action_choices(changer) == {
+        "reset_alert_timestamp",
+        "force_alert",
+        "pause_jobs",
+        "resume_jobs",
+    }
+    viewer = staff_client(VIEW, username="viewer")
+    assert action_choices(viewer) == set()
+    operator = staff_client(VIEW, CHANGE_PERM, SILENCE, RECOVER)
+    assert {"silence_all_alerts", "bulk_recover_stale"} <= action_choices(operator)
+
+
+def test_reset_alert_timestamp_clears_the_selected_jobs_and_logs_each(jobs):
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = run_action(client, "reset_alert_timestamp", ["suppressed", "should"])
+    alerts = last_alerts()
+    assert (alerts["suppressed"], alerts["should"]) == (None, None)
+    assert alerts["old-alert"] == T0 - timedelta(days=3)
+    assert messages_of(response) == [
+        "Reset the alert timestamp of 2 jobs: the next check alerts them if stale."
+    ]
+    assert history("suppressed") == history("should") == ["Reset the alert timestamp."]
+    assert history("old-alert") == []
+
+
+def test_reset_of_one_job_says_so_in_the_singular(jobs):
+    response = run_action(staff_client(VIEW, CHANGE_PERM), "reset_alert_timestamp", ["should"])
+    assert messages_of(response) == [
+        "Reset the alert timestamp of 1 job: the next check alerts it if it is stale."
+    ]
+
+
+def test_reset_is_refused_without_change_permission(jobs):
+    run_action(staff_client(VIEW), "reset_alert_timestamp", ["should"])
+    assert last_alerts()["should"] == T0 - timedelta(hours=10)
+    assert history("should") == []
+
+
+def test_pause_and_resume(jobs):
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = run_action(client, "pause_jobs", ["never", "fresh"])
+    assert set(JobHeartbeat.objects.filter(paused=True).values_list("pk", flat=True)) == {
+        "never",
+        "fresh",
+        "paused",
+    }
+    assert messages_of(response) == ["Paused 2 jobs: no alerts until they are resumed."]
+    response = run_action(client, "resume_jobs", ["never", "paused"])
+    assert set(JobHeartbeat.objects.filter(paused=True).values_list("pk", flat=True)) == {"fresh"}
+    assert messages_of(response) == ["Resumed 2 jobs."]
+    assert history("never") == ["Paused.", "Resumed."]
+
+
+def test_pause_is_refused_without_change_permission(jobs):
+    run_action(staff_client(VIEW), "pause_jobs", ["never"])
+    assert not JobHeartbeat.objects.get(pk="never").paused
+
+
+# --- whole-table procedures behind a confirmation page --------------------------------------
+
+
+def test_silence_all_action_shows_a_confirmation_page_with_the_count(jobs):
+    client = staff_client(VIEW, CHANGE_PERM, SILENCE)
+    before = last_alerts()
+    response = run_action(client, "silence_all_alerts", ["fresh"])
+    page = response.content.decode()
+    assert response.templates[0].name == "admin/heartbeats/jobheartbeat/confirm_procedure.html"
+    assert "touches <strong>7</strong> jobs" in page
+    assert "every job and not only the selected ones" in page
+    assert "no alert goes out for 6 h" in page
+    assert f'action="{reverse("admin:heartbeats_jobheartbeat_silence_all")}"' in page
+    assert last_alerts() == before
+
+
+def test_confirming_silence_all_silences_every_job_and_logs_it(jobs):
+    client = staff_client(VIEW, CHANGE_PERM, SILENCE)
+    url = reverse("admin:heartbeats_jobheartbeat_silence_all")
+    assert "touches <strong>7</strong> jobs" in client.get(url).content.decode()
+    response = client.post(url, {"confirm": "yes"}, follow=True)
+    assert set(last_alerts().values()) == {T0}
+    assert messages_of(response) == ["Silenced the alerts of 7 jobs."]
+    assert history() == ["Silenced the alerts of 7 jobs."]
+    assert LogEntry.objects.get(object_id=None).object_repr == "all jobs"
+
+
+def test_a_post_without_confirmation_only_shows_the_page(jobs):
+    client = staff_client(VIEW, CHANGE_PERM, SILENCE)
+    before = last_alerts()
+    response = client.post(reverse("admin:heartbeats_jobheartbeat_silence_all"))
+    assert response.status_code == 200
+    assert last_alerts() == before
+
+
+@pytest.mark.parametrize("slug", ["silence_all", "bulk_recover"])
+def test_whole_table_procedures_need_their_dedicated_permission(jobs, slug):
+    client = staff_client(VIEW, CHANGE_PERM)
+    before = list(JobHeartbeat.objects.values_list("pk", "last_alert_at", "last_run_at", "status"))
+    url = reverse(f"admin:heartbeats_jobheartbeat_{slug}")
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"confirm": "yes"}).status_code == 403
+    response = run_action(client, "silence_all_alerts", ["fresh"])
+    assert messages_of(response) == ["No action selected."]
+    after = list(JobHeartbeat.objects.values_list("pk", "last_alert_at", "last_run_at", "status"))
+    assert after == before
+    assert history() == []
+
+
+def test_the_changelist_offers_procedure_buttons_by_permission(jobs):
+    page = staff_client(VIEW, CHANGE_PERM).get(reverse(CHANGELIST)).content.decode()
+    assert "Run health check now" in page and "Send test alert" in page
+    assert "Silence all alerts…" not in page and "Bulk recover stale jobs…" not in page
+    operator = staff_client(VIEW, SILENCE, RECOVER, username="operator2")
+    page = operator.get(reverse(CHANGELIST)).content.decode()
+    assert "Silence all alerts…" in page and "Bulk recover stale jobs…" in page
+    assert "Run health check now" not in page
+
+
+def test_bulk_recover_confirms_the_stale_count_then_recovers_them(jobs):
+    client = staff_client(VIEW, CHANGE_PERM, RECOVER)
+    response = run_action(client, "bulk_recover_stale", ["fresh"])
+    assert "touches <strong>5</strong> jobs" in response.content.decode()
+    assert JobHeartbeat.objects.filter(status="recovered").count() == 0
+    url = reverse("admin:heartbeats_jobheartbeat_bulk_recover")
+    response = client.post(url, {"confirm": "yes"}, follow=True)
+    recovered = JobHeartbeat.objects.filter(status="recovered", last_run_at=T0, last_alert_at=T0)
+    assert set(recovered.values_list("pk", flat=True)) == {
+        "never",
+        "suppressed",
+        "should",
+        "old-alert",
+        "paused",
+    }
+    assert JobHeartbeat.objects.get(pk="fresh").status == "healthy"
+    assert messages_of(response) == ["Recovered 5 stale jobs."]
+    assert history() == ["Recovered 5 stale jobs."]
+
+
+# --- buttons that need the change permission --------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["run_check", "test_alert"])
+def test_buttons_are_refused_without_change_permission(jobs, slug):
+    client = staff_client(VIEW)
+    assert client.post(reverse(f"admin:heartbeats_jobheartbeat_{slug}")).status_code == 403
+
+
+@pytest.mark.parametrize("slug", ["run_check", "test_alert"])
+def test_buttons_do_nothing_on_get(jobs, slug):
+    client = staff_client(VIEW, CHANGE_PERM)
+    assert client.get(reverse(f"admin:heartbeats_jobheartbeat_{slug}")).status_code == 405
+
+
+def test_test_alert_without_a_channel_says_how_to_configure_one(jobs, no_channels):
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = client.post(reverse("admin:heartbeats_jobheartbeat_test_alert"), follow=True)
+    assert messages_of(response) == [
+        "No alert channel is configured: set SLACK_WEBHOOK_URL, or RESEND_API_KEY, "
+        "RESEND_FROM and ALERT_EMAIL_TO."
+    ]
+
+
+# --- the checker from the admin ------------------------------------------------------------
+
+
+def test_run_health_check_now_runs_the_checker_as_manual_and_reports(jobs, slack_ok, email_ok):
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = client.post(reverse("admin:heartbeats_jobheartbeat_run_check"), follow=True)
+    run = CheckRun.objects.get()
+    assert (run.trigger, run.outcome) == ("manual", "ok")
+    summary = (
+        f"Checked {run.total_jobs} jobs (manual): {run.stale_jobs} stale, "
+        f"{run.alerts_sent} alerts sent, {run.suppressed_alerts} suppressed, 0 failed"
+    )
+    assert run.alerts_sent == 4
+    assert messages_of(response) == [f"Health check finished: {summary}"]
+    assert history() == [f"Ran the health check: {summary}"]
+    assert response.context["messages"]._loaded_messages[0].level_tag == "success"
+
+
+def test_run_health_check_now_warns_when_a_delivery_failed(jobs, slack_ok, channels):
+    channels.expect_request("/resend/emails", method="POST").respond_with_data("no", status=500)
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = client.post(reverse("admin:heartbeats_jobheartbeat_run_check"), follow=True)
+    (message,) = response.context["messages"]
+    assert message.level_tag == "warning"
+    assert "failed" in str(message)
+
+
+def test_force_alert_resets_then_checks_only_the_selected_jobs(jobs, slack_ok, email_ok):
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = run_action(client, "force_alert", ["suppressed", "fresh"])
+    (message,) = messages_of(response)
+    assert message.startswith("Forced a check of 2 jobs: suppressed: sent")
+    assert message.endswith("; fresh: healthy: nothing to alert.")
+    assert last_alerts()["suppressed"] == T0
+    assert last_alerts()["should"] == T0 - timedelta(hours=10)
+    assert set(Alert.objects.values_list("job_id", flat=True)) == {"suppressed"}
+    assert history("suppressed") == history("fresh") == ["Forced an alert."]
+
+
+def test_force_alert_without_a_channel_says_why_nothing_was_sent(jobs, no_channels):
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = run_action(client, "force_alert", ["never"])
+    (message,) = response.context["messages"]
+    assert str(message).startswith("Forced a check of 1 job: never: no_channel")
+    assert message.level_tag == "warning"
+
+
+def test_force_alert_is_refused_without_change_permission(jobs, slack_ok):
+    run_action(staff_client(VIEW), "force_alert", ["suppressed"])
+    assert last_alerts()["suppressed"] == T0 - timedelta(hours=2)
+    assert not Alert.objects.exists()
+
+
+def test_send_test_alert_reports_each_channel(jobs, slack_ok, email_ok):
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = client.post(reverse("admin:heartbeats_jobheartbeat_test_alert"), follow=True)
+    assert messages_of(response) == [
+        "Test alert delivered on slack.",
+        "Test alert delivered on email.",
+    ]
+    (slack_request,) = received(slack_ok, SLACK_SECRET_PATH)
+    assert "TEST alert from cronmonitor" in slack_request.get_data(as_text=True)
+    assert history() == ["Sent a test alert: 2/2 delivered."]
+
+
+def test_send_test_alert_shows_a_failure_without_the_secret(jobs, email_ok):
+    email_ok.expect_request(SLACK_SECRET_PATH, method="POST").respond_with_data("gone", status=404)
+    client = staff_client(VIEW, CHANGE_PERM)
+    response = client.post(reverse("admin:heartbeats_jobheartbeat_test_alert"), follow=True)
+    failed, delivered = messages_of(response)
+    assert failed.startswith("Test alert on slack failed:")
+    assert "SECRET" not in failed
+    assert delivered == "Test alert delivered on email."
+    assert history() == ["Sent a test alert: 1/2 delivered."]

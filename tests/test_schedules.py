@@ -1,0 +1,125 @@
+"""Schedules at DST changes: cron follows the job's wall clock, a period is elapsed time.
+
+Expected times are worked out by hand from each zone's rules: Europe/Berlin moves 02:00 CET
+to 03:00 CEST on 2026-03-29 (01:00 UTC) and 03:00 CEST back to 02:00 CET on 2026-10-25
+(01:00 UTC); America/New_York moves 02:00 EST to 03:00 EDT on 2026-03-08 (07:00 UTC) and
+02:00 EDT back to 01:00 EST on 2026-11-01 (06:00 UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from heartbeats import schedules
+
+
+def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("cron", "tz", "after", "expected"),
+    [
+        # 02:30 does not exist on the spring day: the run happens at 03:00 local, once.
+        (
+            "30 2 * * *",
+            "Europe/Berlin",
+            utc(3, 27, 12),
+            [utc(3, 28, 1, 30), utc(3, 29, 1), utc(3, 30, 0, 30)],
+        ),
+        # 02:30 happens twice on the autumn day: the run happens at the first one only.
+        (
+            "30 2 * * *",
+            "Europe/Berlin",
+            utc(10, 23, 12),
+            [utc(10, 24, 0, 30), utc(10, 25, 0, 30), utc(10, 26, 1, 30)],
+        ),
+        (
+            "30 2 * * *",
+            "America/New_York",
+            utc(3, 6, 12),
+            [utc(3, 7, 7, 30), utc(3, 8, 7), utc(3, 9, 6, 30)],
+        ),
+        (
+            "30 1 * * *",
+            "America/New_York",
+            utc(10, 30, 12),
+            [utc(10, 31, 5, 30), utc(11, 1, 5, 30), utc(11, 2, 6, 30)],
+        ),
+    ],
+)
+def test_daily_cron_follows_the_local_clock_across_dst(cron, tz, after, expected):
+    runs = schedules.upcoming(after=after, period=None, cron=cron, tz=tz, count=3)
+    assert runs == expected
+
+
+@pytest.mark.parametrize(
+    ("tz", "after"),
+    [
+        ("Europe/Berlin", utc(3, 28, 22, 30)),
+        ("Europe/Berlin", utc(10, 24, 22, 30)),
+        ("America/New_York", utc(3, 8, 4, 30)),
+        ("America/New_York", utc(11, 1, 3, 30)),
+    ],
+)
+def test_hourly_cron_stays_hourly_in_utc_across_dst(tz, after):
+    """Neither the skipped nor the repeated hour makes an hourly job look late or early."""
+    runs = schedules.upcoming(after=after, period=None, cron="0 * * * *", tz=tz, count=6)
+    first = after.replace(minute=0) + timedelta(hours=1)
+    assert runs == [first + timedelta(hours=i) for i in range(6)]
+
+
+def test_due_at_after_the_skipped_hour_is_the_shifted_run_plus_grace():
+    due = schedules.due_at(
+        last_run_at=utc(3, 28, 1, 30),
+        period=None,
+        cron="30 2 * * *",
+        tz="Europe/Berlin",
+        grace=timedelta(minutes=20),
+    )
+    assert due == utc(3, 29, 1, 20)
+    assert due.astimezone(ZoneInfo("Europe/Berlin")).isoformat() == "2026-03-29T03:20:00+02:00"
+
+
+@pytest.mark.parametrize(
+    ("tz", "last_run_at", "expected"),
+    [
+        # 02:05 CET, the second pass of the repeated hour: next is 02:15 CET, not 02:15 CEST.
+        ("Europe/Berlin", utc(10, 25, 1, 5), utc(10, 25, 1, 15)),
+        # 01:05 EST, the second pass in New York.
+        ("America/New_York", utc(11, 1, 6, 5), utc(11, 1, 6, 15)),
+    ],
+)
+def test_due_at_inside_the_repeated_hour_is_never_in_the_past(tz, last_run_at, expected):
+    due = schedules.due_at(
+        last_run_at=last_run_at, period=None, cron="*/15 * * * *", tz=tz, grace=timedelta(0)
+    )
+    assert due == expected
+
+
+def test_a_period_is_elapsed_time_whatever_the_local_clock_does():
+    runs = schedules.upcoming(
+        after=utc(3, 28, 12), period=timedelta(days=1), cron="", tz="Europe/Berlin", count=2
+    )
+    assert runs == [utc(3, 29, 12), utc(3, 30, 12)]
+    due = schedules.due_at(
+        last_run_at=utc(10, 25, 0, 30),
+        period=timedelta(hours=1),
+        cron="",
+        tz="Europe/Berlin",
+        grace=timedelta(minutes=5),
+    )
+    assert due == utc(10, 25, 1, 35)
+
+
+def test_a_job_without_schedule_has_no_due_time():
+    assert (
+        schedules.due_at(
+            last_run_at=utc(3, 1, 0), period=None, cron="", tz="UTC", grace=timedelta(hours=1)
+        )
+        is None
+    )
+    assert schedules.upcoming(after=utc(3, 1, 0), period=None, cron="", tz="UTC") == []

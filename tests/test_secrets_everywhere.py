@@ -1,0 +1,77 @@
+"""Recognisable secrets are set, every failure path is driven, and no output holds them."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import RequestFactory
+from django.utils import timezone
+from django.views.debug import technical_500_response
+
+from heartbeats import notifiers
+from heartbeats.models import AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat, PingEvent
+
+pytestmark = pytest.mark.django_db
+
+SLACK = "/services/TSECRETSLACK/BSECRETSLACK/slackSECRETtoken123"
+RESEND = "re_SECRETresendAPIkey987654321"
+PING = "pingSECRETkey-0123456789abcdef"
+DJANGO_SECRET = "djangoSECRETkey-" + "x" * 40
+FRAGMENTS = ["TSECRETSLACK", "BSECRETSLACK", "slackSECRETtoken123", RESEND, PING, DJANGO_SECRET]
+
+
+@pytest.fixture
+def secrets_set(settings, httpserver):
+    settings.SLACK_WEBHOOK_URL = httpserver.url_for(SLACK)
+    settings.RESEND_API_KEY = RESEND
+    settings.RESEND_FROM = "alerts@example.com"
+    settings.ALERT_EMAIL_TO = ["ops@example.com"]
+    settings.RESEND_API_URL = httpserver.url_for("/resend").rstrip("/")
+    settings.PING_KEYS = [PING]
+    settings.SECRET_KEY = DJANGO_SECRET
+    settings.ALERT_THROTTLE = False
+    settings.ALERT_RETRIES_PER_RUN = 1
+    settings.ALERT_RETRY_BASE_SECONDS = 0.01
+    echo = f"{settings.SLACK_WEBHOOK_URL} {RESEND} {PING} {DJANGO_SECRET}"
+    httpserver.expect_request(SLACK).respond_with_data(echo, status=500)
+    httpserver.expect_request("/resend/emails").respond_with_data(echo, status=401)
+    return httpserver
+
+
+def test_no_secret_in_any_output(secrets_set, make_job, client, caplog, capsys):
+    texts: list[str] = []
+    make_job("backup", age=timedelta(hours=30))
+    with caplog.at_level(logging.DEBUG):
+        out, err = StringIO(), StringIO()
+        with pytest.raises(CommandError) as failed:
+            call_command("run_healthcheck", "--json", stdout=out, stderr=err)
+        texts += [out.getvalue(), err.getvalue(), str(failed.value)]
+        texts += [repr(o) for o in notifiers.send_test_alert(now=timezone.now())]
+        for url in (f"/ping/{PING}/backup", f"/ping/{PING}/unknown-job", f"/ping/{PING}/bad name",
+                    f"/ping/{PING}/backup/999", "/ping/not-the-key/backup"):  # fmt: skip
+            response = client.post(url, data=f"body {PING}", content_type="text/plain")
+            texts.append(response.content.decode() + str(response.headers))
+        for url in ("/healthz", "/metrics", "/summary.json", "/summary/"):
+            texts.append(client.get(url).content.decode(errors="replace"))
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            request = RequestFactory().get(f"/ping/{PING}/x", HTTP_AUTHORIZATION=f"Bearer {PING}")
+            texts.append(technical_500_response(request, *sys.exc_info()).content.decode())
+    captured = capsys.readouterr()
+    texts += [captured.out, captured.err]
+    texts += [r.getMessage() for r in caplog.records if r.name != "werkzeug"]
+    texts += list(AlertDelivery.objects.values_list("last_error", flat=True))
+    texts += list(CheckRun.objects.values_list("error", flat=True))
+    texts += list(ChannelStatus.objects.values_list("last_error", flat=True))
+    texts += [str(m) for m in JobHeartbeat.objects.values_list("metadata", flat=True)]
+    everything = "\n".join(texts)
+    assert "could not be delivered" in everything  # the failure paths really ran
+    assert PingEvent.objects.filter(job_id="backup").exists()
+    for fragment in FRAGMENTS:
+        assert fragment not in everything.replace(f"body {PING}", ""), fragment
