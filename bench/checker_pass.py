@@ -1,12 +1,13 @@
 """Benchmark 2: one checker pass over 10k / 100k / 1M jobs with 1% stale.
 
-    python -m bench.checker_pass [--sizes 10000,100000,1000000] [--database URL] [--smoke]
+    python -m bench.checker_pass [--sizes 10000,100000,1000000] [--stale-every 100]
+                                 [--database URL] [--smoke]
 
-For each size: seed healthy jobs, time passes with nothing due (median), make every 100th job
-stale, time one pass that alerts them through a local HTTP sink (throttle off), split into
-deciding/recording, delivering and finishing (event pruning, the run's record, the checker's
-own heartbeat), then run the same pass again under tracemalloc for its
-peak Python memory (tracemalloc slows code down, so it never shares a pass with the timings).
+For each size: seed healthy jobs and time passes with nothing due (median); make every 100th
+job stale and time one pass that alerts them through a local HTTP sink (throttle off), split
+into deciding/recording, delivering and finishing (event pruning, the run's record, the
+checker's own heartbeat); then run that pass again under tracemalloc for its peak Python
+memory (tracemalloc slows code down, so it never shares a pass with the timings).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import tracemalloc
 from datetime import datetime, timedelta
 
 from bench import common
-
-STALE_EVERY = 100
 
 
 def _timed_pass(now: datetime) -> dict:
@@ -83,7 +82,7 @@ def _forget_alerts() -> None:
         )
 
 
-def measure(size: int, *, idle_runs: int = 5) -> dict:
+def measure(size: int, *, stale_every: int = 100, idle_runs: int = 5) -> dict:
     """Seed `size` jobs, then time idle passes and one alerting pass; returns the figures."""
     from heartbeats.models import JobHeartbeat
 
@@ -94,7 +93,7 @@ def measure(size: int, *, idle_runs: int = 5) -> dict:
     idle = [_timed_pass(common.NOW + timedelta(seconds=k)) for k in range(idle_runs)]
     idle_peak = _peak_bytes(common.NOW + timedelta(seconds=idle_runs))
     count_s = common.median_seconds(JobHeartbeat.objects.count, 3)
-    stale = common.make_stale(STALE_EVERY)
+    stale = common.make_stale(stale_every)
     with common.http_sink() as sink:
         common.channels_to(sink)
         when = common.NOW + timedelta(minutes=1)
@@ -158,12 +157,16 @@ HEADERS = [
 def main(argv: list[str] | None = None) -> int:
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--sizes", default="10000,100000,1000000")
+    p.add_argument("--stale-every", type=int, default=100, help="every Nth job is stale")
     p.add_argument("--idle-runs", type=int, default=21, help="passes with nothing due (median)")
     p.add_argument("--json", action="store_true", help="print one JSON list instead of a table")
     args = p.parse_args(argv)
     common.setup_django(args.database)
     sizes = [200, 1000] if args.smoke else [int(s) for s in args.sizes.split(",")]
-    results = [measure(size, idle_runs=2 if args.smoke else args.idle_runs) for size in sizes]
+    results = [
+        measure(size, stale_every=args.stale_every, idle_runs=2 if args.smoke else args.idle_runs)
+        for size in sizes
+    ]
     common.truncate_all()
     if args.json:
         print(json.dumps(results))

@@ -362,6 +362,11 @@ def _report(r: dict) -> str:
         f"{r['jobs']:,} jobs, {r['seconds']} s each",
         common.table(["", "per second", "p50 ms", "p99 ms", "errors"], rows),
     ]
+    if r["http"]:
+        lines.append(
+            f"runs the database gained while measuring: {r['http']['beats_recorded']:,} "
+            f"(wrk counted {r['http']['requests']:,} answers)"
+        )
     if r["http"] and r["http"]["errors"]:
         lines.append(f"HTTP errors by kind: {r['http']['error_kinds']}")
     if "share_of_ceiling" in r:
