@@ -61,14 +61,16 @@ def bench_environ(url: str) -> dict[str, str]:
 
 
 def setup_django(url: str, *, migrate: bool = True) -> None:
-    """Point this process at the benchmark database (created if missing) and migrate it."""
+    """Point this process at the benchmark database (created if missing), migrated, DEBUG off."""
     os.environ.update(bench_environ(url))
     if url.startswith("postgres"):
         _create_database(url)
     import django
+    from django.conf import settings
     from django.core.management import call_command
 
     django.setup()
+    settings.DEBUG = False  # as in production; DEBUG keeps every statement's SQL in memory
     if migrate:
         call_command("migrate", verbosity=0)
 
