@@ -33,6 +33,14 @@ test: $(VENV)/.dev
 	$(TEST_ENV) DATABASE_URL=sqlite:///db-test.sqlite3 $(PY) -m pytest -q
 	$(TEST_ENV) DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q
 
+# The benchmarks' smoke runs alone (they are part of `make test` too); bench/README.md has the
+# full-size commands.
+bench-smoke: $(VENV)/.dev
+	scripts/ensure-system-deps.sh
+	scripts/ensure-postgres.sh "$(TEST_DATABASE_URL)"
+	$(TEST_ENV) DATABASE_URL=sqlite:///db-test.sqlite3 $(PY) -m pytest -q tests/test_bench_smoke.py
+	$(TEST_ENV) DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q tests/test_bench_smoke.py
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
