@@ -60,7 +60,7 @@ def bench_environ(url: str) -> dict[str, str]:
     }
 
 
-def setup_django(url: str, *, migrate: bool = True) -> None:
+def setup_django(url: str) -> None:
     """Point this process at the benchmark database (created if missing), migrated, DEBUG off."""
     os.environ.update(bench_environ(url))
     if url.startswith("postgres"):
@@ -71,8 +71,7 @@ def setup_django(url: str, *, migrate: bool = True) -> None:
 
     django.setup()
     settings.DEBUG = False  # as in production; DEBUG keeps every statement's SQL in memory
-    if migrate:
-        call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)
 
 
 def _create_database(url: str) -> None:
