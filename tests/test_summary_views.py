@@ -20,17 +20,12 @@ TOKEN = "summary-token-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
-def summary_settings(settings, job_admin):
+def summary_settings(settings):
     settings.TIME_ZONE = "UTC"
     settings.STALE_AFTER_HOURS = 24
     settings.HEALTHCHECK_SCHEDULE = "0 */6 * * *"
     settings.SUMMARY_API_TOKEN = TOKEN
     settings.METRICS_TOKEN = ""
-    # The manifest storage `make test` selects (DEBUG off) needs collectstatic; tests do not.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     return settings
 
 
