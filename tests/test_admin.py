@@ -290,3 +290,21 @@ def test_alert_history_is_read_only(alerts):
     assert client.get(reverse("admin:heartbeats_alert_add")).status_code == 403
     page = client.get(reverse("admin:heartbeats_alert_change", args=[older.pk])).content
     assert b'type="submit"' not in page.split(b'id="content"')[1]
+
+
+def test_state_column_follows_each_jobs_schedule(viewer, make_job):
+    make_job("every-5-min", age=timedelta(minutes=4), period=timedelta(minutes=5),
+             grace=timedelta(minutes=2), due_at=T0 + timedelta(minutes=3))  # fmt: skip
+    make_job("late-one", age=timedelta(minutes=6), period=timedelta(minutes=5),
+             grace=timedelta(minutes=2), due_at=T0 + timedelta(minutes=1))  # fmt: skip
+    make_job("down-one", age=timedelta(minutes=8), period=timedelta(minutes=5),
+             grace=timedelta(minutes=2), due_at=T0 - timedelta(minutes=1))  # fmt: skip
+    page = viewer.get(reverse(CHANGELIST)).content.decode()
+
+    def state(name: str) -> str:
+        row = page[page.index(f">{name}<") :].split("</tr>")[0]
+        return row.split('class="cm-badge"')[1].split(">")[1].split("<")[0]
+
+    assert [state(n) for n in ("every-5-min", "late-one", "down-one", "failing", "paused")] == [
+        "up", "late", "down", "failed", "paused",
+    ]  # fmt: skip
