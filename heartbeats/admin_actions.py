@@ -29,6 +29,9 @@ from heartbeats.models import JobHeartbeat
 
 NOT_PROBLEM = "healthy: nothing to alert"
 
+# One check, one message: beyond this a selection is better served by the whole checker.
+FORCE_ALERT_LIMIT = 500
+
 
 def log_jobs(request: HttpRequest, jobs: QuerySet[JobHeartbeat], message: str) -> None:
     LogEntry.objects.log_actions(request.user.pk, jobs, CHANGE, message)
@@ -73,7 +76,15 @@ def _forced_outcome(name: str, outcome: checker.JobOutcome | None) -> str:
 
 @admin.action(description="Force alert now (reset, then check these jobs)", permissions=["change"])
 def force_alert(modeladmin, request, queryset) -> None:
-    names = list(queryset.values_list("job_name", flat=True))
+    names = list(queryset.values_list("job_name", flat=True)[: FORCE_ALERT_LIMIT + 1])
+    if len(names) > FORCE_ALERT_LIMIT:
+        modeladmin.message_user(
+            request,
+            f"Force alert takes at most {FORCE_ALERT_LIMIT} jobs at once; narrow the selection, "
+            "or reset their alert timestamps and use 'Run health check now'.",
+            messages.ERROR,
+        )
+        return
     now = timezone.now()
     with transaction.atomic():
         log_jobs(request, queryset, "Forced an alert.")
