@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from heartbeats import checker, config, notifiers, queries, services
+from heartbeats import checker, config, delivery, queries, services
 from heartbeats.logging import redact
 from heartbeats.models import JobHeartbeat
 
@@ -268,14 +268,9 @@ def test_alert_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
     _require_change(modeladmin, request)
     channels = config.configured_channels()
     if not channels:
-        modeladmin.message_user(
-            request,
-            "No alert channel is configured: set SLACK_WEBHOOK_URL, or RESEND_API_KEY, "
-            "RESEND_FROM and ALERT_EMAIL_TO.",
-            messages.ERROR,
-        )
+        modeladmin.message_user(request, config.NO_CHANNEL_MESSAGE, messages.ERROR)
         return HttpResponseRedirect(changelist_url())
-    outcomes = notifiers.send_test_alert(now=timezone.now(), channels=channels)
+    outcomes = delivery.send_test_alert(now=timezone.now())
     for outcome in outcomes:
         if outcome.ok:
             modeladmin.message_user(request, f"Test alert delivered on {outcome.channel}.")

@@ -204,8 +204,8 @@ def test_test_alert_without_a_channel_says_how_to_configure_one(jobs, no_channel
     client = staff_client(VIEW, CHANGE_PERM)
     response = client.post(reverse("admin:heartbeats_jobheartbeat_test_alert"), follow=True)
     assert messages_of(response) == [
-        "No alert channel is configured: set SLACK_WEBHOOK_URL, or RESEND_API_KEY, "
-        "RESEND_FROM and ALERT_EMAIL_TO."
+        "No alert channel is configured: stale jobs cannot be alerted. Set SLACK_WEBHOOK_URL, "
+        "or RESEND_API_KEY, RESEND_FROM and ALERT_EMAIL_TO."
     ]
 
 
