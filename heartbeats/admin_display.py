@@ -120,7 +120,7 @@ def upcoming_table(job: JobHeartbeat, *, now: datetime) -> SafeString:
         runs = schedules.upcoming(
             after=now, period=job.period, cron=job.cron, tz=job.tz, count=UPCOMING_RUNS
         )
-    except schedules.ScheduleError as exc:
+    except (schedules.ScheduleError, OverflowError) as exc:
         return format_html("<p>{}</p>", exc)
     if not runs:
         return format_html("<p>{}</p>", "No schedule: the job is stale after the default window.")

@@ -216,14 +216,16 @@ def test_saving_a_period_schedule_recomputes_due_at(editor):
         ({"cron": "61 * * * *"}, "Invalid schedule: invalid cron expression"),
         ({"cron": "0 2 * * *", "tz": "Mars/Olympus"}, "Invalid schedule: unknown time zone"),
         ({"cron": "0 2 * * *", "period": "01:00:00"}, "give either a period or a cron"),
-        ({"period": "00:00:00"}, "the period must be positive"),
+        ({"period": "00:00:00"}, "The period must be positive"),
+        ({"period": "400 00:00:00"}, "The period must be at most 366 days"),
+        ({"grace": "-1 00:00:00"}, "The grace time must be 0 or more"),
     ],
 )
 def test_an_invalid_schedule_is_a_form_error(editor, changes, error):
     client, job = editor
     response = client.post(change_url(job), form_data(**changes))
     assert response.status_code == 200
-    assert error in str(response.context["adminform"].form.non_field_errors())
+    assert error in str(response.context["adminform"].form.errors)
     job.refresh_from_db()
     assert (job.cron, job.period, job.due_at) == ("", None, None)
 
