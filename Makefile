@@ -30,8 +30,10 @@ test: $(VENV)/.dev
 	scripts/ensure-system-deps.sh
 	scripts/ensure-postgres.sh "$(TEST_DATABASE_URL)"
 	$(VENV)/bin/ruff check .
+	@echo "Browser tests save screenshots to $(CURDIR)/artifacts/screenshots/"
 	$(TEST_ENV) DATABASE_URL=sqlite:///db-test.sqlite3 $(PY) -m pytest -q
 	$(TEST_ENV) DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q
+	@echo "Screenshots for review:" && ls -1 $(CURDIR)/artifacts/screenshots/*.png
 
 # The benchmarks' smoke runs alone (they are part of `make test` too); bench/README.md has the
 # full-size commands.

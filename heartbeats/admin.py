@@ -22,6 +22,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     form = JobHeartbeatForm
     list_display = [
         "job_name",
+        "state",
         "status",
         "last_run",
         "hours_overdue",
@@ -131,6 +132,10 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
         }
         return super().changelist_view(request, extra_context)
 
+    @admin.display(description="state")
+    def state(self, job: JobHeartbeat) -> str:
+        return admin_display.state_badge(job)
+
     @admin.display(description="last run", ordering="last_run_at")
     def last_run(self, job: JobHeartbeat) -> str:
         ago = admin_display.hours(timezone.now() - job.last_run_at)
@@ -139,7 +144,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     @admin.display(description="hours overdue")
     def hours_overdue(self, job: JobHeartbeat) -> str:
         overdue = rules.overdue(
-            admin_display.facts(job),
+            queries.job_facts(job),
             now=timezone.now(),
             stale_after=config.thresholds().stale_after,
         )

@@ -23,11 +23,14 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from heartbeats import checker, config, notifiers, queries, services
+from heartbeats import checker, config, delivery, queries, services
 from heartbeats.logging import redact
 from heartbeats.models import JobHeartbeat
 
 NOT_PROBLEM = "healthy: nothing to alert"
+
+# One check, one message: beyond this a selection is better served by the whole checker.
+FORCE_ALERT_LIMIT = 500
 
 
 def log_jobs(request: HttpRequest, jobs: QuerySet[JobHeartbeat], message: str) -> None:
@@ -73,7 +76,15 @@ def _forced_outcome(name: str, outcome: checker.JobOutcome | None) -> str:
 
 @admin.action(description="Force alert now (reset, then check these jobs)", permissions=["change"])
 def force_alert(modeladmin, request, queryset) -> None:
-    names = list(queryset.values_list("job_name", flat=True))
+    names = list(queryset.values_list("job_name", flat=True)[: FORCE_ALERT_LIMIT + 1])
+    if len(names) > FORCE_ALERT_LIMIT:
+        modeladmin.message_user(
+            request,
+            f"Force alert takes at most {FORCE_ALERT_LIMIT} jobs at once; narrow the selection, "
+            "or reset their alert timestamps and use 'Run health check now'.",
+            messages.ERROR,
+        )
+        return
     now = timezone.now()
     with transaction.atomic():
         log_jobs(request, queryset, "Forced an alert.")
@@ -257,14 +268,9 @@ def test_alert_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
     _require_change(modeladmin, request)
     channels = config.configured_channels()
     if not channels:
-        modeladmin.message_user(
-            request,
-            "No alert channel is configured: set SLACK_WEBHOOK_URL, or RESEND_API_KEY, "
-            "RESEND_FROM and ALERT_EMAIL_TO.",
-            messages.ERROR,
-        )
+        modeladmin.message_user(request, config.NO_CHANNEL_MESSAGE, messages.ERROR)
         return HttpResponseRedirect(changelist_url())
-    outcomes = notifiers.send_test_alert(now=timezone.now(), channels=channels)
+    outcomes = delivery.send_test_alert(now=timezone.now())
     for outcome in outcomes:
         if outcome.ok:
             modeladmin.message_user(request, f"Test alert delivered on {outcome.channel}.")

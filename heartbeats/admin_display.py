@@ -12,9 +12,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
-from heartbeats import config, schedules
+from heartbeats import config, queries, schedules
 from heartbeats.models import JobHeartbeat, PingEvent
-from heartbeats.rules import AlertState, JobFacts
+from heartbeats.rules import AlertState, JobState, job_state
 
 RECENT_EVENTS = 20
 UPCOMING_RUNS = 5
@@ -28,18 +28,23 @@ BADGE_COLOURS = {
 }
 
 
-def facts(job: JobHeartbeat) -> JobFacts:
-    return JobFacts(
-        last_run_at=job.last_run_at,
-        last_alert_at=job.last_alert_at,
-        due_at=job.due_at,
-        grace=job.grace,
-        last_outcome=job.last_outcome,
-        last_start_at=job.last_start_at,
-        run_deadline=job.run_deadline,
-        paused=job.paused,
-        n_runs=job.n_runs,
+STATE_COLOURS = {
+    JobState.NEW: "#546e7a",
+    JobState.UP: "#2e7d32",
+    JobState.LATE: "#f9a825",
+    JobState.DOWN: "#c62828",
+    JobState.FAILED: "#c62828",
+    JobState.RUNNING: "#1565c0",
+    JobState.PAUSED: "#757575",
+}
+
+
+def state_badge(job: JobHeartbeat) -> SafeString:
+    """new, up, late, down, failed, running or paused, by the job's own schedule."""
+    state = job_state(
+        queries.job_facts(job), now=timezone.now(), stale_after=config.thresholds().stale_after
     )
+    return badge(state.value, STATE_COLOURS[state])
 
 
 def local(moment: datetime | None) -> str:
@@ -115,7 +120,7 @@ def upcoming_table(job: JobHeartbeat, *, now: datetime) -> SafeString:
         runs = schedules.upcoming(
             after=now, period=job.period, cron=job.cron, tz=job.tz, count=UPCOMING_RUNS
         )
-    except schedules.ScheduleError as exc:
+    except (schedules.ScheduleError, OverflowError) as exc:
         return format_html("<p>{}</p>", exc)
     if not runs:
         return format_html("<p>{}</p>", "No schedule: the job is stale after the default window.")

@@ -20,6 +20,21 @@ class JobHeartbeatForm(forms.ModelForm):
             "grace": "Tolerated lateness; blank uses DEFAULT_GRACE_MINUTES.",
         }
 
+    def clean_period(self):
+        return self._span("period", "period", allow_zero=False)
+
+    def clean_grace(self):
+        return self._span("grace", "grace time", allow_zero=True)
+
+    def _span(self, field: str, what: str, *, allow_zero: bool):
+        """Field-level, so an out-of-range value never reaches the instance the page shows."""
+        value = self.cleaned_data.get(field)
+        try:
+            schedules.check_span(what, value, allow_zero=allow_zero)
+        except schedules.ScheduleError as exc:
+            raise ValidationError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
+        return value
+
     def clean(self) -> dict:
         cleaned = super().clean()
         try:
@@ -27,6 +42,7 @@ class JobHeartbeatForm(forms.ModelForm):
                 period=cleaned.get("period"),
                 cron=cleaned.get("cron") or "",
                 tz=cleaned.get("tz") or "UTC",
+                grace=cleaned.get("grace"),
             )
         except schedules.ScheduleError as exc:
             raise ValidationError(f"Invalid schedule: {exc}.") from None

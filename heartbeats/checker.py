@@ -94,24 +94,10 @@ def _candidates(*, now: datetime, job_names: list[str] | None):
     return qs
 
 
-def _facts(job: JobHeartbeat) -> rules.JobFacts:
-    return rules.JobFacts(
-        last_run_at=job.last_run_at,
-        last_alert_at=job.last_alert_at,
-        due_at=job.due_at,
-        grace=job.grace,
-        last_outcome=job.last_outcome,
-        last_start_at=job.last_start_at,
-        run_deadline=job.run_deadline,
-        paused=job.paused,
-        n_runs=job.n_runs,
-    )
-
-
 def _details(job: JobHeartbeat, problem: rules.Problem, *, now: datetime) -> dict:
     """The snapshot a message is built from, so a retried delivery says what was decided."""
     stale_after = config.thresholds().stale_after
-    overdue = rules.overdue(_facts(job), now=now, stale_after=stale_after)
+    overdue = rules.overdue(queries.job_facts(job), now=now, stale_after=stale_after)
     grace = job.grace if job.grace is not None else config.default_grace()
     last_event = ""
     if job.last_event_kind:
@@ -178,7 +164,7 @@ def _decide(
     decision = _Decision(grace_until=_grace_until(now=now))
     fresh: list[tuple[JobHeartbeat, rules.Problem]] = []
     for job in _candidates(now=now, job_names=job_names).iterator(chunk_size=2000):
-        facts = _facts(job)
+        facts = queries.job_facts(job)
         problem = rules.problem(facts, now=now, stale_after=thresholds.stale_after)
         if problem is None:
             continue

@@ -24,6 +24,12 @@ def recovery_window() -> timedelta:
     return timedelta(minutes=settings.RECOVERY_WINDOW_MINUTES)
 
 
+NO_CHANNEL_MESSAGE = (
+    "No alert channel is configured: stale jobs cannot be alerted. Set SLACK_WEBHOOK_URL, or "
+    "RESEND_API_KEY, RESEND_FROM and ALERT_EMAIL_TO."
+)
+
+
 def configured_channels() -> list[str]:
     """The channels alerts go to: Slack when its webhook is set, email when all three are."""
     channels = []

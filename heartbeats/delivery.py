@@ -315,3 +315,12 @@ def _close_alerts(
             report.pending.append(alert)
         elif alert.n_sent:
             report.sent.append(alert)
+
+
+def send_test_alert(*, now: datetime) -> list[notifiers.ChannelOutcome]:
+    """The runbook's "Check 2"; a channel that takes the test is no longer marked broken."""
+    outcomes = notifiers.send_test_alert(now=now, channels=configured_channels())
+    ChannelStatus.objects.filter(channel__in=[o.channel for o in outcomes if o.ok]).update(
+        broken_since=None, last_error=""
+    )
+    return outcomes

@@ -32,6 +32,7 @@ from heartbeats.models import (
     Alert,
     AlertDelivery,
     Channel,
+    ChannelStatus,
     CheckRun,
     DeliveryState,
     EventKind,
@@ -121,6 +122,7 @@ class Summary:
     windows: dict[str, WindowMetrics]
     daily: list[DayCount]
     stale_jobs: list[StaleJob]
+    broken_channels: list[ChannelStatus]
 
 
 def job_counts(*, now: datetime) -> JobCounts:
@@ -267,7 +269,13 @@ def summary(*, now: datetime, windows: list[str]) -> Summary:
         windows={name: window_metrics(name, now=now) for name in windows},
         daily=daily_alerts(now=now),
         stale_jobs=stale_jobs(now=now),
+        broken_channels=broken_channels(),
     )
+
+
+def broken_channels() -> list[ChannelStatus]:
+    """Channels a permanent delivery error marked broken; cleared by their next success."""
+    return list(ChannelStatus.objects.filter(broken_since__isnull=False).order_by("channel"))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,22 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, CharField, Q, QuerySet, Value, When
 
 from heartbeats.models import ChannelStatus, CheckRun, JobHeartbeat, Outcome
-from heartbeats.rules import AlertState, Thresholds
+from heartbeats.rules import AlertState, JobFacts, Thresholds
+
+
+def job_facts(job: JobHeartbeat) -> JobFacts:
+    """A loaded job as the plain values the rules decide on."""
+    return JobFacts(
+        last_run_at=job.last_run_at,
+        last_alert_at=job.last_alert_at,
+        due_at=job.due_at,
+        grace=job.grace,
+        last_outcome=job.last_outcome,
+        last_start_at=job.last_start_at,
+        run_deadline=job.run_deadline,
+        paused=job.paused,
+        n_runs=job.n_runs,
+    )
 
 
 def stale_q(*, now: datetime, stale_after: timedelta) -> Q:

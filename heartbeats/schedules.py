@@ -12,6 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+# Longer than this is not a schedule a monitor can watch (and far dates overflow datetime).
+MAX_SPAN = timedelta(days=366)
+
 
 class ScheduleError(ValueError):
     """A schedule that cannot be evaluated: bad cron expression or unknown time zone."""
@@ -35,12 +38,24 @@ def cron_runs(expression: str, tz: str, after: datetime) -> Iterator[datetime]:
         yield run.astimezone(UTC)
 
 
-def validate(*, period: timedelta | None, cron: str, tz: str) -> None:
+def check_span(what: str, value: timedelta | None, *, allow_zero: bool) -> None:
+    """A period or grace time a monitor can work with: not negative, at most MAX_SPAN."""
+    if value is None:
+        return
+    if value < timedelta(0) or (value == timedelta(0) and not allow_zero):
+        raise ScheduleError(f"the {what} must be {'0 or more' if allow_zero else 'positive'}")
+    if value > MAX_SPAN:
+        raise ScheduleError(f"the {what} must be at most {MAX_SPAN.days} days")
+
+
+def validate(
+    *, period: timedelta | None, cron: str, tz: str, grace: timedelta | None = None
+) -> None:
     """Raise ScheduleError unless the schedule is usable."""
+    check_span("grace time", grace, allow_zero=True)
+    check_span("period", period, allow_zero=False)
     if period is not None and cron:
         raise ScheduleError("give either a period or a cron expression, not both")
-    if period is not None and period <= timedelta(0):
-        raise ScheduleError("the period must be positive")
     zone(tz)
     if cron:
         next(cron_runs(cron, tz, datetime.now(UTC)))

@@ -165,6 +165,10 @@ def summary_document(figures: metrics.Summary) -> dict:
             "deadline": iso(checker.deadline),
             "recent_runs": [run_document(run) for run in figures.recent_runs],
         },
+        "broken_channels": [
+            {"channel": c.channel, "broken_since": iso(c.broken_since), "error": c.last_error}
+            for c in figures.broken_channels
+        ],
         "recovery_window_minutes": settings.RECOVERY_WINDOW_MINUTES,
         "windows": {name: window_document(window) for name, window in figures.windows.items()},
         "daily": {

@@ -66,22 +66,6 @@ def make_job(db):
 
 
 @pytest.fixture
-def job_admin():
-    """Make the job's admin change page reversible even before heartbeats/admin.py registers it."""
-    import importlib
-
-    from django.contrib import admin
-    from django.urls import clear_url_caches
-
-    import cronmonitor.urls
-
-    if not admin.site.is_registered(JobHeartbeat):
-        admin.site.register(JobHeartbeat)
-        importlib.reload(cronmonitor.urls)
-        clear_url_caches()
-
-
-@pytest.fixture
 def no_channels(settings):
     settings.SLACK_WEBHOOK_URL = ""
     settings.RESEND_API_KEY = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -215,14 +216,16 @@ def test_saving_a_period_schedule_recomputes_due_at(editor):
         ({"cron": "61 * * * *"}, "Invalid schedule: invalid cron expression"),
         ({"cron": "0 2 * * *", "tz": "Mars/Olympus"}, "Invalid schedule: unknown time zone"),
         ({"cron": "0 2 * * *", "period": "01:00:00"}, "give either a period or a cron"),
-        ({"period": "00:00:00"}, "the period must be positive"),
+        ({"period": "00:00:00"}, "The period must be positive"),
+        ({"period": "400 00:00:00"}, "The period must be at most 366 days"),
+        ({"grace": "-1 00:00:00"}, "The grace time must be 0 or more"),
     ],
 )
 def test_an_invalid_schedule_is_a_form_error(editor, changes, error):
     client, job = editor
     response = client.post(change_url(job), form_data(**changes))
     assert response.status_code == 200
-    assert error in str(response.context["adminform"].form.non_field_errors())
+    assert error in str(response.context["adminform"].form.errors)
     job.refresh_from_db()
     assert (job.cron, job.period, job.due_at) == ("", None, None)
 
@@ -270,8 +273,8 @@ def test_alert_history_filters(alerts, query, expected):
 
 def test_alert_history_date_filter(alerts):
     client, _, newer = alerts
-    since = (T0 - timedelta(days=7)).date().isoformat()
-    url = reverse("admin:heartbeats_alert_changelist") + f"?created_at__gte={since}"
+    since = urlencode({"created_at__gte": str(T0 - timedelta(days=7))})
+    url = reverse("admin:heartbeats_alert_changelist") + f"?{since}"
     assert [a.pk for a in client.get(url).context["cl"].result_list] == [newer.pk]
 
 
@@ -290,3 +293,21 @@ def test_alert_history_is_read_only(alerts):
     assert client.get(reverse("admin:heartbeats_alert_add")).status_code == 403
     page = client.get(reverse("admin:heartbeats_alert_change", args=[older.pk])).content
     assert b'type="submit"' not in page.split(b'id="content"')[1]
+
+
+def test_state_column_follows_each_jobs_schedule(viewer, make_job):
+    make_job("every-5-min", age=timedelta(minutes=4), period=timedelta(minutes=5),
+             grace=timedelta(minutes=2), due_at=T0 + timedelta(minutes=3))  # fmt: skip
+    make_job("late-one", age=timedelta(minutes=6), period=timedelta(minutes=5),
+             grace=timedelta(minutes=2), due_at=T0 + timedelta(minutes=1))  # fmt: skip
+    make_job("down-one", age=timedelta(minutes=8), period=timedelta(minutes=5),
+             grace=timedelta(minutes=2), due_at=T0 - timedelta(minutes=1))  # fmt: skip
+    page = viewer.get(reverse(CHANGELIST)).content.decode()
+
+    def state(name: str) -> str:
+        row = page[page.index(f">{name}<") :].split("</tr>")[0]
+        return row.split('class="cm-badge"')[1].split(">")[1].split("<")[0]
+
+    assert [state(n) for n in ("every-5-min", "late-one", "down-one", "failing", "paused")] == [
+        "up", "late", "down", "failed", "paused",
+    ]  # fmt: skip

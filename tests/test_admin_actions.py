@@ -204,8 +204,8 @@ def test_test_alert_without_a_channel_says_how_to_configure_one(jobs, no_channel
     client = staff_client(VIEW, CHANGE_PERM)
     response = client.post(reverse("admin:heartbeats_jobheartbeat_test_alert"), follow=True)
     assert messages_of(response) == [
-        "No alert channel is configured: set SLACK_WEBHOOK_URL, or RESEND_API_KEY, "
-        "RESEND_FROM and ALERT_EMAIL_TO."
+        "No alert channel is configured: stale jobs cannot be alerted. Set SLACK_WEBHOOK_URL, "
+        "or RESEND_API_KEY, RESEND_FROM and ALERT_EMAIL_TO."
     ]
 
 
@@ -283,3 +283,16 @@ def test_send_test_alert_shows_a_failure_without_the_secret(jobs, email_ok):
     assert "SECRET" not in failed
     assert delivered == "Test alert delivered on email."
     assert history() == ["Sent a test alert: 1/2 delivered."]
+
+
+def test_force_alert_refuses_a_selection_larger_than_its_limit(jobs, slack_ok, monkeypatch):
+    from heartbeats import admin_actions
+
+    monkeypatch.setattr(admin_actions, "FORCE_ALERT_LIMIT", 2)
+    response = run_action(
+        staff_client(VIEW, CHANGE_PERM), "force_alert", ["never", "should", "fresh"]
+    )
+    (message,) = messages_of(response)
+    assert message.startswith("Force alert takes at most 2 jobs at once")
+    assert not Alert.objects.exists()
+    assert last_alerts()["should"] == T0 - timedelta(hours=10)

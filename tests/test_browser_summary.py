@@ -7,48 +7,25 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from heartbeats.models import Alert, AlertDelivery, CheckRun, PingEvent
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 H = timedelta(hours=1)
 
 
-@pytest.fixture(scope="module")
-def summary_driver(tmp_path_factory):
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
-    driver.set_page_load_timeout(30)
-    # Lookups wait (inside chromedriver) for the page a click started to load.
-    driver.implicitly_wait(10)
-    yield driver
-    driver.quit()
+@pytest.fixture
+def summary_driver(browser):
+    """The shared browser; lookups wait (inside chromedriver) for a page a click started."""
+    browser.implicitly_wait(10)
+    yield browser
+    browser.implicitly_wait(0)
 
 
 @pytest.fixture
-def operator(settings, job_admin, django_user_model, transactional_db):
+def operator(settings, django_user_model, transactional_db):
     settings.TIME_ZONE = "Europe/Berlin"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     return django_user_model.objects.create_user(
         "operator", password="a-long-test-password-42", is_staff=True, is_superuser=True
     )

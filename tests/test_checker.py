@@ -318,3 +318,48 @@ def test_query_count_of_a_pass_with_nothing_due_does_not_grow_with_jobs(slack_ok
         jobs=10, now=T0
     ) == _queries_for_a_pass_with_nothing_due(jobs=1000, now=T0 + H)
     assert received(slack_ok, SLACK_SECRET_PATH) == []
+
+
+def test_query_count_is_unchanged_with_per_job_schedules(slack_ok, email_ok, settings):
+    settings.OUTAGE_MIN_JOBS = 10_000
+
+    def pass_over(count: int, now) -> int:
+        Alert.objects.all().delete()
+        CheckRun.objects.all().delete()
+        JobHeartbeat.objects.all().delete()
+        JobHeartbeat.objects.bulk_create(
+            [
+                JobHeartbeat(
+                    job_name=f"cron-{i}",
+                    last_run_at=now - 2 * H,
+                    n_runs=1,
+                    cron="0 * * * *",
+                    tz="Europe/Berlin",
+                    grace=H / 2,
+                    due_at=now - H / 2,
+                )
+                for i in range(count)
+            ]
+            + [
+                JobHeartbeat(
+                    job_name=f"period-{i}",
+                    last_run_at=now,
+                    n_runs=1,
+                    period=H,
+                    grace=H / 2,
+                    due_at=now + H,
+                )
+                for i in range(count)
+            ]
+        )
+        with CaptureQueriesContext(connection) as queries:
+            result = run(now=now)
+        assert result.alerts_sent == count
+        return len(queries)
+
+    assert pass_over(8, T0) == pass_over(8, T0 + H)
+    with_schedules = pass_over(8, T0 + 2 * H)
+    JobHeartbeat.objects.bulk_create(
+        JobHeartbeat(job_name=f"plain-{i}", last_run_at=T0, n_runs=1) for i in range(500)
+    )
+    assert with_schedules == pass_over(8, T0 + 3 * H)

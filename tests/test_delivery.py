@@ -289,3 +289,16 @@ def test_paused_job_is_never_alerted(make_job, slack_ok, email_ok):
     make_job("old", age=300 * H, paused=True)
     assert run().alerts_sent == 0
     assert Alert.objects.count() == 0
+
+
+def test_channels_are_paced_to_their_documented_rates(make_job, slack_ok, email_ok, settings):
+    settings.ALERT_THROTTLE = True
+    settings.OUTAGE_MIN_JOBS = 100
+    for i in range(3):
+        make_job(f"job-{i}", age=30 * H)
+    sleeps = Sleeps()
+    assert run(sleep=sleeps).alerts_sent == 3
+    slack_waits = [s for s in sleeps if s > 0.6]
+    email_waits = [s for s in sleeps if 0.3 < s <= 0.5]
+    assert len(slack_waits) == 2 and all(s <= 1.0 for s in slack_waits)  # ~1 message/s
+    assert len(email_waits) == 2  # ~2 requests/s

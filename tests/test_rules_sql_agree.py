@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from heartbeats import queries, rules
-from heartbeats.checker import _facts
 from heartbeats.models import JobHeartbeat
 from tests.conftest import T0
 
@@ -35,7 +34,7 @@ def population(make_job):
 
 
 def _python(predicate) -> set[str]:
-    return {job.job_name for job in JobHeartbeat.objects.all() if predicate(_facts(job))}
+    return {job.job_name for job in JobHeartbeat.objects.all() if predicate(queries.job_facts(job))}
 
 
 def test_stale(population):
@@ -73,6 +72,6 @@ def test_alert_state_annotation(population):
         ).values_list("job_name", "alert_state")
     )
     assert annotated == {
-        job.job_name: rules.alert_state(_facts(job), now=T0, thresholds=THRESHOLDS).value
+        job.job_name: rules.alert_state(queries.job_facts(job), now=T0, thresholds=THRESHOLDS).value
         for job in JobHeartbeat.objects.all()
     }

@@ -7,6 +7,8 @@ from django.core.management import CommandError, call_command
 
 from tests.conftest import SLACK_SECRET_PATH, received
 
+pytestmark = pytest.mark.django_db
+
 
 def run() -> str:
     out = StringIO()
@@ -37,3 +39,12 @@ def test_no_channel_exits_2(db, no_channels):
     with pytest.raises(CommandError, match="No alert channel is configured") as raised:
         run()
     assert raised.value.returncode == 2
+
+
+def test_a_delivered_test_alert_clears_the_broken_mark(slack_ok, email_ok):
+    from heartbeats.models import ChannelStatus
+    from tests.conftest import T0
+
+    ChannelStatus.objects.create(channel="slack", broken_since=T0, last_error="slack: HTTP 404")
+    call_command("send_test_alert", stdout=StringIO())
+    assert ChannelStatus.objects.get(channel="slack").broken_since is None

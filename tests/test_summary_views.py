@@ -11,7 +11,7 @@ from django.db.backends.utils import CursorWrapper
 from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
-from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
+from heartbeats.models import Alert, AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat, PingEvent
 from heartbeats.templatetags import summary_format
 from tests.conftest import T0
 
@@ -20,17 +20,12 @@ TOKEN = "summary-token-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
-def summary_settings(settings, job_admin):
+def summary_settings(settings):
     settings.TIME_ZONE = "UTC"
     settings.STALE_AFTER_HOURS = 24
     settings.HEALTHCHECK_SCHEDULE = "0 */6 * * *"
     settings.SUMMARY_API_TOKEN = TOKEN
     settings.METRICS_TOKEN = ""
-    # The manifest storage `make test` selects (DEBUG off) needs collectstatic; tests do not.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     return settings
 
 
@@ -110,6 +105,23 @@ def test_red_banner_when_the_last_run_failed(staff, monitored):
     page = staff.get("/summary/").content.decode()
     assert "The checker&#x27;s last run failed." in page
     assert "Slack is down" in page
+
+
+def test_broken_channel_is_shown_on_the_page_and_in_json(staff, monitored):
+    ChannelStatus.objects.create(
+        channel="slack", broken_since=T0 - H, last_error="slack: HTTP 404 (no_service)"
+    )
+    page = staff.get("/summary/").content.decode()
+    assert 'id="channel-banner-slack"' in page
+    assert "Alert channel slack is broken" in page
+    assert "slack: HTTP 404 (no_service)" in page
+    assert staff.get("/summary.json").json()["broken_channels"] == [
+        {
+            "channel": "slack",
+            "broken_since": "2026-03-02T11:00:00Z",
+            "error": "slack: HTTP 404 (no_service)",
+        }
+    ]
 
 
 def test_admin_header_links_to_the_summary(staff):

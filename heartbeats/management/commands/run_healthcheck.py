@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.utils import timezone
 
-from heartbeats import checker
+from heartbeats import checker, config
 from heartbeats.logging import redact
 
 
@@ -29,11 +29,7 @@ class Command(BaseCommand):
             raise CommandError(f"database unavailable: {redact(first)}", returncode=3) from None
         self.stdout.write(_json(result) if json else result.summary_line())
         if not result.channels:
-            raise CommandError(
-                "No alert channel is configured: stale jobs cannot be alerted. Set "
-                "SLACK_WEBHOOK_URL, or RESEND_API_KEY, RESEND_FROM and ALERT_EMAIL_TO.",
-                returncode=2,
-            )
+            raise CommandError(config.NO_CHANNEL_MESSAGE, returncode=2)
         if result.failed_alerts:
             raise CommandError(
                 f"{result.failed_alerts} alert(s) could not be delivered; they are retried on "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from heartbeats import config, notifiers
+from heartbeats import config, delivery
 from heartbeats.logging import redact
 
 
@@ -13,14 +13,9 @@ class Command(BaseCommand):
     help = "Send a clearly marked test message on every configured alert channel."
 
     def handle(self, *args, **options) -> None:
-        channels = config.configured_channels()
-        if not channels:
-            raise CommandError(
-                "No alert channel is configured: set SLACK_WEBHOOK_URL, or RESEND_API_KEY, "
-                "RESEND_FROM and ALERT_EMAIL_TO.",
-                returncode=2,
-            )
-        outcomes = notifiers.send_test_alert(now=timezone.now(), channels=channels)
+        if not config.configured_channels():
+            raise CommandError(config.NO_CHANNEL_MESSAGE, returncode=2)
+        outcomes = delivery.send_test_alert(now=timezone.now())
         for outcome in outcomes:
             if outcome.ok:
                 self.stdout.write(self.style.SUCCESS(f"{outcome.channel}: delivered"))
