@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, Max, OuterRef, Q, Subquery
 
 from heartbeats import config, delivery, queries, rules, schedules, services
 from heartbeats.logging import redact
@@ -83,11 +83,21 @@ def _candidates(*, now: datetime, job_names: list[str] | None):
     open_alert = Alert.objects.filter(job=OuterRef("pk"), done=False, kind__in=PROBLEM_KINDS)
     last_event = PingEvent.objects.filter(job=OuterRef("pk")).order_by("-created_at")
     last_fail = last_event.filter(kind=EventKind.FAIL)
-    qs = queries.problem_jobs(now=now, stale_after=thresholds.stale_after).annotate(
-        has_open_alert=Exists(open_alert),
-        last_event_kind=Subquery(last_event.values("kind")[:1]),
-        last_event_at=Subquery(last_event.values("created_at")[:1]),
-        last_fail_body=Subquery(last_fail.values("body")[:1]),
+    last_problem = Alert.objects.filter(job=OuterRef("pk"), kind__in=PROBLEM_KINDS).order_by(
+        "-created_at"
+    )
+    qs = (
+        JobHeartbeat.objects.filter(
+            queries.attention_q(now=now, stale_after=thresholds.stale_after)
+        )
+        .annotate(
+            has_open_alert=Exists(open_alert),
+            last_event_kind=Subquery(last_event.values("kind")[:1]),
+            last_event_at=Subquery(last_event.values("created_at")[:1]),
+            last_fail_body=Subquery(last_fail.values("body")[:1]),
+            down_last_run=Subquery(last_problem.values("details__last_run_at")[:1]),
+        )
+        .order_by("last_run_at")
     )
     if job_names is not None:
         qs = qs.filter(job_name__in=job_names)
@@ -125,22 +135,21 @@ def _lock_decisions() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DECIDE_LOCK_KEY])
 
 
-def _previous_check_at(*, now: datetime) -> datetime | None:
-    return (
-        CheckRun.objects.filter(dry_run=False, started_at__lt=now)
-        .order_by("-started_at")
-        .values_list("started_at", flat=True)
-        .first()
-    )
+def _run_history(
+    *, now: datetime, current: CheckRun | None
+) -> tuple[datetime | None, datetime | None]:
+    """When the previous check started, and until when an outage grace runs (one query).
 
-
-def _grace_until(*, now: datetime) -> datetime | None:
-    return (
-        CheckRun.objects.filter(grace_until__gt=now)
-        .order_by("-grace_until")
-        .values_list("grace_until", flat=True)
-        .first()
+    Read under the decide lock, so a second checker sees the grace the first one just set.
+    """
+    earlier = Q(dry_run=False, started_at__lt=now)
+    if current is not None:
+        earlier = Q(dry_run=False) & ~Q(pk=current.pk)
+    row = CheckRun.objects.aggregate(
+        previous=Max("started_at", filter=earlier),
+        grace_until=Max("grace_until", filter=Q(grace_until__gt=now)),
     )
+    return row["previous"], row["grace_until"]
 
 
 @dataclass
@@ -148,6 +157,8 @@ class _Decision:
     alerts: list[Alert] = field(default_factory=list)
     outage_alert: Alert | None = None
     grace_until: datetime | None = None
+    previous_check_at: datetime | None = None
+    recovered: list[JobHeartbeat] = field(default_factory=list)
 
 
 def _decide(
@@ -156,17 +167,19 @@ def _decide(
     now: datetime,
     trigger: str,
     job_names: list[str] | None,
-    previous_check_at: datetime | None,
+    current: CheckRun | None,
 ) -> _Decision:
     """Classify every job needing attention; build (not save) the alerts to send."""
     thresholds = config.thresholds()
     result.total_jobs = JobHeartbeat.objects.count()
-    decision = _Decision(grace_until=_grace_until(now=now))
+    previous_check_at, grace_until = _run_history(now=now, current=current)
+    decision = _Decision(grace_until=grace_until, previous_check_at=previous_check_at)
     fresh: list[tuple[JobHeartbeat, rules.Problem]] = []
-    for job in _candidates(now=now, job_names=job_names).iterator(chunk_size=2000):
+    for job in _candidates(now=now, job_names=job_names):
         facts = queries.job_facts(job)
         problem = rules.problem(facts, now=now, stale_after=thresholds.stale_after)
         if problem is None:
+            decision.recovered.append(job)  # alerted earlier, fine again
             continue
         if rules.is_stale(facts, now=now, stale_after=thresholds.stale_after):
             result.stale_jobs += 1
@@ -231,23 +244,10 @@ def _outage_alert(reason: str, *, now: datetime, trigger: str, until: datetime) 
     )
 
 
-def _recoveries(*, now: datetime, trigger: str, job_names: list[str] | None) -> list[Alert]:
-    """Jobs alerted earlier that are fine again: queue "back up" notices and clear the flag."""
-    thresholds = config.thresholds()
-    last_problem = Alert.objects.filter(job=OuterRef("pk"), kind__in=PROBLEM_KINDS).order_by(
-        "-created_at"
-    )
-    recovered = JobHeartbeat.objects.filter(alerted=True, paused=False).exclude(
-        queries.problem_q(now=now, stale_after=thresholds.stale_after)
-    )
-    if job_names is not None:
-        recovered = recovered.filter(job_name__in=job_names)
+def _recoveries(jobs: list[JobHeartbeat], *, now: datetime, trigger: str) -> list[Alert]:
+    """Jobs alerted earlier that are fine again: "back up" notices, and the flag cleared."""
     alerts = []
-    names = []
-    for job in recovered.annotate(
-        down_last_run=Subquery(last_problem.values("details__last_run_at")[:1])
-    ):
-        names.append(job.job_name)
+    for job in jobs:
         before = datetime.fromisoformat(job.down_last_run) if job.down_last_run else None
         downtime = (job.last_run_at - before).total_seconds() / 3600 if before else None
         details = {
@@ -260,7 +260,8 @@ def _recoveries(*, now: datetime, trigger: str, job_names: list[str] | None) -> 
                 job=job, kind=AlertKind.RECOVERY, created_at=now, trigger=trigger, details=details
             )
         )
-    JobHeartbeat.objects.filter(job_name__in=names).update(alerted=False)
+    if jobs:
+        JobHeartbeat.objects.filter(job_name__in=[j.job_name for j in jobs]).update(alerted=False)
     return alerts if settings.NOTIFY_ON_RECOVERY else []
 
 
@@ -287,34 +288,27 @@ def run_check(
     channels = config.configured_channels()
     result = CheckResult(trigger=trigger, dry_run=dry_run, channels=channels)
     if dry_run:
-        decision = _decide(
-            result, now=now, trigger=trigger, job_names=job_names,
-            previous_check_at=_previous_check_at(now=now),
-        )  # fmt: skip
+        decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=None)
         for alert in decision.alerts:
             action = "would_send" if channels else "no_channel"
             result.jobs.append(JobOutcome(alert.job_id, action, alert.kind))
         result.alerts_sent = len(decision.alerts) if channels else 0
         return result
-    previous = _previous_check_at(now=now)
     run = CheckRun.objects.create(started_at=now, trigger=trigger, host=socket.gethostname())
     try:
-        _check(result, run, now=now, trigger=trigger, job_names=job_names, sleep=sleep,
-               previous=previous)  # fmt: skip
+        _check(result, run, now=now, trigger=trigger, job_names=job_names, sleep=sleep)
     except Exception as exc:
         _record_failure(run, exc, now=now)
         raise
     return result
 
 
-def _check(result, run, *, now, trigger, job_names, sleep, previous) -> None:
+def _check(result, run, *, now, trigger, job_names, sleep) -> None:
     channels = result.channels
     with transaction.atomic():
         _lock_decisions()
-        decision = _decide(
-            result, now=now, trigger=trigger, job_names=job_names, previous_check_at=previous
-        )
-        recoveries = _recoveries(now=now, trigger=trigger, job_names=job_names)
+        decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=run)
+        recoveries = _recoveries(decision.recovered, now=now, trigger=trigger)
         result.recoveries = len(recoveries)
         if channels:
             notices = [decision.outage_alert] if decision.outage_alert else []
@@ -326,7 +320,7 @@ def _check(result, run, *, now, trigger, job_names, sleep, previous) -> None:
         result.errors.append("no alert channel is configured: stale jobs cannot be alerted")
     report = delivery.deliver_pending(now=now, sleep=sleep)
     _merge(result, report)
-    services.prune_events(keep=config.events_kept(), since=previous)
+    services.prune_events(keep=config.events_kept(), since=decision.previous_check_at)
     CheckRun.objects.filter(pk=run.pk).update(
         finished_at=now,
         outcome=RunOutcome.FAILED if result.errors else RunOutcome.OK,

@@ -50,6 +50,11 @@ def problem_q(*, now: datetime, stale_after: timedelta) -> Q:
     )
 
 
+def attention_q(*, now: datetime, stale_after: timedelta) -> Q:
+    """What one checker query must read: problems, and alerted jobs that may have recovered."""
+    return problem_q(now=now, stale_after=stale_after) | Q(alerted=True, paused=False)
+
+
 def suppressed_q(*, now: datetime, suppression: timedelta) -> Q:
     """`rules.is_suppressed` in SQL."""
     return Q(last_alert_at__gt=now - suppression)
@@ -75,13 +80,6 @@ def with_alert_state(qs: QuerySet, *, now: datetime, thresholds: Thresholds) -> 
     ]
     return qs.annotate(
         alert_state=Case(*whens, default=Value(AlertState.HEALTHY.value), output_field=CharField())
-    )
-
-
-def problem_jobs(*, now: datetime, stale_after: timedelta) -> QuerySet[JobHeartbeat]:
-    """The jobs that need an alert or a suppression decision, oldest heartbeat first."""
-    return JobHeartbeat.objects.filter(problem_q(now=now, stale_after=stale_after)).order_by(
-        "last_run_at"
     )
 
 
