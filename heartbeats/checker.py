@@ -97,7 +97,8 @@ def _candidates(*, now: datetime, job_names: list[str] | None):
             last_fail_body=Subquery(last_fail.values("body")[:1]),
             down_last_run=Subquery(last_problem.values("details__last_run_at")[:1]),
         )
-        .order_by("last_run_at")
+        # No ORDER BY: SQLite would then walk the last_run_at index instead of the filters'.
+        .order_by()
     )
     if job_names is not None:
         qs = qs.filter(job_name__in=job_names)
@@ -175,7 +176,8 @@ def _decide(
     previous_check_at, grace_until = _run_history(now=now, current=current)
     decision = _Decision(grace_until=grace_until, previous_check_at=previous_check_at)
     fresh: list[tuple[JobHeartbeat, rules.Problem]] = []
-    for job in _candidates(now=now, job_names=job_names):
+    candidates = sorted(_candidates(now=now, job_names=job_names), key=lambda j: j.last_run_at)
+    for job in candidates:
         facts = queries.job_facts(job)
         problem = rules.problem(facts, now=now, stale_after=thresholds.stale_after)
         if problem is None:
