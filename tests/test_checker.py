@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 from datetime import timedelta
 from io import StringIO
 
@@ -10,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from werkzeug import Response
 
 from heartbeats import checker
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat
@@ -136,10 +138,14 @@ def test_failed_channel_is_retried_next_run_without_resending_the_other(
         channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("boom", status=500)
     elif failure == "timeout":
         settings.ALERT_READ_TIMEOUT = 0.2
-        channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_handler(_slow)
+        RELEASE_HANGING.clear()
+        channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_handler(_hang)
     else:
         settings.SLACK_WEBHOOK_URL = f"http://127.0.0.1:{_closed_port()}{SLACK_SECRET_PATH}"
-    first = run(now=clock.now())
+    try:
+        first = run(now=clock.now())
+    finally:
+        RELEASE_HANGING.set()
     assert (first.alerts_sent, first.failed_alerts) == (0, 1)
     assert JobHeartbeat.objects.get(pk="backup").last_alert_at is None
     slack = AlertDelivery.objects.get(channel="slack")
@@ -156,12 +162,12 @@ def test_failed_channel_is_retried_next_run_without_resending_the_other(
     assert JobHeartbeat.objects.get(pk="backup").last_alert_at == clock.now()
 
 
-def _slow(request):
-    import threading
+RELEASE_HANGING = threading.Event()
 
-    from werkzeug import Response
 
-    threading.Event().wait(0.6)
+def _hang(request) -> Response:
+    """A webhook that answers only after the client has given up (its read timeout)."""
+    RELEASE_HANGING.wait(10)
     return Response("late")
 
 
