@@ -196,7 +196,15 @@ def _decide(
             )
         else:
             fresh.append((job, problem))
-    newly_down = sum(1 for job, p in fresh if p == rules.Problem.DOWN and not job.alerted)
+    newly_down = sum(
+        1
+        for job, p in fresh
+        if p == rules.Problem.DOWN
+        and not job.alerted
+        and rules.went_down_since(
+            queries.job_facts(job), previous_check_at, stale_after=thresholds.stale_after
+        )
+    )
     reason = None
     if job_names is None and decision.grace_until is None:
         deadline = config.checker_deadline(previous_check_at) if previous_check_at else None

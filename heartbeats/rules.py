@@ -109,6 +109,14 @@ def overdue(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> timede
     return now - deadline
 
 
+def went_down_since(facts: JobFacts, since: datetime | None, *, stale_after: timedelta) -> bool:
+    """Whether a job's down deadline passed after `since` (the previous check): only those
+    count as "went silent at the same time", so jobs held back by an outage grace are not
+    counted again, and alerted, once it ends."""
+    deadline = facts.due_at if facts.due_at is not None else facts.last_run_at + stale_after
+    return since is None or deadline > since
+
+
 def problem(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> Problem | None:
     """The reason to alert about a job now, if any; a paused job has none."""
     if facts.paused:

@@ -227,6 +227,11 @@ def test_most_jobs_silent_at_once_is_treated_as_monitoring_outage(
     assert result.outage == "6 of 10 jobs went silent at the same time"
     assert result.alerts_sent == 0
     assert len(received(slack_ok, SLACK_SECRET_PATH)) == 1
+    # After the grace, the jobs still silent are alerted: no second outage notice.
+    later = run(now=T0 + 2 * H)
+    assert later.outage == ""
+    assert later.alerts_sent == 6
+    assert run(now=T0 + 8 * H).outage == ""
 
 
 def test_half_the_jobs_silent_is_not_an_outage(make_job, slack_ok, email_ok, settings):
