@@ -113,6 +113,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "heartbeats.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -123,7 +124,7 @@ MIDDLEWARE = [
 
 if not DEBUG:
     # gunicorn serves collected static files; in DEBUG runserver serves them itself.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "cronmonitor.urls"
 WSGI_APPLICATION = "cronmonitor.wsgi.application"
@@ -280,7 +281,9 @@ LOGGING = {
     "filters": {"redact": {"()": "heartbeats.logging.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        # runserver's request log: its lines hold URLs, and a by-name ping URL holds a key.
+        "server": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
@@ -289,6 +292,8 @@ LOGGING = {
             "level": env.str("LOG_LEVEL", default="INFO"),
             "propagate": False,
         },
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         # urllib3 logs request paths at DEBUG, and a Slack webhook's path is its secret.
         "urllib3": {"level": "WARNING"},
     },

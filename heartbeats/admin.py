@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 from django.contrib import admin
+from django.contrib.admin.utils import quote as admin_quote
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -208,7 +209,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 def _job_link(job_name: str | None) -> str:
     if job_name is None:
         return "(cronmonitor)"
-    url = reverse("admin:heartbeats_jobheartbeat_change", args=[job_name])
+    url = reverse("admin:heartbeats_jobheartbeat_change", args=[admin_quote(job_name)])
     return format_html('<a href="{}">{}</a>', url, job_name)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from django.conf import settings
+from django.contrib.admin.utils import quote as admin_quote
 
 from heartbeats.config import configured_channels
 from heartbeats.logging import redact
@@ -65,7 +66,11 @@ class Message:
 
 
 def job_url(job_name: str) -> str:
-    return f"{settings.SITE_URL}/admin/heartbeats/jobheartbeat/{quote(job_name, safe='')}/change/"
+    """The job's admin page; the admin's own quoting first ("_24" in a name must survive)."""
+    return (
+        f"{settings.SITE_URL}/admin/heartbeats/jobheartbeat/"
+        f"{quote(admin_quote(job_name), safe='')}/change/"
+    )
 
 
 def _when(moment: datetime | None) -> str:

@@ -10,6 +10,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.utils import quote as admin_quote
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
@@ -135,7 +136,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def job_admin_url(job_name: str) -> str:
-    return reverse("admin:heartbeats_jobheartbeat_change", args=[job_name])
+    return reverse("admin:heartbeats_jobheartbeat_change", args=[admin_quote(job_name)])
 
 
 def iso(moment: datetime | None) -> str | None:

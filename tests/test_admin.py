@@ -311,3 +311,14 @@ def test_state_column_follows_each_jobs_schedule(viewer, make_job):
     assert [state(n) for n in ("every-5-min", "late-one", "down-one", "failing", "paused")] == [
         "up", "late", "down", "failed", "paused",
     ]  # fmt: skip
+
+
+def test_links_to_a_job_survive_the_admins_own_escaping(viewer, make_job, settings):
+    """The admin reads "_24" in an object id as an escape: links must quote names for it."""
+    from heartbeats.notifiers import job_url
+    from heartbeats.summary_views import job_admin_url
+
+    make_job("cleanup_24h")
+    settings.SITE_URL = ""
+    assert viewer.get(job_url("cleanup_24h")).status_code == 200
+    assert viewer.get(job_admin_url("cleanup_24h")).status_code == 200

@@ -75,3 +75,34 @@ def test_no_secret_in_any_output(secrets_set, make_job, client, caplog, capsys):
     assert PingEvent.objects.filter(job_id="backup").exists()
     for fragment in FRAGMENTS:
         assert fragment not in everything.replace(f"body {PING}", ""), fragment
+
+
+@pytest.mark.parametrize("logger_name", ["django.server", "django.request", "django", "heartbeats"])
+def test_every_log_handler_redacts_a_ping_key(secrets_set, logger_name):
+    """runserver's request log holds URLs; a by-name ping URL holds a key."""
+    logger = logging.getLogger(logger_name)
+    while not logger.handlers and logger.propagate and logger.parent:
+        logger = logger.parent
+    assert logger.handlers
+    record = logging.LogRecord(
+        logger_name, logging.WARNING, __file__, 1, '"%s" %s', (f"GET /ping/{PING}/x", 404), None
+    )
+    for handler in logger.handlers:
+        assert handler.filter(record)
+    assert PING not in record.getMessage()
+    assert "/ping/[redacted]/x" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/heartbeats/jobheartbeat/?status=%00",
+        "/admin/heartbeats/alert/?kind=%00",
+        "/admin/heartbeats/jobheartbeat/%00/change/",
+        "/ping/%00",
+    ],
+)
+def test_nul_in_a_url_is_a_400_not_a_500(admin_client, url):
+    response = admin_client.get(url)
+    assert response.status_code == 400
+    assert b"NUL characters are not allowed" in response.content
