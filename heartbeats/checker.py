@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, Q, Subquery
+from django.utils import timezone
 
 from heartbeats import config, delivery, queries, rules, schedules, services
 from heartbeats.logging import redact
@@ -332,7 +333,7 @@ def _check(result, run, *, now, trigger, job_names, sleep) -> None:
     _merge(result, report)
     services.prune_events(keep=config.events_kept(), since=decision.previous_check_at)
     CheckRun.objects.filter(pk=run.pk).update(
-        finished_at=now,
+        finished_at=timezone.now(),
         outcome=RunOutcome.FAILED if result.errors else RunOutcome.OK,
         total_jobs=result.total_jobs,
         stale_jobs=result.stale_jobs,
@@ -341,6 +342,8 @@ def _check(result, run, *, now, trigger, job_names, sleep) -> None:
         failed_alerts=result.failed_alerts,
         error="\n".join(result.errors)[:2000],
     )
+    if trigger != "cron":
+        return  # a manual run must not make a broken crontab look alive
     services.record_signal(
         job_name=CHECKER_JOB,
         now=now,
@@ -369,8 +372,10 @@ def _record_failure(run: CheckRun, exc: Exception, *, now: datetime) -> None:
     logger.error("Health check failed: %s", error)
     try:
         CheckRun.objects.filter(pk=run.pk).update(
-            finished_at=now, outcome=RunOutcome.FAILED, error=error
+            finished_at=timezone.now(), outcome=RunOutcome.FAILED, error=error
         )
+        if run.trigger != "cron":
+            return
         services.record_signal(
             job_name=CHECKER_JOB, kind=EventKind.FAIL, now=now, status="failed",
             metadata={"error": error},

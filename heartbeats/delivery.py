@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
+from django.utils import timezone
 
 from heartbeats import notifiers
 from heartbeats.config import configured_channels
@@ -89,11 +90,20 @@ def expire_recovered(*, now: datetime) -> set[uuid.UUID]:
     return alert_ids
 
 
-def claim(*, now: datetime, limit: int = CLAIM_BATCH) -> list[AlertDelivery]:
-    """Take a lease on due pending deliveries that no other checker holds."""
-    lease = timedelta(seconds=settings.ALERT_DELIVERY_LEASE_SECONDS)
+def _lease_length() -> timedelta:
+    return timedelta(seconds=settings.ALERT_DELIVERY_LEASE_SECONDS)
+
+
+def claim(*, now: datetime, limit: int = CLAIM_BATCH) -> tuple[list[AlertDelivery], datetime]:
+    """Take a lease on due pending deliveries that no other checker holds.
+
+    The lease runs from the moment of claiming (not the run's start), and the caller renews
+    it while it works, so a slow batch is never taken over and sent twice.
+    """
+    claimed_at = timezone.now()
+    lease_until = claimed_at + _lease_length()
     due = AlertDelivery.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        Q(lease_until__isnull=True) | Q(lease_until__lt=claimed_at),
         state=DeliveryState.PENDING,
         next_attempt_at__lte=now,
     ).order_by("created_at", "id")
@@ -102,15 +112,25 @@ def claim(*, now: datetime, limit: int = CLAIM_BATCH) -> list[AlertDelivery]:
             due = due.select_for_update(skip_locked=True)
         ids = list(due.values_list("id", flat=True)[:limit])
         if not ids:
-            return []
+            return [], lease_until
         AlertDelivery.objects.filter(id__in=ids).update(
-            lease_until=now + lease, attempts=F("attempts") + 1, updated_at=now
+            lease_until=lease_until, attempts=F("attempts") + 1, updated_at=claimed_at
         )
-    return list(
+    deliveries = list(
         AlertDelivery.objects.filter(id__in=ids)
         .select_related("alert")
         .order_by("created_at", "id")
     )
+    return deliveries, lease_until
+
+
+def _renew(ids: list[int], lease_until: datetime) -> datetime:
+    """Extend our lease on a batch once half of it is used (compare-and-swap: still ours)."""
+    if timezone.now() < lease_until - _lease_length() / 2:
+        return lease_until
+    renewed = timezone.now() + _lease_length()
+    AlertDelivery.objects.filter(id__in=ids, lease_until=lease_until).update(lease_until=renewed)
+    return renewed
 
 
 def _message_for(alerts: Sequence[Alert]) -> notifiers.Message:
@@ -201,11 +221,16 @@ def deliver_pending(
     configured = set(configured_channels())
     touched: set[uuid.UUID] = set()
     errored: set[uuid.UUID] = set()
-    while batch := claim(now=now):
+    while True:
+        batch, lease_until = claim(now=now)
+        if not batch:
+            break
         outcomes: dict[str, list[int]] = defaultdict(list)
         errors: dict[int, notifiers.DeliveryError] = {}
         channel_errors: dict[str, notifiers.DeliveryError | None] = {}
+        batch_ids = [d.id for d in batch]
         for group in _groups(batch):
+            lease_until = _renew(batch_ids, lease_until)
             channel = group[0].channel
             if channel in configured:
                 pacer.wait(channel)
@@ -233,7 +258,7 @@ def deliver_pending(
                 channel_errors[channel] = error
         for channel, error in channel_errors.items():
             _record_channel(channel, error, now=now)
-        _record(batch, outcomes, errors, now=now)
+        _record(batch, outcomes, errors, now=now, lease_until=lease_until)
         report.errors.extend(sorted({str(e) for e in errors.values()}))
     _close_alerts(touched | expired, errored, now=now, report=report, reported=touched)
     return report
@@ -245,9 +270,11 @@ def _record(
     errors: dict[int, notifiers.DeliveryError],
     *,
     now: datetime,
+    lease_until: datetime,
 ) -> None:
-    """Write the batch's results with one statement per outcome (plus one per error text)."""
-    base = AlertDelivery.objects
+    """Write the batch's results with one statement per outcome (plus one per error text),
+    only where our lease still holds."""
+    base = AlertDelivery.objects.filter(lease_until=lease_until)
     base.filter(id__in=outcomes["sent"]).update(
         state=DeliveryState.SENT, sent_at=now, lease_until=None, last_error="", updated_at=now
     )

@@ -146,8 +146,13 @@ def job_counts(*, now: datetime) -> JobCounts:
 
 
 def checker_status(*, now: datetime) -> CheckerStatus:
-    """Is the checker running on schedule and did its last run succeed? Dry runs do not count."""
-    last_run = CheckRun.objects.filter(dry_run=False).order_by("-started_at").first()
+    """Is the checker running on schedule and did its last run succeed?
+
+    Only cron runs count: a manual or forced run must not hide a broken crontab.
+    """
+    last_run = (
+        CheckRun.objects.filter(dry_run=False, trigger="cron").order_by("-started_at").first()
+    )
     deadline = None
     if last_run is not None:
         deadline = config.checker_deadline(last_run.started_at)
@@ -269,13 +274,8 @@ def summary(*, now: datetime, windows: list[str]) -> Summary:
         windows={name: window_metrics(name, now=now) for name in windows},
         daily=daily_alerts(now=now),
         stale_jobs=stale_jobs(now=now),
-        broken_channels=broken_channels(),
+        broken_channels=list(queries.broken_channels()),
     )
-
-
-def broken_channels() -> list[ChannelStatus]:
-    """Channels a permanent delivery error marked broken; cleared by their next success."""
-    return list(ChannelStatus.objects.filter(broken_since__isnull=False).order_by("channel"))
 
 
 @dataclass(frozen=True)

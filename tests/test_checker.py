@@ -369,3 +369,30 @@ def test_query_count_is_unchanged_with_per_job_schedules(slack_ok, email_ok, set
         JobHeartbeat(job_name=f"plain-{i}", last_run_at=T0, n_runs=1) for i in range(500)
     )
     assert with_schedules == pass_over(8, T0 + 3 * H)
+
+
+def test_a_manual_run_does_not_make_a_broken_crontab_look_alive(
+    make_job, slack_ok, email_ok, clock
+):
+    from heartbeats import metrics
+
+    run(now=clock.now())
+    clock.advance(hours=20)
+    run(now=clock.now(), trigger="manual")
+    own = JobHeartbeat.objects.get(pk=checker.CHECKER_JOB)
+    assert own.last_run_at == clock.now() - timedelta(hours=20)
+    assert metrics.checker_status(now=clock.now()).problem == "overdue"
+
+
+def test_a_check_run_records_when_it_really_finished(make_job, channels, email_ok, clock, settings):
+    settings.ALERT_RETRIES_PER_RUN = 1
+    channels.expect_ordered_request(SLACK_SECRET_PATH).respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "2"}
+    )
+    channels.expect_ordered_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    make_job("backup", age=30 * H, now=clock.now())
+    started = clock.now()
+    checker.run_check(now=started, sleep=lambda seconds: clock.advance(seconds=seconds))
+    run_row = CheckRun.objects.get()
+    assert run_row.started_at == started
+    assert run_row.finished_at >= started + timedelta(seconds=2)

@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings as django_settings
 from django.db import connection, connections
 from django.utils import timezone
@@ -142,7 +143,8 @@ def test_checker_killed_mid_run_loses_nothing_and_sends_once(channels, settings,
     channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
     channels.expect_request("/resend/emails").respond_with_json({"id": "1"})
     after_lease = timezone.now() + timedelta(seconds=settings.ALERT_DELIVERY_LEASE_SECONDS + 1)
-    result = checker.run_check(now=after_lease, sleep=lambda s: None)
+    with time_machine.travel(after_lease, tick=False):
+        result = checker.run_check(now=timezone.now(), sleep=lambda s: None)
     assert result.alerts_sent == 1
     assert len(received(channels, "/resend/emails")) == 1
     assert AlertDelivery.objects.filter(state="sent").count() == 2

@@ -307,3 +307,29 @@ def test_channels_are_paced_to_their_documented_rates(make_job, slack_ok, email_
     email_waits = [s for s in sleeps if 0.3 < s <= 0.5]
     assert len(slack_waits) == 2 and all(s <= 1.0 for s in slack_waits)  # ~1 message/s
     assert len(email_waits) == 2  # ~2 requests/s
+
+
+def test_a_slow_batch_renews_its_lease_so_no_other_checker_takes_it(
+    make_job, channels, email_ok, settings, clock
+):
+    """Two Slack messages, each answered after a long Retry-After: the lease is renewed."""
+    settings.ALERT_DELIVERY_LEASE_SECONDS = 60
+    settings.ALERT_RETRIES_PER_RUN = 1
+    settings.ALERT_RETRY_AFTER_MAX_SECONDS = 45
+    settings.OUTAGE_MIN_JOBS = 100
+    for i in range(2):
+        make_job(f"job-{i}", age=30 * H, now=clock.now())
+        channels.expect_ordered_request(SLACK_SECRET_PATH).respond_with_data(
+            "slow down", status=429, headers={"Retry-After": "40"}
+        )
+        channels.expect_ordered_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    leases = []
+
+    def waiting(seconds: float) -> None:
+        clock.advance(seconds=seconds)
+        leases.append(set(AlertDelivery.objects.values_list("lease_until", flat=True)))
+
+    result = checker.run_check(now=clock.now(), sleep=waiting)
+    assert result.alerts_sent == 2
+    assert AlertDelivery.objects.filter(state="sent").count() == 4
+    assert max(min(lease) for lease in leases) > T0 + timedelta(seconds=60)  # renewed
