@@ -47,6 +47,11 @@ def redact(text: str) -> str:
     return URL_PATTERN.sub("[url]", redact_secrets(text))
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception as one redacted line, for a command's one-line error."""
+    return redact((str(exc).strip().splitlines() or [type(exc).__name__])[0])
+
+
 class SecretSafeExceptionReporter(ExceptionReporter):
     """The DEBUG error page, without secrets even where the filter cannot reach (a ping key
     in the request path, a webhook URL in a local variable's repr)."""

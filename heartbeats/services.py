@@ -19,7 +19,11 @@ from django.db.models.functions import RowNumber
 
 from heartbeats import config, queries, schedules
 from heartbeats.models import (
+    PROBLEM_KINDS,
     STATUS_PATTERN,
+    Alert,
+    AlertDelivery,
+    DeliveryState,
     EventKind,
     JobHeartbeat,
     PingEvent,
@@ -73,6 +77,12 @@ def parse_metadata(text: str) -> dict:
         raise InvalidSignal('metadata must be a JSON object, like {"rows": 42}')
     if _depth(value) > MAX_METADATA_DEPTH:
         raise InvalidSignal(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise InvalidSignal(
+            "metadata holds a lone surrogate (\\ud800-\\udfff): not UTF-8"
+        ) from None
     if "\\u0000" in json.dumps(value):
         raise InvalidSignal("metadata must not contain NUL characters (\\u0000)")
     return value
@@ -331,8 +341,24 @@ def reset_alerts(jobs: QuerySet[JobHeartbeat], *, now: datetime) -> int:
 
 
 def silence_all(*, now: datetime) -> int:
-    """Disable All Alerts Temporarily: every job counts as alerted just now."""
-    return JobHeartbeat.objects.update(last_alert_at=now, updated_at=now)
+    """Disable All Alerts Temporarily: every job counts as alerted just now, and problem
+    alerts still waiting to be (re)sent are dropped (those a checker is sending right now
+    finish)."""
+    waiting = AlertDelivery.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        state=DeliveryState.PENDING,
+        alert__kind__in=PROBLEM_KINDS,
+    )
+    with transaction.atomic():
+        count = JobHeartbeat.objects.update(last_alert_at=now, updated_at=now)
+        alert_ids = set(waiting.values_list("alert_id", flat=True))
+        AlertDelivery.objects.filter(alert_id__in=alert_ids, state=DeliveryState.PENDING).filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+        ).update(state=DeliveryState.EXPIRED, updated_at=now, lease_until=None)
+        Alert.objects.filter(id__in=alert_ids).exclude(
+            deliveries__state=DeliveryState.PENDING
+        ).update(done=True)
+    return count
 
 
 def bulk_recover(*, now: datetime) -> int:

@@ -30,6 +30,7 @@ fi
 # A freshly installed cluster only trusts the local socket; let the postgres user in on TCP.
 if ! psql "postgres://postgres@$host:$port/postgres" -Atc 'select 1' >/dev/null 2>&1; then
   hba="/etc/postgresql/$version/main/pg_hba.conf"
+  echo "Letting the postgres user in over TCP from 127.0.0.1 without a password (trust) in $hba"
   sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
   pg_ctlcluster --skip-systemctl-redirect "$version" main reload
 fi

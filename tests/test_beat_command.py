@@ -246,3 +246,17 @@ def test_manage_py_passes_output_byte_for_byte_and_exits_with_the_commands_statu
     )
     assert (run.returncode, run.stdout) == (1, bytes(range(256)))
     assert run.stderr.decode() == f"disk full\nCommandError: {PYTHON} exited with status 1\n"
+
+
+def test_lone_surrogate_in_metadata_is_refused_on_every_database(make_job):
+    with pytest.raises(CommandError, match="lone surrogate") as excinfo:
+        call_command("beat", "ok", '--metadata={"a": "\\ud800"}', stdout=StringIO())
+    assert excinfo.value.returncode == 2
+    assert not JobHeartbeat.objects.filter(pk="ok").exists()
+
+
+def test_beat_without_a_name_names_only_the_name(capsys):
+    with pytest.raises(CommandError) as excinfo:
+        call_command("beat", stdout=StringIO(), stderr=StringIO())
+    assert "required: name" in str(excinfo.value)
+    assert "command" not in str(excinfo.value)

@@ -186,8 +186,9 @@ def test_failed_delivery_makes_the_command_exit_non_zero(make_job, channels, ema
     with pytest.raises(CommandError) as excinfo:
         call_command("run_healthcheck", stdout=out, stderr=err)
     assert excinfo.value.returncode == 1
-    assert "1 alert(s) could not be delivered; they are retried on the next run" in str(
-        excinfo.value
+    assert (
+        "1 alert(s) could not be delivered; temporary failures are retried on the next run"
+        in str(excinfo.value)
     )
     assert "slack: HTTP 500 (boom)" in str(excinfo.value)
 
@@ -396,3 +397,14 @@ def test_a_check_run_records_when_it_really_finished(make_job, channels, email_o
     run_row = CheckRun.objects.get()
     assert run_row.started_at == started
     assert run_row.finished_at >= started + timedelta(seconds=2)
+
+
+def test_dry_run_lists_what_it_would_send(make_job, channels, clock):
+    make_job("backup", age=30 * H)
+    make_job("quiet", age=30 * H, last_alert_at=T0 - H)
+    out = StringIO()
+    call_command("run_healthcheck", "--dry-run", stdout=out)
+    assert out.getvalue().splitlines()[1:] == [
+        "  quiet: suppressed (last alert 1.0h ago)",
+        "  backup: would_send (down)",
+    ]

@@ -333,3 +333,17 @@ def test_a_slow_batch_renews_its_lease_so_no_other_checker_takes_it(
     assert result.alerts_sent == 2
     assert AlertDelivery.objects.filter(state="sent").count() == 4
     assert max(min(lease) for lease in leases) > T0 + timedelta(seconds=60)  # renewed
+
+
+def test_silence_all_drops_alerts_waiting_to_be_retried(make_job, channels, email_ok, clock):
+    make_job("backup", age=30 * H, now=clock.now())
+    channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("down", status=500)
+    run(now=clock.now())
+    assert AlertDelivery.objects.get(channel="slack").state == "pending"
+    services.silence_all(now=clock.now())
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    clock.advance(hours=2)
+    run(now=clock.now())
+    assert AlertDelivery.objects.get(channel="slack").state == "expired"
+    assert len(received(channels, SLACK_SECRET_PATH)) == 1
+    assert Alert.objects.get(kind="down").done

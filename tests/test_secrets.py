@@ -52,3 +52,13 @@ def test_secrets_absent_when_delivery_fails(make_job, channels, settings, caplog
     assert "could not be delivered" in text
     for fragment in SECRET_FRAGMENTS:
         assert fragment not in text
+
+
+def test_ensure_admin_with_an_empty_admin_password_prints_the_generated_one(monkeypatch):
+    from django.contrib.auth import authenticate
+
+    monkeypatch.setenv("ADMIN_PASSWORD", "")
+    out = StringIO()
+    call_command("ensure_admin", stdout=out)
+    password = out.getvalue().split("password: ")[1].splitlines()[0]
+    assert authenticate(username="admin", password=password) is not None

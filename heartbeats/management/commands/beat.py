@@ -16,6 +16,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from heartbeats import config, services, wrapper
+from heartbeats.logging import first_line
 from heartbeats.models import EventKind
 
 
@@ -33,7 +34,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("name", help="job name: 1-128 of letters, digits, . _ - :")
-        parser.add_argument("command", nargs="*", help="after --: the command to run and report")
+        parser.add_argument(
+            "command", nargs="*", default=[], help="after --: the command to run and report"
+        )
         signal = parser.add_mutually_exclusive_group()
         signal.add_argument(
             "--start", dest="kind", action="store_const", const=EventKind.START, help="run began"
@@ -156,8 +159,4 @@ def _passthrough(stream: OutputWrapper) -> wrapper.Sink:
 def _database_problem(exc: DatabaseError) -> str:
     """An unreachable database (retry later) told apart from one that refused the write."""
     unreachable = isinstance(exc, OperationalError | InterfaceError)
-    return f"database {'unavailable' if unreachable else 'error'}: {_first_line(exc)}"
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"database {'unavailable' if unreachable else 'error'}: {first_line(exc)}"

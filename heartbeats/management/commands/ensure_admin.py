@@ -16,9 +16,10 @@ class Command(BaseCommand):
         users = get_user_model().objects
         if users.filter(is_superuser=True).exists():
             return
-        password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        given = os.environ.get("ADMIN_PASSWORD", "").strip()
+        password = given or secrets.token_urlsafe(12)
         users.create_superuser("admin", email="", password=password)
-        shown = "from ADMIN_PASSWORD" if "ADMIN_PASSWORD" in os.environ else password
+        shown = "the one in ADMIN_PASSWORD" if given else password
         self.stdout.write(
             self.style.SUCCESS(f"Created superuser 'admin' with password: {shown}")
             + "\nIt is shown only this once; change it in the admin (top right, 'Change password')."

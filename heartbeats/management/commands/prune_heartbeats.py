@@ -7,6 +7,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from heartbeats import retention
+from heartbeats.logging import first_line
 
 
 class Command(BaseCommand):
@@ -34,6 +35,5 @@ class Command(BaseCommand):
                 now=timezone.now(), dry_run=dry_run, batch_size=batch_size, progress=progress
             )
         except DatabaseError as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise CommandError(f"database unavailable: {first}", returncode=3) from None
+            raise CommandError(f"database unavailable: {first_line(exc)}", returncode=3) from None
         self.stdout.write(result.summary_line(dry_run=dry_run))

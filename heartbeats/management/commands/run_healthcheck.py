@@ -9,7 +9,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from heartbeats import checker, config
-from heartbeats.logging import redact
+from heartbeats.logging import first_line
 
 
 class Command(BaseCommand):
@@ -25,15 +25,17 @@ class Command(BaseCommand):
         try:
             result = checker.run_check(now=timezone.now(), trigger=trigger, dry_run=dry_run)
         except DatabaseError as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise CommandError(f"database unavailable: {redact(first)}", returncode=3) from None
+            raise CommandError(f"database unavailable: {first_line(exc)}", returncode=3) from None
         self.stdout.write(_json(result) if json else result.summary_line())
+        if dry_run and not json:
+            for outcome in result.jobs:
+                self.stdout.write(f"  {outcome.job_name}: {outcome.action} ({outcome.detail})")
         if not result.channels:
             raise CommandError(config.NO_CHANNEL_MESSAGE, returncode=2)
         if result.failed_alerts:
             raise CommandError(
-                f"{result.failed_alerts} alert(s) could not be delivered; they are retried on "
-                f"the next run: {'; '.join(result.errors)}",
+                f"{result.failed_alerts} alert(s) could not be delivered; temporary failures are "
+                f"retried on the next run: {'; '.join(result.errors)}",
                 returncode=1,
             )
 
