@@ -165,25 +165,42 @@ def job_alert(alert: Alert) -> notifiers.JobAlert:
 
 
 def _idempotency_key(deliveries: Sequence[AlertDelivery]) -> str:
+    """One key per message, the same on every retry of it: Resend then sends it once.
+
+    A digest's key follows from the deliveries in it, and is stored on them so that a retry
+    regroups exactly them (see `_groups`): same digest, same key.
+    """
     if len(deliveries) == 1:
         return f"cronmonitor-{deliveries[0].alert_id}-{deliveries[0].channel}"
-    digest = hashlib.sha256(",".join(sorted(str(d.id) for d in deliveries)).encode()).hexdigest()
-    return f"cronmonitor-digest-{digest[:40]}"
+    ids = ",".join(sorted(str(d.id) for d in deliveries))
+    key = f"cronmonitor-digest-{hashlib.sha256(ids.encode()).hexdigest()[:40]}"
+    if any(d.idempotency_key != key for d in deliveries):
+        AlertDelivery.objects.filter(id__in=[d.id for d in deliveries]).update(idempotency_key=key)
+    return key
 
 
 def _groups(deliveries: list[AlertDelivery]) -> list[list[AlertDelivery]]:
-    """One group per message: a channel with more job alerts than the threshold gets a digest."""
+    """One group per message. A digest being retried is regrouped as it was sent; other job
+    alerts on a channel become one digest when there are more than the threshold."""
     by_channel: dict[str, list[AlertDelivery]] = defaultdict(list)
     for delivery in deliveries:
         by_channel[delivery.channel].append(delivery)
     groups: list[list[AlertDelivery]] = []
     for items in by_channel.values():
-        job_items = [d for d in items if d.alert.job_id is not None]
-        if len(job_items) > settings.ALERT_DIGEST_THRESHOLD:
-            groups.append(job_items)
-            groups.extend([d] for d in items if d.alert.job_id is None)
+        retried: dict[str, list[AlertDelivery]] = defaultdict(list)
+        fresh: list[AlertDelivery] = []
+        for d in items:
+            if d.alert.job_id is None:
+                groups.append([d])
+            elif d.idempotency_key:
+                retried[d.idempotency_key].append(d)
+            else:
+                fresh.append(d)
+        groups.extend(retried.values())
+        if len(fresh) > settings.ALERT_DIGEST_THRESHOLD:
+            groups.append(fresh)
         else:
-            groups.extend([d] for d in items)
+            groups.extend([d] for d in fresh)
     return groups
 
 

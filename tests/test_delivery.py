@@ -8,6 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 
 from heartbeats import checker, services
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat
@@ -347,3 +348,22 @@ def test_silence_all_drops_alerts_waiting_to_be_retried(make_job, channels, emai
     assert AlertDelivery.objects.get(channel="slack").state == "expired"
     assert len(received(channels, SLACK_SECRET_PATH)) == 1
     assert Alert.objects.get(kind="down").done
+
+
+def test_a_retried_digest_email_keeps_its_idempotency_key(make_job, channels, slack_ok, clock):
+    clock.set(T0)
+    for i in range(7):
+        make_job(f"job-{i}", age=30 * H)
+    channels.expect_oneshot_request("/resend/emails").respond_with_data("timeout", status=504)
+    with override_settings(OUTAGE_MIN_JOBS=100):
+        run(now=clock.now())
+        channels.expect_request("/resend/emails").respond_with_json({"id": "1"})
+        clock.advance(hours=6)
+        make_job("late-joiner", age=30 * H, now=clock.now())  # must not change the digest
+        run(now=clock.now())
+    emails = received(channels, "/resend/emails")
+    keys = [r.headers["Idempotency-Key"] for r in emails]
+    assert len(keys) == 3
+    assert keys[0] == keys[1] and keys[0].startswith("cronmonitor-digest-")
+    assert emails[0].get_data() == emails[1].get_data()  # the same message, so Resend dedupes
+    assert "late-joiner" in emails[2].get_json()["subject"]
