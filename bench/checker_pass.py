@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON list instead of a table")
     args = p.parse_args(argv)
     common.setup_django(args.database)
-    sizes = [200, 1000] if args.smoke else [int(s) for s in args.sizes.split(",")]
+    # Smoke sizes both above the digest threshold (5 alerts), so both send digests.
+    sizes = [700, 2000] if args.smoke else [int(s) for s in args.sizes.split(",")]
     results = [
         measure(size, stale_every=args.stale_every, idle_runs=2 if args.smoke else args.idle_runs)
         for size in sizes

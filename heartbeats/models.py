@@ -185,7 +185,7 @@ class AlertDelivery(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now)
     lease_until = models.DateTimeField(null=True, blank=True)
     # The key of the digest this delivery was last sent in, reused while the digest is the same.
-    idempotency_key = models.CharField(max_length=80, blank=True)
+    idempotency_key = models.CharField(max_length=80, blank=True, default="", db_default="")
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
