@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from heartbeats import notifiers
@@ -30,6 +30,7 @@ from heartbeats.models import (
     PROBLEM_KINDS,
     Alert,
     AlertDelivery,
+    AlertKind,
     ChannelStatus,
     DeliveryState,
     JobHeartbeat,
@@ -71,16 +72,26 @@ class Pacer:
 
 
 def expire_recovered(*, now: datetime) -> set[uuid.UUID]:
-    """A pending problem alert for a job that succeeded since is dropped, never sent late.
+    """Drop news that is no longer true, never sent late: a pending problem alert for a job
+    that succeeded since, and a pending "back up" notice for a job alerted again since.
 
     Returns the alerts touched, so the caller can close them.
     """
-    stale = AlertDelivery.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-        state=DeliveryState.PENDING,
+    later_problem = Alert.objects.filter(
+        job=OuterRef("alert__job"),
+        kind__in=PROBLEM_KINDS,
+        created_at__gt=OuterRef("alert__created_at"),
+    )
+    recovered = Q(
         alert__kind__in=PROBLEM_KINDS,
         alert__job__last_run_at__gt=F("alert__created_at"),
         alert__job__last_outcome="success",
+    )
+    down_again = Q(alert__kind=AlertKind.RECOVERY) & Exists(later_problem)
+    stale = AlertDelivery.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        recovered | down_again,
+        state=DeliveryState.PENDING,
     )
     alert_ids = set(stale.values_list("alert_id", flat=True))
     if alert_ids:

@@ -367,3 +367,28 @@ def test_a_retried_digest_email_keeps_its_idempotency_key(make_job, channels, sl
     assert keys[0] == keys[1] and keys[0].startswith("cronmonitor-digest-")
     assert emails[0].get_data() == emails[1].get_data()  # the same message, so Resend dedupes
     assert "late-joiner" in emails[2].get_json()["subject"]
+
+
+def test_a_back_up_notice_still_pending_when_the_job_is_alerted_again_is_dropped(
+    make_job, channels, email_ok, clock, settings
+):
+    settings.HEALTHCHECK_SCHEDULE = "0 0 1 * *"  # no checker-gap outage in this story
+    make_job("backup", age=30 * H, now=clock.now())
+    channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    run(now=clock.now())  # "down" delivered on both channels
+    services.record_signal(job_name="backup", now=clock.now())
+    channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("busy", status=503)
+    clock.advance(hours=1)
+    run(now=clock.now())  # "back up": email sent, Slack failed and waits for a retry
+    clock.advance(hours=30)
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    run(now=clock.now())  # down again: the old "back up" must not reach Slack now
+    slack = [r.get_json()["text"].splitlines()[0] for r in received(channels, SLACK_SECRET_PATH)]
+    about_backup = [line for line in slack if line.startswith("backup ")]
+    assert about_backup == [
+        "backup is DOWN: no heartbeat, 6.0 h overdue",
+        "backup is back up after 30 h",  # the attempt that failed
+        "backup is DOWN: no heartbeat, 7.0 h overdue",
+    ]
+    recovery = AlertDelivery.objects.get(alert__kind="recovery", channel="slack")
+    assert recovery.state == "expired"
