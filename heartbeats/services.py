@@ -376,9 +376,10 @@ def bulk_recover(*, now: datetime) -> int:
             last_outcome="success",
             run_deadline=None,
         )
-        for job in jobs.filter(Q(period__isnull=False) | ~Q(cron="")):
+        scheduled = list(jobs.filter(Q(period__isnull=False) | ~Q(cron="")))
+        for job in scheduled:
             apply_schedule(job)
-            job.save(update_fields=["due_at"])
+        JobHeartbeat.objects.bulk_update(scheduled, ["due_at"], batch_size=1000)
     return count
 
 
