@@ -28,6 +28,7 @@ from heartbeats.models import (
     AlertDelivery,
     AlertKind,
     CheckRun,
+    DeliveryState,
     EventKind,
     JobHeartbeat,
     PingEvent,
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 CHECKER_JOB = "cron-healthcheck"
 DECIDE_LOCK_KEY = 7_202_611  # any constant shared by all checkers of one database
 OUTPUT_TAIL_CHARS = 1000
+NO_CHANNEL_ERROR = "no alert channel is configured: stale jobs cannot be alerted"
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,7 @@ def _decide(
 ) -> _Decision:
     """Classify every job needing attention; build (not save) the alerts to send."""
     thresholds = config.thresholds()
-    result.total_jobs = JobHeartbeat.objects.count()
+    result.total_jobs = queries.total_jobs()
     previous_check_at, grace_until = _run_history(now=now, current=current)
     decision = _Decision(grace_until=grace_until, previous_check_at=previous_check_at)
     fresh: list[tuple[JobHeartbeat, rules.Problem]] = []
@@ -206,18 +208,13 @@ def _decide(
             queries.job_facts(job), previous_check_at, stale_after=thresholds.stale_after
         )
     )
-    reason = None
-    if job_names is None and decision.grace_until is None:
-        deadline = config.checker_deadline(previous_check_at) if previous_check_at else None
-        reason = rules.outage_reason(
-            now=now,
-            previous_check_at=previous_check_at,
-            checker_deadline=deadline,
-            newly_down=newly_down,
-            total_jobs=result.total_jobs,
-            min_jobs=settings.OUTAGE_MIN_JOBS,
-            share=settings.OUTAGE_SHARE,
-        )
+    reason = _outage_reason(
+        now=now,
+        history=(previous_check_at, grace_until),
+        newly_down=newly_down,
+        total_jobs=result.total_jobs,
+        job_names=job_names,
+    )
     if reason:
         result.outage = reason
         decision.grace_until = now + timedelta(minutes=settings.OUTAGE_GRACE_MINUTES)
@@ -239,6 +236,63 @@ def _decide(
                   details=_details(job, problem, now=now))
         )  # fmt: skip
     return decision
+
+
+def _outage_reason(
+    *,
+    now: datetime,
+    history: tuple[datetime | None, datetime | None],
+    newly_down: int,
+    total_jobs: int,
+    job_names: list[str] | None,
+) -> str | None:
+    """`rules.outage_reason` for a full pass outside an outage grace; None otherwise."""
+    previous_check_at, grace_until = history
+    if job_names is not None or grace_until is not None:
+        return None
+    return rules.outage_reason(
+        now=now,
+        previous_check_at=previous_check_at,
+        checker_deadline=config.checker_deadline(previous_check_at) if previous_check_at else None,
+        newly_down=newly_down,
+        total_jobs=total_jobs,
+        min_jobs=settings.OUTAGE_MIN_JOBS,
+        share=settings.OUTAGE_SHARE,
+    )
+
+
+def _quiet_pass(
+    *, now: datetime, job_names: list[str] | None, current: CheckRun
+) -> tuple[int, datetime | None] | None:
+    """The job total and the previous check when this pass has nothing to do, else None.
+
+    Nothing to do means no job needing attention, no delivery pending and no sign of a
+    monitoring outage: then deciding would write nothing, so the pass skips the decide lock
+    and the delivery queries, and stays a few milliseconds however many jobs there are.
+    """
+    jobs = JobHeartbeat.objects.filter(
+        queries.attention_q(now=now, stale_after=config.thresholds().stale_after)
+    )
+    if job_names is not None:
+        jobs = jobs.filter(job_name__in=job_names)
+    pending = AlertDelivery.objects.filter(state=DeliveryState.PENDING)
+    jobs_sql, jobs_params = jobs.order_by().values("pk")[:1].query.sql_with_params()
+    pending_sql, pending_params = pending.order_by().values("pk")[:1].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ({queries.TOTAL_JOBS_SQL}), EXISTS ({jobs_sql}) OR EXISTS ({pending_sql})",
+            (*jobs_params, *pending_params),
+        )
+        total, busy = cursor.fetchone()
+    if busy:
+        return None
+    history = _run_history(now=now, current=current)
+    total = int(total)
+    if _outage_reason(
+        now=now, history=history, newly_down=0, total_jobs=total, job_names=job_names
+    ):
+        return None
+    return total, history[0]
 
 
 def _outage_alert(reason: str, *, now: datetime, trigger: str, until: datetime) -> Alert:
@@ -315,23 +369,16 @@ def run_check(
 
 
 def _check(result, run, *, now, trigger, job_names, sleep) -> None:
-    channels = result.channels
-    with transaction.atomic():
-        _lock_decisions()
-        decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=run)
-        recoveries = _recoveries(decision.recovered, now=now, trigger=trigger)
-        result.recoveries = len(recoveries)
-        if channels:
-            notices = [decision.outage_alert] if decision.outage_alert else []
-            _save(notices + recoveries + decision.alerts, channels, now=now)
-        if decision.outage_alert is not None:
-            CheckRun.objects.filter(pk=run.pk).update(grace_until=decision.grace_until)
-    if not channels:
-        result.jobs += [JobOutcome(a.job_id, "no_channel", a.kind) for a in decision.alerts]
-        result.errors.append("no alert channel is configured: stale jobs cannot be alerted")
-    report = delivery.deliver_pending(now=now, sleep=sleep)
-    _merge(result, report)
-    services.prune_events(keep=config.events_kept(), since=decision.previous_check_at)
+    quiet = _quiet_pass(now=now, job_names=job_names, current=run)
+    if quiet is None:
+        previous_check_at = _decide_and_deliver(
+            result, run, now=now, trigger=trigger, job_names=job_names, sleep=sleep
+        )
+    else:
+        result.total_jobs, previous_check_at = quiet
+        if not result.channels:
+            result.errors.append(NO_CHANNEL_ERROR)
+    services.prune_events(keep=config.events_kept(), since=previous_check_at)
     CheckRun.objects.filter(pk=run.pk).update(
         finished_at=timezone.now(),
         outcome=RunOutcome.FAILED if result.errors else RunOutcome.OK,
@@ -350,6 +397,26 @@ def _check(result, run, *, now, trigger, job_names, sleep) -> None:
         status="alerts_failing" if result.errors else "healthy",
         metadata={k: v for k, v in result.as_dict().items() if k not in ("jobs", "channels")},
     )
+
+
+def _decide_and_deliver(result, run, *, now, trigger, job_names, sleep) -> datetime | None:
+    """Decide under the lock, commit the alerts, then deliver; returns the previous check."""
+    channels = result.channels
+    with transaction.atomic():
+        _lock_decisions()
+        decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=run)
+        recoveries = _recoveries(decision.recovered, now=now, trigger=trigger)
+        result.recoveries = len(recoveries)
+        if channels:
+            notices = [decision.outage_alert] if decision.outage_alert else []
+            _save(notices + recoveries + decision.alerts, channels, now=now)
+        if decision.outage_alert is not None:
+            CheckRun.objects.filter(pk=run.pk).update(grace_until=decision.grace_until)
+    if not channels:
+        result.jobs += [JobOutcome(a.job_id, "no_channel", a.kind) for a in decision.alerts]
+        result.errors.append(NO_CHANNEL_ERROR)
+    _merge(result, delivery.deliver_pending(now=now, sleep=sleep))
+    return decision.previous_check_at
 
 
 def _merge(result: CheckResult, report: delivery.DeliveryReport) -> None:

@@ -258,6 +258,7 @@ def test_checker_failure_is_recorded_in_its_own_heartbeat(make_job, channels, mo
     def broken(*args, **kwargs):
         raise RuntimeError("decide exploded")
 
+    make_job("backup", age=30 * H)
     monkeypatch.setattr(checker, "_decide", broken)
     with pytest.raises(RuntimeError):
         run()
@@ -325,6 +326,55 @@ def test_query_count_of_a_pass_with_nothing_due_does_not_grow_with_jobs(slack_ok
         jobs=10, now=T0
     ) == _queries_for_a_pass_with_nothing_due(jobs=1000, now=T0 + H)
     assert received(slack_ok, SLACK_SECRET_PATH) == []
+
+
+def test_a_pass_with_nothing_due_is_five_statements_without_lock_or_scan(
+    make_job, slack_ok, email_ok
+):
+    for jobs, now in ((10, T0), (1000, T0 + H)):
+        CheckRun.objects.all().delete()
+        JobHeartbeat.objects.all().delete()
+        JobHeartbeat.objects.bulk_create(
+            JobHeartbeat(job_name=f"ok-{i}", last_run_at=now, n_runs=1) for i in range(jobs)
+        )
+        with CaptureQueriesContext(connection) as captured:
+            result = run(now=now, trigger="manual")
+        assert (result.total_jobs, result.errors) == (jobs, [])
+        sql = [q["sql"] for q in captured]
+        # The run's row, one probe (total + anything to do), the run history, event pruning,
+        # the run's result; no advisory lock, no transaction, no count(*) over the jobs.
+        assert len(sql) == 5, sql
+        assert not any("advisory" in s or "SAVEPOINT" in s or "COUNT(*)" in s for s in sql)
+    assert CheckRun.objects.get().outcome == "ok"
+
+
+def test_a_quiet_pass_still_reports_a_missing_channel(make_job, no_channels):
+    make_job("fresh", age=H)
+    result = run()
+    assert result.errors == [checker.NO_CHANNEL_ERROR]
+    assert CheckRun.objects.get().outcome == "failed"
+
+
+def test_a_quiet_pass_still_notices_that_the_checker_was_away(make_job, slack_ok, email_ok):
+    CheckRun.objects.create(started_at=T0 - 20 * H, outcome="ok")
+    make_job("fresh", age=H)
+    result = run()
+    assert result.outage == "the checker did not run for 20.0 h"
+    (notice,) = received(slack_ok, SLACK_SECRET_PATH)
+    assert notice.get_json()["text"].startswith("Possible monitoring outage")
+
+
+def test_a_pending_retry_is_sent_when_no_job_needs_attention(make_job, slack_ok, email_ok):
+    job = make_job("backup", age=H)
+    details = {"last_run_at": job.last_run_at.isoformat(), "status": "ok", "downtime_hours": 3}
+    alert = Alert.objects.create(job=job, kind="recovery", created_at=T0 - H, details=details)
+    for channel in ("slack", "email"):
+        AlertDelivery.objects.create(
+            alert=alert, channel=channel, created_at=T0 - H, next_attempt_at=T0, updated_at=T0
+        )
+    run()
+    assert [d.state for d in AlertDelivery.objects.all()] == ["sent", "sent"]
+    assert len(received(slack_ok, SLACK_SECRET_PATH)) == 1
 
 
 def test_query_count_is_unchanged_with_per_job_schedules(slack_ok, email_ok, settings):
