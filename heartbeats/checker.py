@@ -270,18 +270,21 @@ def _quiet_pass(
     monitoring outage: then deciding would write nothing, so the pass skips the decide lock
     and the delivery queries, and stays a few milliseconds however many jobs there are.
     """
-    jobs = JobHeartbeat.objects.filter(
-        queries.attention_q(now=now, stale_after=config.thresholds().stale_after)
-    )
+    probes = [
+        JobHeartbeat.objects.filter(branch)
+        for branch in queries.attention_branches(
+            now=now, stale_after=config.thresholds().stale_after
+        )
+    ]
     if job_names is not None:
-        jobs = jobs.filter(job_name__in=job_names)
-    pending = AlertDelivery.objects.filter(state=DeliveryState.PENDING)
-    jobs_sql, jobs_params = jobs.order_by().values("pk")[:1].query.sql_with_params()
-    pending_sql, pending_params = pending.order_by().values("pk")[:1].query.sql_with_params()
+        probes = [jobs.filter(job_name__in=job_names) for jobs in probes]
+    probes.append(AlertDelivery.objects.filter(state=DeliveryState.PENDING))
+    compiled = [qs.order_by().values("pk")[:1].query.sql_with_params() for qs in probes]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ({queries.TOTAL_JOBS_SQL}), EXISTS ({jobs_sql}) OR EXISTS ({pending_sql})",
-            (*jobs_params, *pending_params),
+            f"SELECT ({queries.TOTAL_JOBS_SQL}), "
+            + " OR ".join(f"EXISTS ({sql})" for sql, _ in compiled),
+            [param for _, params in compiled for param in params],
         )
         total, busy = cursor.fetchone()
     if busy:

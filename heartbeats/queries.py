@@ -6,7 +6,9 @@ Each `*_q` function returns a `Q` that selects exactly the rows for which the ma
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime, timedelta
+from functools import reduce
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, CharField, Q, QuerySet, Value, When
@@ -30,9 +32,13 @@ def job_facts(job: JobHeartbeat) -> JobFacts:
     )
 
 
+def _stale_branches(*, now: datetime, stale_after: timedelta) -> list[Q]:
+    return [Q(due_at__isnull=True, last_run_at__lt=now - stale_after), Q(due_at__lt=now)]
+
+
 def stale_q(*, now: datetime, stale_after: timedelta) -> Q:
     """`rules.is_stale` in SQL; each branch is served by an index."""
-    return Q(due_at__isnull=True, last_run_at__lt=now - stale_after) | Q(due_at__lt=now)
+    return reduce(operator.or_, _stale_branches(now=now, stale_after=stale_after))
 
 
 def failed_q() -> Q:
@@ -53,6 +59,20 @@ def problem_q(*, now: datetime, stale_after: timedelta) -> Q:
 def attention_q(*, now: datetime, stale_after: timedelta) -> Q:
     """What one checker query must read: problems, and alerted jobs that may have recovered."""
     return problem_q(now=now, stale_after=stale_after) | Q(alerted=True, paused=False)
+
+
+def attention_branches(*, now: datetime, stale_after: timedelta) -> list[Q]:
+    """`attention_q` as alternatives that one index each serves, for EXISTS probes.
+
+    EXISTS over each stops at its index's first row; over the whole OR, SQLite scans the table.
+    """
+    branches = [
+        *_stale_branches(now=now, stale_after=stale_after),
+        failed_q(),
+        hung_q(now=now),
+        Q(alerted=True),
+    ]
+    return [branch & Q(paused=False) for branch in branches]
 
 
 def suppressed_q(*, now: datetime, suppression: timedelta) -> Q:

@@ -55,6 +55,18 @@ def test_problem(population):
     assert not {"due-now", "paused-stale"} & sql
 
 
+def test_attention_branches_select_what_attention_selects(population):
+    JobHeartbeat.objects.filter(pk__in=["j2", "hung"]).update(alerted=True)
+    JobHeartbeat.objects.filter(pk="paused-stale").update(alerted=True)
+    branches = queries.attention_branches(now=T0, stale_after=24 * H)
+    by_branch = set()
+    for branch in branches:
+        by_branch |= set(JobHeartbeat.objects.filter(branch).values_list("job_name", flat=True))
+    whole = queries.attention_q(now=T0, stale_after=24 * H)
+    assert by_branch == set(JobHeartbeat.objects.filter(whole).values_list("job_name", flat=True))
+    assert "j2" in by_branch and "paused-stale" not in by_branch
+
+
 @pytest.mark.parametrize("state", list(rules.AlertState))
 def test_alert_state(population, state):
     sql = set(
