@@ -1,4 +1,9 @@
 from django.apps import AppConfig
+from django.db import connections
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.models.signals import post_migrate
+
+JOB_COUNT_MIGRATION = ("heartbeats", "0004_job_count")
 
 
 class HeartbeatsConfig(AppConfig):
@@ -8,3 +13,17 @@ class HeartbeatsConfig(AppConfig):
 
     def ready(self) -> None:
         from heartbeats import checks  # noqa: F401  (registers the system checks)
+
+        post_migrate.connect(restore_job_count, sender=self)
+
+
+def restore_job_count(sender, using: str, **kwargs) -> None:
+    """Put the job counter's triggers back if a migration dropped them.
+
+    SQLite rebuilds a table for most field changes, and its triggers go with the old table.
+    """
+    from heartbeats import job_count
+
+    connection = connections[using]
+    if JOB_COUNT_MIGRATION in MigrationRecorder(connection).applied_migrations():
+        job_count.install(connection)

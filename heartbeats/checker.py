@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from heartbeats import config, delivery, queries, rules, schedules, services
+from heartbeats import config, delivery, job_count, queries, rules, schedules, services
 from heartbeats.logging import redact
 from heartbeats.models import (
     PROBLEM_KINDS,
@@ -175,7 +175,7 @@ def _decide(
 ) -> _Decision:
     """Classify every job needing attention; build (not save) the alerts to send."""
     thresholds = config.thresholds()
-    result.total_jobs = queries.total_jobs()
+    result.total_jobs = job_count.total(connection)
     previous_check_at, grace_until = _run_history(now=now, current=current)
     decision = _Decision(grace_until=grace_until, previous_check_at=previous_check_at)
     fresh: list[tuple[JobHeartbeat, rules.Problem]] = []
@@ -266,7 +266,7 @@ def _quiet_pass(
 ) -> tuple[int, datetime | None] | None:
     """The job total and the previous check when this pass has nothing to do, else None.
 
-    Nothing to do means no job needing attention, no delivery pending and no sign of a
+    Nothing to do means no job needing attention, no delivery due and no sign of a
     monitoring outage: then deciding would write nothing, so the pass skips the decide lock
     and the delivery queries, and stays a few milliseconds however many jobs there are.
     """
@@ -277,12 +277,14 @@ def _quiet_pass(
         )
     ]
     if job_names is not None:
-        probes = [jobs.filter(job_name__in=job_names) for jobs in probes]
-    probes.append(AlertDelivery.objects.filter(state=DeliveryState.PENDING))
+        probes = [jobs.filter(job_name__in=job_names) for jobs in probes] if job_names else []
+    probes.append(
+        AlertDelivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
+    )
     compiled = [qs.order_by().values("pk")[:1].query.sql_with_params() for qs in probes]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ({queries.TOTAL_JOBS_SQL}), "
+            f"SELECT ({job_count.TOTAL_SQL}), "
             + " OR ".join(f"EXISTS ({sql})" for sql, _ in compiled),
             [param for _, params in compiled for param in params],
         )

@@ -103,16 +103,6 @@ def with_alert_state(qs: QuerySet, *, now: datetime, thresholds: Thresholds) -> 
     )
 
 
-# How many jobs exist, exactly, without scanning job_heartbeats (migration 0004's counter).
-TOTAL_JOBS_SQL = "SELECT COALESCE(SUM(jobs), 0) FROM job_heartbeats_count"
-
-
-def total_jobs() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(TOTAL_JOBS_SQL)
-        return int(cursor.fetchone()[0])
-
-
 def stale_jobs(*, now: datetime, stale_after: timedelta) -> QuerySet[JobHeartbeat]:
     return JobHeartbeat.objects.filter(stale_q(now=now, stale_after=stale_after))
 

@@ -6,23 +6,31 @@ memory; children are therefore deleted first, batch by batch, and the job rows l
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Model, Q, QuerySet
 
+from heartbeats import job_count
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class PruneResult:
     deleted: dict[str, int] = field(default_factory=dict)
+    job_count_drift: int = 0
 
     def summary_line(self, *, dry_run: bool) -> str:
         verb = "Would delete" if dry_run else "Deleted"
         parts = ", ".join(f"{count} {name}" for name, count in self.deleted.items())
+        if self.job_count_drift:
+            parts += f"; corrected the job counter by {self.job_count_drift:+d}"
         return f"{verb} {parts}"
 
 
@@ -75,4 +83,8 @@ def prune(
         result.deleted[name] = _delete_in_batches(
             qs.model, qs, batch_size=batch_size, progress=lambda count, n=name: progress(n, count)
         )
+    if not dry_run:
+        result.job_count_drift = job_count.repair(connection)
+        if result.job_count_drift:
+            logger.warning("The job counter was off by %+d; corrected", result.job_count_drift)
     return result

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-from heartbeats import queries, services
+from heartbeats import checker, job_count, services
 from heartbeats.models import JobHeartbeat
 from tests.conftest import T0
 
 
 def assert_exact() -> int:
-    total = queries.total_jobs()
+    total = job_count.total(connection)
     assert total == JobHeartbeat.objects.count()
     return total
 
@@ -110,3 +112,80 @@ def test_the_migration_counts_the_jobs_already_there():
     assert assert_exact() == 12
     services.record_signal(job_name="new", now=T0)
     assert assert_exact() == 13
+
+
+def counter_rows() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {job_count.TABLE}")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_one_transaction_touches_one_counter_row(is_postgres):
+    """Two counter rows locked in random order by two transactions could deadlock."""
+    if not is_postgres:
+        pytest.skip("SQLite has one writer and one counter row")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {job_count.TABLE}")
+    with transaction.atomic():
+        for i in range(6):
+            services.record_signal(job_name=f"new-{i}", now=T0)
+        JobHeartbeat.objects.filter(pk="new-0").delete()
+    assert counter_rows() == 1
+    assert job_count.total(connection) == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrate_puts_back_triggers_that_went_missing():
+    JobHeartbeat.objects.create(job_name="before")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DROP TRIGGER job_heartbeats_count_insert"
+            + (" ON job_heartbeats" if connection.vendor == "postgresql" else "")
+        )
+    JobHeartbeat.objects.create(job_name="uncounted")
+    assert job_count.total(connection) == 1
+    call_command("migrate", verbosity=0)
+    assert assert_exact() == 2
+    JobHeartbeat.objects.create(job_name="after")
+    assert assert_exact() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_table_rebuilds_keep_the_counter(is_postgres):
+    """Django remakes a SQLite table for most field changes, dropping its triggers."""
+    if is_postgres:
+        pytest.skip("PostgreSQL alters tables in place")
+    JobHeartbeat.objects.create(job_name="before")
+    with connection.schema_editor() as editor:
+        editor._remake_table(JobHeartbeat)
+    assert job_count.installed_triggers(connection) == set()
+    call_command("migrate", verbosity=0)
+    JobHeartbeat.objects.create(job_name="after")
+    assert assert_exact() == 2
+
+
+@pytest.mark.django_db
+def test_daily_retention_corrects_a_drifted_counter():
+    """Triggers do not fire for `session_replication_role = replica` or logical replication."""
+    JobHeartbeat.objects.bulk_create(JobHeartbeat(job_name=f"job-{i}") for i in range(4))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {job_count.TABLE} SET jobs = jobs + 3 "
+            f"WHERE shard = (SELECT min(shard) FROM {job_count.TABLE})"
+        )
+    assert job_count.total(connection) == 7
+    out = io.StringIO()
+    call_command("prune_heartbeats", stdout=out)
+    assert "corrected the job counter by -3" in out.getvalue()
+    assert assert_exact() == 4
+    out = io.StringIO()
+    call_command("prune_heartbeats", stdout=out)
+    assert "corrected" not in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_forcing_an_alert_for_no_jobs_is_a_quiet_pass():
+    JobHeartbeat.objects.create(job_name="fresh")
+    result = checker.run_check(now=T0, trigger="manual", job_names=[])
+    assert (result.total_jobs, result.alerts_sent) == (1, 0)
