@@ -2,7 +2,7 @@
 
 An exact `count(*)` over job_heartbeats grows with the table (25 ms at a million jobs), and the
 checker needs the total every pass. PostgreSQL counts per statement through transition tables
-(one counter update for a bulk insert or delete, nothing for an upsert that updates), into one
+(one counter update for a bulk insert or delete, no write for an upsert that updates), into one
 of 16 rows chosen by the transaction id: a transaction only ever locks one counter row, and
 concurrent job creations rarely share one. SQLite counts per row (no statement triggers, and
 one writer). The table is not a model, so `flush` leaves it alone and the triggers empty it
