@@ -4,6 +4,7 @@ Deciding happens in one short transaction that only one checker holds at a time 
 lock on PostgreSQL, the write lock on SQLite), so two checkers never decide the same alert;
 the database's "one open problem alert per job" constraint backs that up. The alert records
 are committed before anything is sent, so a crash between deciding and sending loses nothing.
+A pass that finds nothing to do (`_quiet_pass`, the usual case) takes no lock at all.
 """
 
 from __future__ import annotations
