@@ -1,6 +1,5 @@
 from django.apps import AppConfig
 from django.db import connections
-from django.db.migrations.recorder import MigrationRecorder
 from django.db.models.signals import post_migrate
 
 JOB_COUNT_MIGRATION = ("heartbeats", "0004_job_count")
@@ -22,6 +21,8 @@ def restore_job_count(sender, using: str, **kwargs) -> None:
 
     SQLite rebuilds a table for most field changes, and its triggers go with the old table.
     """
+    from django.db.migrations.recorder import MigrationRecorder
+
     from heartbeats import job_count
 
     connection = connections[using]
