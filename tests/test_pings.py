@@ -298,7 +298,9 @@ def test_database_down_answers_503_with_retry_after(client, job):
     assert_ping_headers(response)
 
 
-def test_one_ping_is_one_upsert_and_one_insert(client, job, django_assert_num_queries):
+@pytest.mark.parametrize("other_jobs", [0, 1000])
+def test_one_ping_is_one_upsert_and_one_insert(client, job, other_jobs, django_assert_num_queries):
+    JobHeartbeat.objects.bulk_create(JobHeartbeat(job_name=f"other-{i}") for i in range(other_jobs))
     # The savepoint pair is the test's transaction; in production it is BEGIN and COMMIT.
     with django_assert_num_queries(4) as queries:
         client.post(f"/ping/{job.uuid}", "output", "text/plain")
