@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
 from selenium import webdriver
@@ -140,3 +142,26 @@ def browser(tmp_path_factory):
     driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
     yield driver
     driver.quit()
+
+
+def at_once(work: Callable[[int], object], workers: int) -> list[BaseException]:
+    """Run `work(0)` ... `work(workers - 1)` in threads released together, each on its own
+    database connection; returns what they raised."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(workers)
+
+    def run(worker: int) -> None:
+        try:
+            start.wait()
+            work(worker)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors

@@ -12,13 +12,13 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.conf import settings as django_settings
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 from werkzeug import Response
 
 from heartbeats import checker
 from heartbeats.models import AlertDelivery, JobHeartbeat
-from tests.conftest import SLACK_SECRET_PATH, received
+from tests.conftest import SLACK_SECRET_PATH, at_once, received
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,23 +80,7 @@ def test_two_checker_threads_deliver_each_alert_once(channels, settings):
     channels.expect_request(SLACK_SECRET_PATH).respond_with_handler(slow_ok)
     channels.expect_request("/resend/emails").respond_with_handler(slow_ok)
     make_stale(12)
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(2)
-
-    def check() -> None:
-        try:
-            barrier.wait()
-            checker.run_check(now=timezone.now(), trigger="cron")
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=check) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    errors = at_once(lambda _: checker.run_check(now=timezone.now(), trigger="cron"), 2)
     assert errors == []
     assert_each_alert_delivered_once(channels, 12)
 

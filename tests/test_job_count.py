@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import io
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from heartbeats import checker, job_count, services
 from heartbeats.models import JobHeartbeat
-from tests.conftest import T0
+from tests.conftest import T0, at_once
 
 
 def assert_exact() -> int:
@@ -74,27 +73,15 @@ def test_truncate_empties_the_counter():
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creations_and_deletions_keep_the_total_exact():
     JobHeartbeat.objects.bulk_create(JobHeartbeat(job_name=f"doomed-{i}") for i in range(40))
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
 
     def work(worker: int) -> None:
-        try:
-            start.wait()
-            for i in range(20):
-                services.record_signal(job_name=f"w{worker}-{i}", now=T0)
-                services.record_signal(job_name="shared", now=T0)  # one job, many writers
-                if worker % 2 == 0 and i % 4 == 0:
-                    JobHeartbeat.objects.filter(pk=f"doomed-{worker * 5 + i // 4}").delete()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for i in range(20):
+            services.record_signal(job_name=f"w{worker}-{i}", now=T0)
+            services.record_signal(job_name="shared", now=T0)  # one job, many writers
+            if worker % 2 == 0 and i % 4 == 0:
+                JobHeartbeat.objects.filter(pk=f"doomed-{worker * 5 + i // 4}").delete()
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = at_once(work, 8)
     assert errors == []
     assert assert_exact() == 40 - 4 * 5 + 8 * 20 + 1
 

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from heartbeats import services
 from heartbeats.models import EventKind, JobHeartbeat, PingEvent
-from tests.conftest import T0
+from tests.conftest import T0, at_once
 
 
 def test_first_beat_creates_job_with_defaults(db):
@@ -38,23 +37,10 @@ def test_beat_replaces_status_and_metadata_and_counts_runs(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_beats_of_one_name_all_succeed():
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(8)
-
     def beat(i: int) -> None:
-        try:
-            barrier.wait()
-            services.record_signal(job_name="fresh", now=T0 + timedelta(microseconds=i))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        services.record_signal(job_name="fresh", now=T0 + timedelta(microseconds=i))
 
-    threads = [threading.Thread(target=beat, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = at_once(beat, 8)
     assert errors == []
     assert JobHeartbeat.objects.get(pk="fresh").n_runs == 8
     assert PingEvent.objects.filter(job_id="fresh").count() == 8
