@@ -12,11 +12,11 @@ from collections import Counter
 
 import pytest
 import requests
-from django.db import connections
 from django.utils import timezone
 
 from heartbeats import services
 from heartbeats.models import JobHeartbeat
+from tests.conftest import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,12 +33,10 @@ def test_concurrent_pings_lose_no_heartbeat(live_server, settings):
     accepted: Counter[str] = Counter()
     failures: list[str] = []
     lock = threading.Lock()
-    start = threading.Barrier(CLIENTS)
 
     def client(seed: int) -> None:
         rng = random.Random(seed)
         session = requests.Session()
-        start.wait()
         for _ in range(REQUESTS_PER_CLIENT):
             job = rng.choice(jobs)
             if rng.random() < 0.5:
@@ -58,13 +56,7 @@ def test_concurrent_pings_lose_no_heartbeat(live_server, settings):
                     failures.append(f"{response.status_code} {response.text}")
         session.close()
 
-    threads = [threading.Thread(target=client, args=(seed,)) for seed in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    connections.close_all()
-
+    assert at_once(client, CLIENTS) == []
     assert failures == []
     assert sum(accepted.values()) == CLIENTS * REQUESTS_PER_CLIENT
     runs = dict(
