@@ -36,6 +36,13 @@ def _seed(jobs: int, history: int) -> None:
             "INTEGER) %% 200 = 0",
             [connection.ops.adapt_datetimefield_value(common.NOW - timedelta(hours=2))],
         )
+        # A few statuses besides 'healthy', so the status filter has several values to time.
+        cursor.execute(
+            "UPDATE job_heartbeats SET status = CASE WHEN CAST(substr(job_name, 7) AS INTEGER) "
+            "%% 300 = 0 THEN 'failed' ELSE 'degraded' END "
+            "WHERE CAST(substr(job_name, 7) AS INTEGER) %% 150 = 0",
+            [],
+        )
     common.seed_alert_history(history, jobs=jobs)
 
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/cm_bench"
 ALLOWED_PREFIXES = ("cm_bench", "test")
+LOOPBACK_HOSTS = ("", "localhost", "127.0.0.1", "::1")  # "" is a Unix socket or SQLite
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 STALE_AGE = timedelta(hours=25)
 FRESH_AGE = timedelta(hours=1)
@@ -52,6 +53,9 @@ def bench_environ(url: str) -> dict[str, str]:
     name = database_name(url)
     if not name.startswith(ALLOWED_PREFIXES):
         sys.exit(f"refusing {name!r}: benchmarks delete every job; use a cm_bench* database")
+    host = urlsplit(url).hostname or ""
+    if host not in LOOPBACK_HOSTS:
+        sys.exit(f"refusing host {host!r}: benchmarks run on loopback only")
     return {
         **os.environ,
         "DATABASE_URL": url,

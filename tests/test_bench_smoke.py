@@ -54,7 +54,7 @@ def test_beat_cold_start_smoke():
 
 
 def test_admin_pages_smoke_query_counts_do_not_grow():
-    few = bench("admin_pages", "--jobs", "20", "--history", "50", "--repeat", "1")
+    few = bench("admin_pages", "--jobs", "300", "--history", "50", "--repeat", "1")
     many = bench("admin_pages", "--jobs", "600", "--history", "3000", "--repeat", "1")
     assert [p["status"] for p in many["pages"]] == [200] * len(many["pages"])
     assert {p["url"]: p["queries"] for p in few["pages"]} == {
@@ -76,3 +76,23 @@ def test_pings_over_http_smoke(pool):
     assert result["http"]["requests"] > 0
     assert result["http"]["errors"] == 0
     assert result["http"]["beats_recorded"] >= result["http"]["requests"]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("postgres://postgres@db.example.com:5432/cm_bench", "loopback only"),
+        ("postgres://postgres@127.0.0.1:5432/production", "use a cm_bench* database"),
+    ],
+)
+def test_benchmarks_refuse_remote_hosts_and_foreign_databases(url, reason):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.checker_pass", "--smoke", "--database", url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith(reason)
+    assert "Traceback" not in done.stderr
