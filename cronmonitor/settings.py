@@ -29,6 +29,18 @@ INSECURE_KEY = "django-insecure-local-development-key-change-me"
 UUID_SHAPE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
+# The longest span the app computes with (heartbeats.schedules.MAX_SPAN): durations stay
+# within it, so no timedelta or datetime arithmetic on them can overflow.
+MAX_SPAN_DAYS = 366
+MAX_SPAN = f"{MAX_SPAN_DAYS} days"
+MAX_SPAN_SECONDS = MAX_SPAN_DAYS * 24 * 3600
+# One wait inside a run (an HTTP or database timeout, a retry's pause) longer than this is a typo.
+MAX_WAIT_SECONDS = 3600
+MAX_RETENTION_DAYS = 36600
+MAX_POOL_SIZE = 1000
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def _env_number(name: str, default: float, cast: type, what: str) -> float:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
@@ -37,6 +49,10 @@ def _env_number(name: str, default: float, cast: type, what: str) -> float:
         return cast(raw.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be {what}, not {raw!r}") from None
+
+
+def _bound(maximum: float, meaning: str) -> str:
+    return f"{maximum} ({meaning})" if meaning else str(maximum)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -51,17 +67,54 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
 
 
-def env_positive(name: str, default: float) -> float:
+def env_positive(name: str, default: float, maximum: float, meaning: str = "") -> float:
     value = _env_number(name, default, float, "a number")
-    if value <= 0:
-        raise ImproperlyConfigured(f"{name} must be greater than 0, not {value}")
+    # NaN fails every comparison and infinity exceeds any maximum, so both are refused here.
+    if not 0 < value <= maximum:
+        raise ImproperlyConfigured(
+            f"{name} must be greater than 0 and at most {_bound(maximum, meaning)}, "
+            f"not {os.environ[name].strip()}"
+        )
     return value
 
 
-def env_int(name: str, default: int, minimum: int = 1) -> int:
+def env_hours(name: str, default: float) -> float:
+    return env_positive(name, default, MAX_SPAN_DAYS * 24, MAX_SPAN)
+
+
+def env_minutes(name: str, default: float) -> float:
+    return env_positive(name, default, MAX_SPAN_DAYS * 24 * 60, MAX_SPAN)
+
+
+def env_wait(name: str, default: float) -> float:
+    """Seconds of one wait inside a run: a timeout or a pause between retries."""
+    return env_positive(name, default, MAX_WAIT_SECONDS, "1 hour")
+
+
+def env_int(
+    name: str, default: int, minimum: int = 1, maximum: int | None = None, meaning: str = ""
+) -> int:
     value = _env_number(name, default, int, "a whole number")
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(
+            f"{name} must be at most {_bound(maximum, meaning)}, not {value}"
+        )
+    return value
+
+
+def env_days(name: str, default: int) -> int:
+    return env_int(name, default, maximum=MAX_RETENTION_DAYS, meaning="100 years")
+
+
+def env_log_level(name: str, default: str) -> str:
+    raw = os.environ.get(name, "")
+    value = raw.strip().upper() or default
+    if value not in LOG_LEVELS:
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(LOG_LEVELS)} (any case), not {raw!r}"
+        )
     return value
 
 
@@ -145,11 +198,26 @@ TEMPLATES = [
 ]
 
 
+DATABASE_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
+DATABASE_SCHEMES = "sqlite:///<path> or postgres://user:password@host:port/name (or postgresql://)"
+
+
 def _database(url: str) -> dict:
+    # Messages here never quote the URL, nor django-environ's errors: either may hold the password.
+    scheme, separator, _ = url.strip().partition("://")
+    scheme = scheme.lower()
+    if not separator or environ.Env.DB_SCHEMES.get(scheme) not in DATABASE_ENGINES:
+        given = (
+            f", not {scheme}://" if separator and re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme) else ""
+        )
+        raise ImproperlyConfigured(f"DATABASE_URL must be {DATABASE_SCHEMES}{given}")
     try:
-        config = environ.Env.db_url_config(url)
-    except (ImproperlyConfigured, ValueError, KeyError) as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+        config = environ.Env.db_url_config(url.strip())
+    except (ImproperlyConfigured, ValueError, KeyError):
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is not a valid database URL: expected {DATABASE_SCHEMES}, with a "
+            "numeric port and special characters in the password percent-encoded"
+        ) from None
     engine = config["ENGINE"]
     if engine == "django.db.backends.sqlite3":
         name = Path(config["NAME"] or "db.sqlite3")
@@ -164,15 +232,27 @@ def _database(url: str) -> dict:
         config["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
     elif engine == "django.db.backends.postgresql":
         options = config.setdefault("OPTIONS", {})
-        options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
+        options.setdefault(
+            "connect_timeout",
+            env_int("DB_CONNECT_TIMEOUT", 5, maximum=MAX_WAIT_SECONDS, meaning="1 hour"),
+        )
         if env_bool("DB_POOL", False):
+            min_size = env_int("DB_POOL_MIN_SIZE", 1, maximum=MAX_POOL_SIZE)
+            max_size = env_int("DB_POOL_MAX_SIZE", 4, maximum=MAX_POOL_SIZE)
+            if max_size < min_size:
+                raise ImproperlyConfigured(
+                    f"DB_POOL_MAX_SIZE must be at least DB_POOL_MIN_SIZE ({min_size}), "
+                    f"not {max_size}"
+                )
             options["pool"] = {
-                "min_size": env_int("DB_POOL_MIN_SIZE", 1),
-                "max_size": env_int("DB_POOL_MAX_SIZE", 4),
-                "timeout": env_positive("DB_POOL_TIMEOUT", 5),
+                "min_size": min_size,
+                "max_size": max_size,
+                "timeout": env_wait("DB_POOL_TIMEOUT", 5),
             }
         else:
-            config["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
+            config["CONN_MAX_AGE"] = env_int(
+                "DB_CONN_MAX_AGE", 0, minimum=0, maximum=MAX_SPAN_SECONDS, meaning=MAX_SPAN
+            )
             config["CONN_HEALTH_CHECKS"] = True
     return config
 
@@ -225,8 +305,8 @@ DEFAULT_EXCEPTION_REPORTER = "heartbeats.logging.SecretSafeExceptionReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "heartbeats.logging.SecretSafeExceptionReporterFilter"
 
 # --- cronmonitor -------------------------------------------------------------------------
-STALE_AFTER_HOURS = env_positive("STALE_AFTER_HOURS", 24)
-ALERT_SUPPRESSION_HOURS = env_positive("ALERT_SUPPRESSION_HOURS", 6)
+STALE_AFTER_HOURS = env_hours("STALE_AFTER_HOURS", 24)
+ALERT_SUPPRESSION_HOURS = env_hours("ALERT_SUPPRESSION_HOURS", 6)
 HEALTHCHECK_SCHEDULE = env_crontab("HEALTHCHECK_SCHEDULE", "0 */6 * * *")
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 RESEND_API_KEY = env.str("RESEND_API_KEY", default="")
@@ -234,28 +314,32 @@ RESEND_FROM = env.str("RESEND_FROM", default="")
 ALERT_EMAIL_TO = env_list("ALERT_EMAIL_TO")
 RESEND_API_URL = env.str("RESEND_API_URL", default="https://api.resend.com").rstrip("/")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
-DEFAULT_GRACE_MINUTES = env_positive("DEFAULT_GRACE_MINUTES", 60)
+DEFAULT_GRACE_MINUTES = env_minutes("DEFAULT_GRACE_MINUTES", 60)
 NOTIFY_ON_RECOVERY = env_bool("NOTIFY_ON_RECOVERY", True)
 ALERT_DIGEST_THRESHOLD = env_int("ALERT_DIGEST_THRESHOLD", 5, minimum=0)
 OUTAGE_MIN_JOBS = env_int("OUTAGE_MIN_JOBS", 5)
-OUTAGE_SHARE = env_positive("OUTAGE_SHARE", 0.5)
-OUTAGE_GRACE_MINUTES = env_positive("OUTAGE_GRACE_MINUTES", 60)
+# A share of all jobs (rules.outage_reason): more than it silent at once looks like an outage.
+OUTAGE_SHARE = env_positive("OUTAGE_SHARE", 0.5, maximum=1)
+OUTAGE_GRACE_MINUTES = env_minutes("OUTAGE_GRACE_MINUTES", 60)
 ALERT_THROTTLE = env_bool("ALERT_THROTTLE", True)
-ALERT_RETRIES_PER_RUN = env_int("ALERT_RETRIES_PER_RUN", 2, minimum=0)
-ALERT_RETRY_BASE_SECONDS = env_positive("ALERT_RETRY_BASE_SECONDS", 1)
-ALERT_RETRY_AFTER_MAX_SECONDS = env_positive("ALERT_RETRY_AFTER_MAX_SECONDS", 30)
+# The pause doubles with each retry: more than 10 would wait days (and overflow a float).
+ALERT_RETRIES_PER_RUN = env_int("ALERT_RETRIES_PER_RUN", 2, minimum=0, maximum=10)
+ALERT_RETRY_BASE_SECONDS = env_wait("ALERT_RETRY_BASE_SECONDS", 1)
+ALERT_RETRY_AFTER_MAX_SECONDS = env_wait("ALERT_RETRY_AFTER_MAX_SECONDS", 30)
 ALERT_MAX_ATTEMPTS = env_int("ALERT_MAX_ATTEMPTS", 20)
-ALERT_DELIVERY_LEASE_SECONDS = env_int("ALERT_DELIVERY_LEASE_SECONDS", 300)
-RETENTION_JOB_CREATED_DAYS = env_int("RETENTION_JOB_CREATED_DAYS", 90)
-RETENTION_JOB_SILENT_DAYS = env_int("RETENTION_JOB_SILENT_DAYS", 30)
-RETENTION_EVENT_DAYS = env_int("RETENTION_EVENT_DAYS", 90)
-RETENTION_ALERT_DAYS = env_int("RETENTION_ALERT_DAYS", 90)
-RETENTION_CHECKRUN_DAYS = env_int("RETENTION_CHECKRUN_DAYS", 90)
-ALERT_CONNECT_TIMEOUT = env_positive("ALERT_CONNECT_TIMEOUT", 5)
-ALERT_READ_TIMEOUT = env_positive("ALERT_READ_TIMEOUT", 10)
+ALERT_DELIVERY_LEASE_SECONDS = env_int(
+    "ALERT_DELIVERY_LEASE_SECONDS", 300, maximum=MAX_SPAN_SECONDS, meaning=MAX_SPAN
+)
+RETENTION_JOB_CREATED_DAYS = env_days("RETENTION_JOB_CREATED_DAYS", 90)
+RETENTION_JOB_SILENT_DAYS = env_days("RETENTION_JOB_SILENT_DAYS", 30)
+RETENTION_EVENT_DAYS = env_days("RETENTION_EVENT_DAYS", 90)
+RETENTION_ALERT_DAYS = env_days("RETENTION_ALERT_DAYS", 90)
+RETENTION_CHECKRUN_DAYS = env_days("RETENTION_CHECKRUN_DAYS", 90)
+ALERT_CONNECT_TIMEOUT = env_wait("ALERT_CONNECT_TIMEOUT", 5)
+ALERT_READ_TIMEOUT = env_wait("ALERT_READ_TIMEOUT", 10)
 PING_KEYS = env_ping_keys("PING_KEY")
-PING_BODY_LIMIT = env_int("PING_BODY_LIMIT", 10000, minimum=0)
-PING_EVENTS_KEPT = env_int("PING_EVENTS_KEPT", 100)
+PING_BODY_LIMIT = env_int("PING_BODY_LIMIT", 10000, minimum=0, maximum=10_000_000, meaning="10 MB")
+PING_EVENTS_KEPT = env_int("PING_EVENTS_KEPT", 100, maximum=1_000_000)
 
 # --- django-crontab ------------------------------------------------------------------------
 # Two deployments under one Unix user must not overwrite each other's crontab lines.
@@ -273,7 +357,7 @@ CRONTAB_LOCK_JOBS = False
 # --- summary page, /summary.json, /metrics and /healthz -------------------------------------
 SUMMARY_API_TOKEN = env.str("SUMMARY_API_TOKEN", default="")
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-RECOVERY_WINDOW_MINUTES = env_positive("RECOVERY_WINDOW_MINUTES", 60)
+RECOVERY_WINDOW_MINUTES = env_minutes("RECOVERY_WINDOW_MINUTES", 60)
 
 LOGGING = {
     "version": 1,
@@ -289,7 +373,7 @@ LOGGING = {
     "loggers": {
         "heartbeats": {
             "handlers": ["console"],
-            "level": env.str("LOG_LEVEL", default="INFO"),
+            "level": env_log_level("LOG_LEVEL", "INFO"),
             "propagate": False,
         },
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
