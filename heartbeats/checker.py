@@ -324,6 +324,7 @@ def _recoveries(jobs: list[JobHeartbeat], *, now: datetime, trigger: str) -> lis
         details = {
             "last_run_at": job.last_run_at.isoformat(),
             "status": job.status,
+            "last_alert_at": job.last_alert_at.isoformat() if job.last_alert_at else None,
             "downtime_hours": round(downtime, 2) if downtime is not None else None,
         }
         alerts.append(

@@ -249,6 +249,7 @@ def deliver_pending(
     configured = set(configured_channels())
     touched: set[uuid.UUID] = set()
     errored: set[uuid.UUID] = set()
+    failures: set[str] = set()
     while True:
         batch, lease_until = claim(now=now)
         if not batch:
@@ -280,6 +281,11 @@ def deliver_pending(
                     errors[delivery.id] = error
                 if error is not None:
                     errored.add(delivery.alert_id)
+                    failures.add(
+                        _failure_text(
+                            error, attempts=delivery.attempts, configured=channel in configured
+                        )
+                    )
             if channel in configured and (
                 error is None or error.permanent or channel not in channel_errors
             ):
@@ -287,9 +293,23 @@ def deliver_pending(
         for channel, error in channel_errors.items():
             _record_channel(channel, error, now=now)
         _record(batch, outcomes, errors, now=now, lease_until=lease_until)
-        report.errors.extend(sorted({str(e) for e in errors.values()}))
+    report.errors.extend(sorted(failures))
     _close_alerts(touched | expired, errored, now=now, report=report, reported=touched)
     return report
+
+
+def _failure_text(error: notifiers.DeliveryError, *, attempts: int, configured: bool) -> str:
+    """The error and what happens to the delivery now, for the operator who reads it."""
+    if error.permanent and configured:
+        return (
+            f"{error} - permanent, not retried: the channel is marked broken until its "
+            "configuration is fixed and `manage.py send_test_alert` gets through"
+        )
+    if error.permanent:
+        return f"{error} - permanent, not retried"
+    if attempts >= settings.ALERT_MAX_ATTEMPTS:
+        return f"{error} - temporary, but not retried: ALERT_MAX_ATTEMPTS reached"
+    return f"{error} - temporary, retried on a later run"
 
 
 def _record(

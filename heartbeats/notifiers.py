@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 SLACK_PERMANENT = {"no_service", "channel_not_found", "channel_is_archived", "invalid_token",
                    "action_prohibited", "no_team", "team_disabled"}  # fmt: skip
+SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+ZERO_WIDTH_SPACE = "\u200b"
 
 
 class DeliveryError(Exception):
@@ -63,6 +66,48 @@ class Message:
     text: str
     html: str
     blocks: list[dict] = field(default_factory=list)
+
+    @property
+    def slack_text(self) -> str:
+        """`text` for Slack: it holds no markup of ours, so all of it is shown literally."""
+        return slack_escape(self.text)
+
+
+def slack_escape(text: str) -> str:
+    """Text that Slack shows as it is: `&`, `<` and `>` escaped as its formatting docs ask,
+    so a job's name or output cannot mention `<!channel>` or pass off a link."""
+    return text.translate(SLACK_ESCAPES)
+
+
+def _slack_clip(escaped: str, limit: int) -> str:
+    """The first `limit` characters of escaped text, without half an entity at the end."""
+    if len(escaped) <= limit:
+        return escaped
+    clipped = escaped[:limit]
+    amp = clipped.rfind("&")
+    return clipped[:amp] if amp != -1 and ";" not in clipped[amp:] else clipped
+
+
+def _slack_header(title: str) -> str:
+    return _slack_clip(slack_escape(title), 150)
+
+
+def _slack_code_block(text: str, limit: int) -> str:
+    """The end of `text` as a Slack code block of at most about `limit` characters, escaped,
+    with a zero-width space between any two backticks so the text cannot close the block."""
+    start, size = len(text), 0
+    while start:
+        char = text[start - 1]
+        cost = 2 if char == "`" else len(slack_escape(char))
+        if size + cost > limit:
+            break
+        start, size = start - 1, size + cost
+    body = re.sub("`(?=`)", "`" + ZERO_WIDTH_SPACE, slack_escape(text[start:]))
+    if body.startswith("`"):
+        body = ZERO_WIDTH_SPACE + body
+    if body.endswith("`"):
+        body += ZERO_WIDTH_SPACE
+    return f"```{body}```"
 
 
 def job_url(job_name: str) -> str:
@@ -124,21 +169,39 @@ def format_job_alert(alert: JobAlert) -> Message:
         f"<p><a href='{html.escape(url)}'>Open {html.escape(alert.job_name)}</a></p>"
     )
     blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
+        {"type": "header", "text": {"type": "plain_text", "text": _slack_header(headline)}},
         {
             "type": "section",
-            "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in facts[:10]],
+            "fields": [
+                {"type": "mrkdwn", "text": f"*{k}*\n{_slack_clip(slack_escape(v), 1900)}"}
+                for k, v in facts[:10]
+            ],
         },
     ]
     if alert.output_tail:
-        snippet = alert.output_tail[-2800:]
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{snippet}```"}})
+        snippet = _slack_code_block(alert.output_tail, 2800)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": snippet}})
     blocks.append(
         {"type": "section", "text": {"type": "mrkdwn", "text": f"<{url}|Open in cronmonitor>"}}
     )
     return Message(
         subject=f"[cronmonitor] {headline}", text="\n".join(text_lines), html=body, blocks=blocks
     )
+
+
+def _slack_job_links(alerts: Sequence[JobAlert], *, limit: int = 2900, most: int = 40) -> str:
+    """One admin link per job, labelled with its escaped headline, as many as fit whole."""
+    lines: list[str] = []
+    size = 0
+    for alert in alerts[:most]:
+        line = f"• <{job_url(alert.job_name)}|{slack_escape(_headline(alert))}>"
+        if size + len(line) + 1 > limit - 40:  # room for the "…and N more" line
+            break
+        lines.append(line)
+        size += len(line) + 1
+    if len(lines) < len(alerts):
+        lines.append(f"…and {len(alerts) - len(lines)} more")
+    return "\n".join(lines)
 
 
 def format_digest(alerts: Sequence[JobAlert]) -> Message:
@@ -149,11 +212,9 @@ def format_digest(alerts: Sequence[JobAlert]) -> Message:
         f"<li><a href='{html.escape(job_url(a.job_name))}'>{html.escape(_headline(a))}</a></li>"
         for a in alerts
     )
-    shown = "\n".join(f"• <{job_url(a.job_name)}|{_headline(a)}>" for a in alerts[:40])
-    more = f"\n…and {len(alerts) - 40} more" if len(alerts) > 40 else ""
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": headline}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": (shown + more)[:2900]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _slack_job_links(alerts)}},
     ]
     return Message(
         subject=f"[cronmonitor] {headline}",
@@ -166,8 +227,11 @@ def format_digest(alerts: Sequence[JobAlert]) -> Message:
 def format_notice(title: str, body: str) -> Message:
     """A message about the monitor itself (test alert, suspected monitoring outage)."""
     blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}},
+        {"type": "header", "text": {"type": "plain_text", "text": _slack_header(title)}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": _slack_clip(slack_escape(body), 2900)},
+        },
     ]
     return Message(
         subject=f"[cronmonitor] {title}",
@@ -227,7 +291,7 @@ def _http_error(service: str, response: requests.Response) -> DeliveryError:
 def send_slack(message: Message) -> None:
     post_json(
         settings.SLACK_WEBHOOK_URL,
-        {"text": message.text, "blocks": message.blocks},
+        {"text": message.slack_text, "blocks": message.blocks},
         service="slack",
     )
 

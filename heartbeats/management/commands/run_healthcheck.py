@@ -34,8 +34,8 @@ class Command(BaseCommand):
             raise CommandError(config.NO_CHANNEL_MESSAGE, returncode=2)
         if result.failed_alerts:
             raise CommandError(
-                f"{result.failed_alerts} alert(s) could not be delivered; temporary failures are "
-                f"retried on the next run: {'; '.join(result.errors)}",
+                f"{result.failed_alerts} alert(s) could not be delivered: "
+                f"{'; '.join(result.errors)}",
                 returncode=1,
             )
 
