@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -14,23 +17,23 @@ class JobHeartbeatForm(forms.ModelForm):
         model = JobHeartbeat
         fields = ["job_name", "status", "paused", "period", "cron", "tz", "grace"]
         help_texts = {
-            "period": "Expected time between runs, as [DD] [HH:[MM:]]SS, e.g. 1 00:00:00.",
+            "period": "Expected time between runs, 1 minute to 366 days: [DD] [HH:[MM:]]SS.",
             "cron": "Cron expression evaluated in the time zone below, e.g. 0 2 * * *.",
             "tz": "IANA time zone of the cron expression, e.g. Europe/Berlin.",
             "grace": "Tolerated lateness; blank uses DEFAULT_GRACE_MINUTES.",
         }
 
-    def clean_period(self):
-        return self._span("period", "period", allow_zero=False)
+    def clean_period(self) -> timedelta | None:
+        return self._span("period", schedules.check_period)
 
-    def clean_grace(self):
-        return self._span("grace", "grace time", allow_zero=True)
+    def clean_grace(self) -> timedelta | None:
+        return self._span("grace", schedules.check_grace)
 
-    def _span(self, field: str, what: str, *, allow_zero: bool):
+    def _span(self, field: str, check: Callable[[timedelta | None], None]) -> timedelta | None:
         """Field-level, so an out-of-range value never reaches the instance the page shows."""
         value = self.cleaned_data.get(field)
         try:
-            schedules.check_span(what, value, allow_zero=allow_zero)
+            check(value)
         except schedules.ScheduleError as exc:
             raise ValidationError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
         return value

@@ -14,6 +14,8 @@ from cronsim import CronSim, CronSimError
 
 # Longer than this is not a schedule a monitor can watch (and far dates overflow datetime).
 MAX_SPAN = timedelta(days=366)
+# Cron's own resolution, and Healthchecks.io's shortest period.
+MIN_PERIOD = timedelta(minutes=1)
 
 
 class ScheduleError(ValueError):
@@ -38,22 +40,37 @@ def cron_runs(expression: str, tz: str, after: datetime) -> Iterator[datetime]:
         yield run.astimezone(UTC)
 
 
-def check_span(what: str, value: timedelta | None, *, allow_zero: bool) -> None:
-    """A period or grace time a monitor can work with: not negative, at most MAX_SPAN."""
+def check_span(
+    what: str, value: timedelta | None, *, allow_zero: bool, minimum: timedelta = timedelta(0)
+) -> None:
+    """A period or grace time a monitor can work with: not negative, at least `minimum`, at
+    most MAX_SPAN."""
     if value is None:
         return
     if value < timedelta(0) or (value == timedelta(0) and not allow_zero):
         raise ScheduleError(f"the {what} must be {'0 or more' if allow_zero else 'positive'}")
+    if value < minimum:
+        raise ScheduleError(f"the {what} must be at least {_span(minimum)}")
     if value > MAX_SPAN:
         raise ScheduleError(f"the {what} must be at most {MAX_SPAN.days} days")
+
+
+def check_period(period: timedelta | None) -> None:
+    """A period from MIN_PERIOD to MAX_SPAN (or none)."""
+    check_span("period", period, allow_zero=False, minimum=MIN_PERIOD)
+
+
+def check_grace(grace: timedelta | None) -> None:
+    """A grace time from 0 to MAX_SPAN (or none)."""
+    check_span("grace time", grace, allow_zero=True)
 
 
 def validate(
     *, period: timedelta | None, cron: str, tz: str, grace: timedelta | None = None
 ) -> None:
     """Raise ScheduleError unless the schedule is usable."""
-    check_span("grace time", grace, allow_zero=True)
-    check_span("period", period, allow_zero=False)
+    check_grace(grace)
+    check_period(period)
     if period is not None and cron:
         raise ScheduleError("give either a period or a cron expression, not both")
     zone(tz)

@@ -23,9 +23,11 @@ from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from heartbeats import config, metrics, prometheus
+from heartbeats.logging import first_line
 from heartbeats.models import CheckRun
 from heartbeats.rules import CheckerProblem
 from heartbeats.summary_chart import day_chart
+from heartbeats.views.pings import RETRY_AFTER_SECONDS
 
 logger = logging.getLogger(__name__)
 DEFAULT_WINDOW = "24h"
@@ -45,6 +47,21 @@ def staff_required(view: Callable) -> Callable:
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def database_unavailable(request: HttpRequest, exc: DatabaseError, *, json: bool) -> HttpResponse:
+    """503 with Retry-After, as the ping views answer: a scraper or script retries later."""
+    logger.warning("%s: database unavailable: %s", request.path, first_line(exc))
+    if json:
+        response = JsonResponse({"error": "database unavailable"}, status=503)
+    else:
+        response = HttpResponse(
+            "database unavailable, try again later",
+            content_type="text/plain; charset=utf-8",
+            status=503,
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def bearer_token(request: HttpRequest) -> str | None:
@@ -93,13 +110,17 @@ def summary_page(request: HttpRequest) -> HttpResponse:
 @require_safe
 def summary_json(request: HttpRequest) -> JsonResponse:
     """The same figures for scripts: a staff session, or `Authorization: Bearer <token>`."""
-    if bearer_token(request) is not None or not request.user.is_authenticated:
-        refusal = token_refusal(request, settings.SUMMARY_API_TOKEN)
-        if refusal is not None:
-            return refusal
-    elif not request.user.is_staff:
-        return JsonResponse({"error": "staff only"}, status=403)
-    figures = metrics.summary(now=timezone.now(), windows=list(metrics.WINDOWS))
+    try:
+        # Reading the session's user is a query too.
+        if bearer_token(request) is not None or not request.user.is_authenticated:
+            refusal = token_refusal(request, settings.SUMMARY_API_TOKEN)
+            if refusal is not None:
+                return refusal
+        elif not request.user.is_staff:
+            return JsonResponse({"error": "staff only"}, status=403)
+        figures = metrics.summary(now=timezone.now(), windows=list(metrics.WINDOWS))
+    except DatabaseError as exc:
+        return database_unavailable(request, exc, json=True)
     return JsonResponse(summary_document(figures))
 
 
@@ -110,7 +131,11 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         refusal = token_refusal(request, settings.METRICS_TOKEN)
         if refusal is not None:
             return refusal
-    return HttpResponse(prometheus.exposition(now=timezone.now()), content_type=CONTENT_TYPE_LATEST)
+    try:
+        exposition = prometheus.exposition(now=timezone.now())
+    except DatabaseError as exc:
+        return database_unavailable(request, exc, json=False)
+    return HttpResponse(exposition, content_type=CONTENT_TYPE_LATEST)
 
 
 @never_cache

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from heartbeats import config, delivery
-from heartbeats.logging import redact
+from heartbeats.logging import first_line, redact
 
 
 class Command(BaseCommand):
     help = "Send a clearly marked test message on every configured alert channel."
+    requires_system_checks: list = []
 
     def handle(self, *args, **options) -> None:
         if not config.configured_channels():
             raise CommandError(config.NO_CHANNEL_MESSAGE, returncode=2)
-        outcomes = delivery.send_test_alert(now=timezone.now())
+        try:
+            # Connect first, so an unreachable database sends no test message it cannot record.
+            connection.ensure_connection()
+            outcomes = delivery.send_test_alert(now=timezone.now())
+        except DatabaseError as exc:
+            raise CommandError(f"database unavailable: {first_line(exc)}", returncode=3) from None
         for outcome in outcomes:
             if outcome.ok:
                 self.stdout.write(self.style.SUCCESS(f"{outcome.channel}: delivered"))
