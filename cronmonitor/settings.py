@@ -160,8 +160,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "heartbeats",  # before django_crontab: its `crontab` command replaces django-crontab's
     "django_crontab",
-    "heartbeats",
 ]
 
 MIDDLEWARE = [

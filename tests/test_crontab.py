@@ -94,6 +94,53 @@ def test_the_crontab_line_runs_with_an_empty_environment_on_the_configured_db(de
     assert not Path("/db.sqlite3").exists()
 
 
+def change_schedule(root: Path, schedule: str) -> None:
+    env = root / ".env"
+    lines = env.read_text().splitlines()
+    kept = [line for line in lines if not line.startswith("HEALTHCHECK_SCHEDULE=")]
+    env.write_text("\n".join([*kept, f"HEALTHCHECK_SCHEDULE={schedule}"]) + "\n")
+
+
+def test_a_schedule_change_reinstalls_with_the_documented_sequence(deployment):
+    root, _ = deployment
+    manage(root, "crontab", "add")
+    change_schedule(root, "*/10 * * * *")
+    shown = manage(root, "crontab", "show")
+    assert "heartbeats.cron.run_healthcheck at '*/5 * * * *' (old schedule)" in shown
+    manage(root, "crontab", "remove")
+    assert installed_lines(root) == []
+    manage(root, "crontab", "add")
+    lines = installed_lines(root)
+    assert len(lines) == 2
+    assert [line for line in lines if line.startswith("*/10 * * * * ")]
+
+
+def test_add_alone_replaces_lines_of_an_old_schedule(deployment):
+    root, _ = deployment
+    manage(root, "crontab", "add")
+    change_schedule(root, "*/10 * * * *")
+    manage(root, "crontab", "add")
+    starts = sorted(line.split(" crontab run")[0].split(" /")[0] for line in installed_lines(root))
+    assert starts == ["*/10 * * * *", "17 3 * * *"]
+
+
+def test_a_line_left_from_an_old_schedule_still_runs_the_checker(deployment):
+    """Until the operator reinstalls, the old line must not silently stop the checking."""
+    root, database = deployment
+    manage(root, "crontab", "add")
+    (line,) = [line for line in installed_lines(root) if line.startswith("*/5 * * * * ")]
+    change_schedule(root, "*/10 * * * *")
+    command = line.split(" ", 5)[5].split("#", 1)[0]
+    done = subprocess.run(
+        ["sh", "-c", command], env={}, cwd="/", capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "this crontab line is out of date; run 'manage.py crontab add'" in done.stderr
+    with sqlite3.connect(database) as db:
+        runs = db.execute("SELECT trigger, outcome FROM heartbeats_checkrun").fetchall()
+    assert runs == [("cron", "ok")]
+
+
 @pytest.mark.django_db
 def test_missing_crontab_binary_is_a_system_check_warning(settings):
     from io import StringIO
