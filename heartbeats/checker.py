@@ -62,6 +62,8 @@ class CheckResult:
     failed_alerts: int = 0
     recoveries: int = 0
     outage: str = ""
+    retries_waiting: int = 0
+    next_retry_at: datetime | None = None
     channels: list[str] = field(default_factory=list)
     jobs: list[JobOutcome] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -69,6 +71,7 @@ class CheckResult:
     def as_dict(self) -> dict:
         data = asdict(self)
         data["jobs"] = [asdict(j) for j in self.jobs]
+        data["next_retry_at"] = self.next_retry_at.isoformat() if self.next_retry_at else None
         return data
 
     def summary_line(self) -> str:
@@ -79,6 +82,11 @@ class CheckResult:
             f"{self.alerts_sent} alerts {verb}, {self.suppressed_alerts} suppressed, "
             f"{self.failed_alerts} failed"
         )
+        if self.retries_waiting and self.next_retry_at:
+            line += (
+                f"; {self.retries_waiting} deliveries waiting to retry, next at "
+                f"{self.next_retry_at:%H:%M} UTC"
+            )
         return line + (f"; suspected monitoring outage: {self.outage}" if self.outage else "")
 
 
@@ -264,8 +272,9 @@ def _outage_reason(
 
 def _quiet_pass(
     *, now: datetime, job_names: list[str] | None, current: CheckRun
-) -> tuple[int, datetime | None] | None:
-    """The job total and the previous check when this pass has nothing to do, else None.
+) -> tuple[int, datetime | None, bool] | None:
+    """The job total, the previous check and whether any delivery waits for a retry later,
+    when this pass has nothing to do; else None.
 
     Nothing to do means no job needing attention, no delivery due and no sign of a
     monitoring outage: then deciding would write nothing, so the pass skips the decide lock
@@ -282,14 +291,17 @@ def _quiet_pass(
     probes.append(
         AlertDelivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
     )
+    waiting = AlertDelivery.objects.filter(state=DeliveryState.PENDING)
     compiled = [qs.order_by().values("pk")[:1].query.sql_with_params() for qs in probes]
+    waiting_sql, waiting_params = waiting.order_by().values("pk")[:1].query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT ({job_count.TOTAL_SQL}), "
-            + " OR ".join(f"EXISTS ({sql})" for sql, _ in compiled),
-            [param for _, params in compiled for param in params],
+            + " OR ".join(f"EXISTS ({sql})" for sql, _ in compiled)
+            + f", EXISTS ({waiting_sql})",
+            [param for _, params in compiled for param in params] + list(waiting_params),
         )
-        total, busy = cursor.fetchone()
+        total, busy, any_waiting = cursor.fetchone()
     if busy:
         return None
     history = _run_history(now=now, current=current)
@@ -298,7 +310,7 @@ def _quiet_pass(
         now=now, history=history, newly_down=0, total_jobs=total, job_names=job_names
     ):
         return None
-    return total, history[0]
+    return total, history[0], bool(any_waiting)
 
 
 def _outage_alert(reason: str, *, now: datetime, trigger: str, until: datetime) -> Alert:
@@ -381,10 +393,13 @@ def _check(result, run, *, now, trigger, job_names, sleep) -> None:
         previous_check_at = _decide_and_deliver(
             result, run, now=now, trigger=trigger, job_names=job_names, sleep=sleep
         )
+        any_waiting = True
     else:
-        result.total_jobs, previous_check_at = quiet
+        result.total_jobs, previous_check_at, any_waiting = quiet
         if not result.channels:
             result.errors.append(NO_CHANNEL_ERROR)
+    if any_waiting:
+        result.retries_waiting, result.next_retry_at = delivery.waiting_retries()
     services.prune_events(keep=config.events_kept(), since=previous_check_at)
     CheckRun.objects.filter(pk=run.pk).update(
         finished_at=timezone.now(),

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 
 from heartbeats import notifiers
@@ -237,6 +237,15 @@ def _attempt(
             wait = max(wait, error.retry_after)
         sleep(wait)
     return error
+
+
+def waiting_retries() -> tuple[int, datetime | None]:
+    """Deliveries still pending after this run (retries not yet due), and the next attempt:
+    so a re-run right after fixing a channel does not look as if nothing were left to send."""
+    row = AlertDelivery.objects.filter(state=DeliveryState.PENDING).aggregate(
+        count=Count("id"), next_attempt_at=Min("next_attempt_at")
+    )
+    return row["count"], row["next_attempt_at"]
 
 
 def deliver_pending(

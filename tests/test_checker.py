@@ -162,6 +162,32 @@ def test_failed_channel_is_retried_next_run_without_resending_the_other(
     assert JobHeartbeat.objects.get(pk="backup").last_alert_at == clock.now()
 
 
+def test_a_rerun_before_the_retry_is_due_says_what_is_still_waiting(
+    make_job, channels, email_ok, clock
+):
+    make_job("backup", age=30 * H)
+    channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("boom", status=500)
+    first = run(now=clock.now())
+    assert (first.failed_alerts, first.retries_waiting) == (1, 1)
+    retry_at = AlertDelivery.objects.get(channel="slack").next_attempt_at
+    assert first.next_retry_at == retry_at > clock.now()
+    assert first.summary_line().endswith(
+        f"; 1 deliveries waiting to retry, next at {retry_at:%H:%M} UTC"
+    )
+
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    clock.advance(seconds=10)  # the operator fixed the webhook and runs the checker again
+    again = run(now=clock.now(), trigger="manual")
+    assert (again.alerts_sent, again.failed_alerts, again.retries_waiting) == (0, 0, 1)
+    assert "1 deliveries waiting to retry" in again.summary_line()
+    assert again.as_dict()["next_retry_at"] == retry_at.isoformat()
+
+    clock.set(retry_at)
+    done = run(now=clock.now())
+    assert (done.alerts_sent, done.retries_waiting) == (1, 0)
+    assert "waiting" not in done.summary_line()
+
+
 RELEASE_HANGING = threading.Event()
 
 
