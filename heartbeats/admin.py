@@ -47,7 +47,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     schedule_fields = ["period", "cron", "tz", "grace"]
     heartbeat_fields = [
         "last_run",
-        "last_outcome",
+        "outcome",
         "n_runs",
         "last_duration",
         "due",
@@ -139,8 +139,14 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
 
     @admin.display(description="last run", ordering="last_run_at")
     def last_run(self, job: JobHeartbeat) -> str:
+        if job.n_runs == 0:  # last_run_at is then only when the job was created
+            return f"Never (created {admin_display.local(job.created_at)})"
         ago = admin_display.hours(timezone.now() - job.last_run_at)
         return f"{admin_display.local(job.last_run_at)} ({ago} ago)"
+
+    @admin.display(description="last outcome")
+    def outcome(self, job: JobHeartbeat) -> str:
+        return job.get_last_outcome_display() if job.n_runs else "-"
 
     @admin.display(description="hours overdue")
     def hours_overdue(self, job: JobHeartbeat) -> str:

@@ -171,6 +171,16 @@ def test_change_form_shows_uuid_ping_urls_examples_and_pretty_metadata(editor):
     assert f"?job__exact={job.pk}" in page
 
 
+def test_a_job_that_never_reported_says_so(editor, make_job):
+    client, _ = editor
+    job = make_job("added-by-hand", n_runs=0)
+    page = client.get(change_url(job)).content.decode()
+    assert "Never (created 2026-03-02 12:00 UTC)" in page
+    assert "Success" not in page
+    listing = client.get(reverse(CHANGELIST)).content.decode()
+    assert "Never (created 2026-03-02 12:00 UTC)" in listing
+
+
 def test_change_form_never_shows_a_real_ping_key(editor, settings):
     settings.PING_KEYS = ["real-secret-ping-key"]
     client, job = editor

@@ -103,7 +103,7 @@ def test_last_check_run_and_its_result(viewer):
         error="Slack said 500",
     )
     content = page(viewer)
-    assert "(manual): Failed" in content
+    assert "2026-03-02 11:00 UTC (manual): Failed" in content
     assert "9 jobs, 3 stale, 1 alerts sent, 1 suppressed, 1 failed" in content
     assert "Slack said 500" in content
 
