@@ -12,7 +12,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from heartbeats import checker, services
+from heartbeats import checker
 from heartbeats.models import PingEvent
 from heartbeats.notifiers import job_url
 from tests.conftest import SLACK_SECRET_PATH, T0, received
@@ -120,21 +120,6 @@ def test_slack_code_block_fits_and_stays_closed(make_job, slack_ok, email_ok, ou
     run()
     body = received(slack_ok, SLACK_SECRET_PATH)[0].get_json()
     assert code_blocks(body) == [code]
-
-
-def test_back_up_message_says_when_the_job_was_last_alerted(make_job, slack_ok, email_ok, clock):
-    make_job("backup", age=26 * H, now=clock.now())
-    run(now=clock.now())
-    clock.advance(hours=1)
-    services.record_signal(job_name="backup", now=clock.now())
-    clock.advance(hours=1)
-    assert run(now=clock.now()).recoveries == 1
-    slack = received(slack_ok, SLACK_SECRET_PATH)[-1].get_json()
-    email = received(email_ok, "/resend/emails")[-1].get_json()
-    assert slack["text"].startswith("backup is back up after 27 h")
-    assert "Last alert: 2026-03-02 12:00 UTC" in slack["text"]
-    assert "Last alert: 2026-03-02 12:00 UTC" in email["text"]
-    assert "never alerted" not in slack["text"]
 
 
 PERMANENT = (

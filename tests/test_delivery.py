@@ -254,6 +254,9 @@ def test_recovery_message_after_an_alerted_job_beats_again(make_job, slack_ok, e
     assert result.recoveries == 1
     texts = [r.get_json()["text"] for r in received(slack_ok, SLACK_SECRET_PATH)]
     assert texts[-1].startswith("backup is back up after 27 h")
+    assert "Last alert: 2026-03-02 12:00 UTC" in texts[-1]
+    email = received(email_ok, "/resend/emails")[-1].get_json()
+    assert "Last alert: 2026-03-02 12:00 UTC" in email["text"]
     assert not JobHeartbeat.objects.get(pk="backup").alerted
     assert run(now=clock.now()).recoveries == 0
 
