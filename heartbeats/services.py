@@ -260,7 +260,10 @@ def _finish_run(
     changes: dict = {}
     started = _run_start(job, rid=rid)
     duration = now - started if started is not None and started <= now else None
-    if job.run_deadline is not None:
+    # With overlapping runs (A starts, B starts, A finishes) only the latest start's finish, or
+    # one without a run id, ends the run in progress: A's must not hide B hanging.
+    latest = rid is None or (started is not None and started == job.last_start_at)
+    if job.run_deadline is not None and latest:
         changes["run_deadline"] = None
     if duration is not None:
         changes["last_duration"] = duration

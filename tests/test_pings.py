@@ -262,6 +262,26 @@ def test_run_ids_pair_each_finish_with_its_own_start(client, job, clock):
     assert durations == {first: timedelta(seconds=60), second: timedelta(seconds=55)}
 
 
+def test_an_older_runs_finish_does_not_hide_a_newer_run_hanging(client, job, clock, settings):
+    from heartbeats import checker
+
+    settings.SLACK_WEBHOOK_URL = ""
+    first, second = uuid.uuid4(), uuid.uuid4()
+    client.get(f"/ping/{job.uuid}/start", {"rid": str(first)})
+    clock.advance(seconds=10)
+    client.get(f"/ping/{job.uuid}/start", {"rid": str(second)})
+    clock.advance(seconds=10)
+    client.get(f"/ping/{job.uuid}", {"rid": str(first)})
+    job.refresh_from_db()
+    assert job.run_deadline == job.last_start_at + timedelta(minutes=60)
+    clock.advance(minutes=61)
+    result = checker.run_check(now=clock.now(), trigger="manual", dry_run=True)
+    assert [(j.job_name, j.detail) for j in result.jobs] == [("backup", "hung")]
+    client.get(f"/ping/{job.uuid}", {"rid": str(second)})
+    job.refresh_from_db()
+    assert job.run_deadline is None
+
+
 def test_a_finish_without_a_start_has_no_duration(client, job, clock):
     client.get(f"/ping/{job.uuid}", {"rid": str(uuid.uuid4())})
     client.get(f"/ping/{job.uuid}/fail")
