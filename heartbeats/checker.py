@@ -98,6 +98,7 @@ def _candidates(*, now: datetime, job_names: list[str] | None):
     last_problem = Alert.objects.filter(job=OuterRef("pk"), kind__in=PROBLEM_KINDS).order_by(
         "-created_at"
     )
+    delivered = AlertDelivery.objects.filter(alert=OuterRef("pk"), state=DeliveryState.SENT)
     qs = (
         JobHeartbeat.objects.filter(
             queries.attention_q(now=now, stale_after=thresholds.stale_after)
@@ -108,6 +109,10 @@ def _candidates(*, now: datetime, job_names: list[str] | None):
             last_event_at=Subquery(last_event.values("created_at")[:1]),
             last_fail_body=Subquery(last_fail.values("body")[:1]),
             down_last_run=Subquery(last_problem.values("details__last_run_at")[:1]),
+            # What "Last alert" says once an operator reset or forced one (last_alert_at None).
+            last_sent_alert_at=Subquery(
+                last_problem.filter(Exists(delivered)).values("created_at")[:1]
+            ),
         )
         # No ORDER BY: SQLite would then walk the last_run_at index instead of the filters'.
         .order_by()
@@ -128,7 +133,7 @@ def _details(job: JobHeartbeat, problem: rules.Problem, *, now: datetime) -> dic
     return {
         "problem": problem.value,
         "last_run_at": job.last_run_at.isoformat(),
-        "last_alert_at": job.last_alert_at.isoformat() if job.last_alert_at else None,
+        "last_alert_at": _iso(job.last_alert_at or job.last_sent_alert_at),
         "overdue_hours": round(overdue.total_seconds() / 3600, 2) if overdue else None,
         "status": job.status,
         "schedule": schedules.describe(
@@ -139,6 +144,10 @@ def _details(job: JobHeartbeat, problem: rules.Problem, *, now: datetime) -> dic
         if problem == rules.Problem.FAILED
         else "",
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _lock_decisions() -> None:
@@ -198,7 +207,9 @@ def _decide(
         if rules.is_stale(facts, now=now, stale_after=thresholds.stale_after):
             result.stale_jobs += 1
         if job.has_open_alert:
-            result.jobs.append(JobOutcome(job.job_name, "pending", "an earlier alert is retrying"))
+            result.jobs.append(
+                JobOutcome(job.job_name, "pending", "an earlier alert is still being delivered")
+            )
         elif rules.is_suppressed(job.last_alert_at, now=now, suppression=thresholds.suppression):
             hours = rules.hours_since(job.last_alert_at, now=now)
             logger.info("Suppressing alert for %s (last alert %.1fh ago)", job.job_name, hours)
@@ -336,7 +347,7 @@ def _recoveries(jobs: list[JobHeartbeat], *, now: datetime, trigger: str) -> lis
         details = {
             "last_run_at": job.last_run_at.isoformat(),
             "status": job.status,
-            "last_alert_at": job.last_alert_at.isoformat() if job.last_alert_at else None,
+            "last_alert_at": _iso(job.last_alert_at),
             "downtime_hours": round(downtime, 2) if downtime is not None else None,
         }
         alerts.append(
@@ -399,7 +410,7 @@ def _check(result, run, *, now, trigger, job_names, sleep) -> None:
         if not result.channels:
             result.errors.append(NO_CHANNEL_ERROR)
     if any_waiting:
-        result.retries_waiting, result.next_retry_at = delivery.waiting_retries()
+        result.retries_waiting, result.next_retry_at = delivery.waiting_retries(now=now)
     services.prune_events(keep=config.events_kept(), since=previous_check_at)
     CheckRun.objects.filter(pk=run.pk).update(
         finished_at=timezone.now(),

@@ -239,12 +239,12 @@ def _attempt(
     return error
 
 
-def waiting_retries() -> tuple[int, datetime | None]:
-    """Deliveries still pending after this run (retries not yet due), and the next attempt:
-    so a re-run right after fixing a channel does not look as if nothing were left to send."""
-    row = AlertDelivery.objects.filter(state=DeliveryState.PENDING).aggregate(
-        count=Count("id"), next_attempt_at=Min("next_attempt_at")
-    )
+def waiting_retries(*, now: datetime) -> tuple[int, datetime | None]:
+    """Deliveries waiting for a retry that is not due yet, and the next attempt: so a re-run
+    right after fixing a channel does not look as if nothing were left to send. Deliveries
+    another checker is sending right now are due, so they are not counted."""
+    waiting = AlertDelivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__gt=now)
+    row = waiting.aggregate(count=Count("id"), next_attempt_at=Min("next_attempt_at"))
     return row["count"], row["next_attempt_at"]
 
 

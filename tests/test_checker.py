@@ -188,6 +188,42 @@ def test_a_rerun_before_the_retry_is_due_says_what_is_still_waiting(
     assert "waiting" not in done.summary_line()
 
 
+def test_deliveries_another_checker_is_sending_are_not_called_waiting(
+    make_job, slack_ok, email_ok, clock
+):
+    job = make_job("backup", age=30 * H)
+    alert = Alert.objects.create(job=job, kind="down", created_at=T0, details={})
+    AlertDelivery.objects.create(
+        alert=alert,
+        channel="slack",
+        created_at=T0,
+        next_attempt_at=T0,
+        updated_at=T0,
+        lease_until=T0 + H,  # claimed by a checker on another host a moment ago
+    )
+    result = run(now=clock.now())
+    assert (result.alerts_sent, result.retries_waiting) == (0, 0)
+    assert [(j.action, j.detail) for j in result.jobs] == [
+        ("pending", "an earlier alert is still being delivered")
+    ]
+    assert "waiting" not in result.summary_line()
+
+
+def test_an_alert_after_a_reset_still_says_when_the_last_one_went_out(
+    make_job, slack_ok, email_ok, clock
+):
+    from heartbeats import services
+
+    make_job("backup", age=30 * H, now=clock.now())
+    assert run(now=clock.now()).alerts_sent == 1
+    clock.advance(hours=1)
+    services.reset_alerts(JobHeartbeat.objects.filter(pk="backup"), now=clock.now())
+    assert run(now=clock.now()).alerts_sent == 1
+    texts = [r.get_json()["text"] for r in received(slack_ok, SLACK_SECRET_PATH)]
+    assert "Last alert: never alerted" in texts[0]
+    assert "Last alert: 2026-03-02 12:00 UTC" in texts[1]
+
+
 RELEASE_HANGING = threading.Event()
 
 
