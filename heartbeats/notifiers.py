@@ -122,15 +122,25 @@ def _when(moment: datetime | None) -> str:
     return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _span(hours: float, *, digits: int) -> str:
+    """A duration as messages show it; under an hour in minutes, so short schedules read right."""
+    if hours < 1:
+        minutes = round(hours * 60)
+        return f"{minutes} min" if minutes else "under a minute"
+    return f"{hours:.{digits}f} h"
+
+
 def _headline(alert: JobAlert) -> str:
     if alert.kind == "down":
-        return f"{alert.job_name} is DOWN: no heartbeat, {alert.overdue_hours or 0:.1f} h overdue"
+        overdue = _span(alert.overdue_hours or 0, digits=1)
+        return f"{alert.job_name} is DOWN: no heartbeat, {overdue} overdue"
     if alert.kind == "failed":
         return f"{alert.job_name} FAILED"
     if alert.kind == "hung":
         return f"{alert.job_name} started but has not finished"
     if alert.kind == "recovery":
-        after = f" after {alert.downtime_hours:.0f} h" if alert.downtime_hours is not None else ""
+        downtime = alert.downtime_hours
+        after = f" after {_span(downtime, digits=0)}" if downtime is not None else ""
         return f"{alert.job_name} is back up{after}"
     return f"{alert.job_name}: {alert.kind}"
 
@@ -143,7 +153,7 @@ def _facts(alert: JobAlert) -> list[tuple[str, str]]:
         ("Last alert", _when(alert.last_alert_at) if alert.last_alert_at else "never alerted"),
     ]
     if alert.overdue_hours is not None:
-        facts.insert(1, ("Overdue", f"{alert.overdue_hours:.1f} h"))
+        facts.insert(1, ("Overdue", _span(alert.overdue_hours, digits=1)))
     if alert.schedule:
         facts.append(("Schedule", alert.schedule))
     if alert.last_event:

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 
 from heartbeats import checker
 from heartbeats.models import PingEvent
-from heartbeats.notifiers import job_url
+from heartbeats.notifiers import JobAlert, format_job_alert, job_url
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +161,20 @@ def test_command_says_when_a_temporary_failure_is_given_up(make_job, channels, s
     assert str(excinfo.value).endswith(
         "email: HTTP 503 (busy) - temporary, but not retried: ALERT_MAX_ATTEMPTS reached"
     )
+
+
+@pytest.mark.parametrize(
+    ("alert", "headline", "overdue"),
+    [
+        (JobAlert("every-5-min", "down", overdue_hours=0.25), "15 min overdue", "15 min"),
+        (JobAlert("every-5-min", "down", overdue_hours=0.001), "under a minute overdue", None),
+        (JobAlert("nightly", "down", overdue_hours=26.04), "26.0 h overdue", "26.0 h"),
+        (JobAlert("every-5-min", "recovery", downtime_hours=0.05), "back up after 3 min", None),
+        (JobAlert("nightly", "recovery", downtime_hours=27.2), "back up after 27 h", None),
+    ],
+)
+def test_short_durations_are_shown_in_minutes(alert, headline, overdue):
+    message = format_job_alert(alert)
+    assert message.subject.endswith(headline) or headline in message.text.splitlines()[0]
+    if overdue:
+        assert f"Overdue: {overdue}" in message.text
