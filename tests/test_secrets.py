@@ -62,3 +62,12 @@ def test_ensure_admin_with_an_empty_admin_password_prints_the_generated_one(monk
     call_command("ensure_admin", stdout=out)
     password = out.getvalue().split("password: ")[1].splitlines()[0]
     assert authenticate(username="admin", password=password) is not None
+
+
+def test_ensure_admin_with_admin_password_neither_prints_it_nor_promises_to(monkeypatch):
+    monkeypatch.setenv("ADMIN_PASSWORD", "chosen-by-the-operator-42")
+    out = StringIO()
+    call_command("ensure_admin", stdout=out)
+    assert "chosen-by-the-operator-42" not in out.getvalue()
+    assert "ADMIN_PASSWORD" in out.getvalue()
+    assert "shown only this once" not in out.getvalue()

@@ -19,8 +19,12 @@ class Command(BaseCommand):
         given = os.environ.get("ADMIN_PASSWORD", "").strip()
         password = given or secrets.token_urlsafe(12)
         users.create_superuser("admin", email="", password=password)
-        shown = "the one in ADMIN_PASSWORD" if given else password
+        if given:
+            self.stdout.write(
+                self.style.SUCCESS("Created superuser 'admin' with the password in ADMIN_PASSWORD.")
+            )
+            return
         self.stdout.write(
-            self.style.SUCCESS(f"Created superuser 'admin' with password: {shown}")
+            self.style.SUCCESS(f"Created superuser 'admin' with password: {password}")
             + "\nIt is shown only this once; change it in the admin (top right, 'Change password')."
         )
