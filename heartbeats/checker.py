@@ -347,7 +347,7 @@ def _recoveries(jobs: list[JobHeartbeat], *, now: datetime, trigger: str) -> lis
         details = {
             "last_run_at": job.last_run_at.isoformat(),
             "status": job.status,
-            "last_alert_at": _iso(job.last_alert_at),
+            "last_alert_at": _iso(job.last_alert_at or job.last_sent_alert_at),
             "downtime_hours": round(downtime, 2) if downtime is not None else None,
         }
         alerts.append(

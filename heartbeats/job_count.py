@@ -57,7 +57,9 @@ def _postgres_install() -> list[str]:
     counted = f"INSERT INTO {TABLE} (shard, jobs) SELECT {_PG_SHARD}, {{}} FROM changed "
     return [
         f"CREATE TABLE IF NOT EXISTS {TABLE} (shard smallint PRIMARY KEY, jobs bigint NOT NULL)",
-        "LOCK TABLE job_heartbeats IN SHARE MODE",
+        # CREATE TRIGGER's own lock, taken first: no write between the count and the triggers,
+        # and two concurrent installs queue instead of deadlocking on a lock upgrade.
+        "LOCK TABLE job_heartbeats IN SHARE ROW EXCLUSIVE MODE",
         _pg_function(
             "job_heartbeats_count_add",
             counted.format("count(*)") + f"HAVING count(*) > 0 {_PG_ADD}",

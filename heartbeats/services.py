@@ -260,10 +260,11 @@ def _finish_run(
     changes: dict = {}
     started = _run_start(job, rid=rid)
     duration = now - started if started is not None and started <= now else None
-    # With overlapping runs (A starts, B starts, A finishes) only the latest start's finish, or
-    # one without a run id, ends the run in progress: A's must not hide B hanging.
-    latest = rid is None or (started is not None and started == job.last_start_at)
-    if job.run_deadline is not None and latest:
+    # With overlapping runs (A starts, B starts, A finishes) A's finish must not hide B hanging.
+    # Only a finish known to close an older start keeps the run in progress: one whose start was
+    # pruned or never sent ends it, as every finish did before run ids.
+    older = started is not None and job.last_start_at is not None and started < job.last_start_at
+    if job.run_deadline is not None and not older:
         changes["run_deadline"] = None
     if duration is not None:
         changes["last_duration"] = duration

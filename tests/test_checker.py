@@ -222,6 +222,13 @@ def test_an_alert_after_a_reset_still_says_when_the_last_one_went_out(
     texts = [r.get_json()["text"] for r in received(slack_ok, SLACK_SECRET_PATH)]
     assert "Last alert: never alerted" in texts[0]
     assert "Last alert: 2026-03-02 12:00 UTC" in texts[1]
+    clock.advance(hours=1)
+    services.reset_alerts(JobHeartbeat.objects.filter(pk="backup"), now=clock.now())
+    services.record_signal(job_name="backup", now=clock.now())
+    assert run(now=clock.now()).recoveries == 1
+    back_up = received(slack_ok, SLACK_SECRET_PATH)[-1].get_json()["text"]
+    assert back_up.startswith("backup is back up")
+    assert "Last alert: 2026-03-02 13:00 UTC" in back_up
 
 
 RELEASE_HANGING = threading.Event()

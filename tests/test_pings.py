@@ -282,6 +282,20 @@ def test_an_older_runs_finish_does_not_hide_a_newer_run_hanging(client, job, clo
     assert job.run_deadline is None
 
 
+def test_a_finish_whose_start_is_gone_still_ends_the_run(client, job, clock):
+    """Event pruning may drop a long run's start; its finish must not leave it 'running'."""
+    rid = uuid.uuid4()
+    client.get(f"/ping/{job.uuid}/start", {"rid": str(rid)})
+    PingEvent.objects.filter(kind="start").delete()
+    client.get(f"/ping/{job.uuid}", {"rid": str(rid)})
+    job.refresh_from_db()
+    assert job.run_deadline is None
+    client.get(f"/ping/{job.uuid}/start")
+    client.get(f"/ping/{job.uuid}", {"rid": str(uuid.uuid4())})  # a start without a run id
+    job.refresh_from_db()
+    assert job.run_deadline is None
+
+
 def test_a_finish_without_a_start_has_no_duration(client, job, clock):
     client.get(f"/ping/{job.uuid}", {"rid": str(uuid.uuid4())})
     client.get(f"/ping/{job.uuid}/fail")
