@@ -83,9 +83,10 @@ class CheckResult:
             f"{self.failed_alerts} failed"
         )
         if self.retries_waiting and self.next_retry_at:
+            what = "delivery" if self.retries_waiting == 1 else "deliveries"
             line += (
-                f"; {self.retries_waiting} deliveries waiting to retry, next at "
-                f"{self.next_retry_at:%H:%M} UTC"
+                f"; {self.retries_waiting} {what} waiting to retry, next at "
+                f"{self.next_retry_at:%Y-%m-%d %H:%M} UTC"
             )
         return line + (f"; suspected monitoring outage: {self.outage}" if self.outage else "")
 
@@ -162,7 +163,8 @@ def _run_history(
 ) -> tuple[datetime | None, datetime | None]:
     """When the previous check started, and until when an outage grace runs (one query).
 
-    Read under the decide lock, so a second checker sees the grace the first one just set.
+    A deciding pass reads it under the decide lock, so a second checker sees the grace the
+    first one just set; a quiet pass reads it unlocked, as it writes nothing from it.
     """
     earlier = Q(dry_run=False, started_at__lt=now)
     if current is not None:
@@ -266,7 +268,8 @@ def _outage_reason(
     total_jobs: int,
     job_names: list[str] | None,
 ) -> str | None:
-    """`rules.outage_reason` for a full pass outside an outage grace; None otherwise."""
+    """`rules.outage_reason`, asked only where it means something: a pass limited to some jobs
+    (force alert) says nothing about the fleet, and inside a grace the outage is known."""
     previous_check_at, grace_until = history
     if job_names is not None or grace_until is not None:
         return None
@@ -433,7 +436,8 @@ def _check(result, run, *, now, trigger, job_names, sleep) -> None:
 
 
 def _decide_and_deliver(result, run, *, now, trigger, job_names, sleep) -> datetime | None:
-    """Decide under the lock, commit the alerts, then deliver; returns the previous check."""
+    """Decide under the lock and commit the alerts before sending any, so a crash mid-send
+    loses nothing and two checkers never decide the same alert; returns the previous check."""
     channels = result.channels
     with transaction.atomic():
         _lock_decisions()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -23,14 +22,13 @@ from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from heartbeats import config, metrics, prometheus
-from heartbeats.logging import first_line
 from heartbeats.models import CheckRun
 from heartbeats.rules import CheckerProblem
 from heartbeats.summary_chart import day_chart
-from heartbeats.views.pings import RETRY_AFTER_SECONDS
+from heartbeats.views.unavailable import database_unavailable
 
-logger = logging.getLogger(__name__)
 DEFAULT_WINDOW = "24h"
+PLAIN_TEXT = "text/plain; charset=utf-8"
 # A failed last run shows on the page and in /metrics; /healthz is about the schedule.
 HEALTHZ_FAILURES = (CheckerProblem.NEVER_RAN, CheckerProblem.OVERDUE)
 
@@ -47,21 +45,6 @@ def staff_required(view: Callable) -> Callable:
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def database_unavailable(request: HttpRequest, exc: DatabaseError, *, json: bool) -> HttpResponse:
-    """503 with Retry-After, as the ping views answer: a scraper or script retries later."""
-    logger.warning("%s: database unavailable: %s", request.path, first_line(exc))
-    if json:
-        response = JsonResponse({"error": "database unavailable"}, status=503)
-    else:
-        response = HttpResponse(
-            "database unavailable, try again later",
-            content_type="text/plain; charset=utf-8",
-            status=503,
-        )
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
 
 
 def bearer_token(request: HttpRequest) -> str | None:
@@ -120,7 +103,7 @@ def summary_json(request: HttpRequest) -> JsonResponse:
             return JsonResponse({"error": "staff only"}, status=403)
         figures = metrics.summary(now=timezone.now(), windows=list(metrics.WINDOWS))
     except DatabaseError as exc:
-        return database_unavailable(request, exc, json=True)
+        return database_unavailable(request, exc, JsonResponse({"error": "database unavailable"}))
     return JsonResponse(summary_document(figures))
 
 
@@ -134,7 +117,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     try:
         exposition = prometheus.exposition(now=timezone.now())
     except DatabaseError as exc:
-        return database_unavailable(request, exc, json=False)
+        text = HttpResponse("database unavailable, try again later", content_type=PLAIN_TEXT)
+        return database_unavailable(request, exc, text)
     return HttpResponse(exposition, content_type=CONTENT_TYPE_LATEST)
 
 
@@ -145,8 +129,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     try:
         status = metrics.checker_status(now=timezone.now())
     except DatabaseError as exc:
-        logger.warning("healthz: database unavailable: %s", exc)
-        return JsonResponse({"status": "error", "reason": "database unavailable"}, status=503)
+        body = {"status": "error", "reason": "database unavailable"}
+        return database_unavailable(request, exc, JsonResponse(body))
     last_run = status.last_run
     body = {
         "status": "ok",

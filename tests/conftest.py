@@ -164,4 +164,6 @@ def at_once(work: Callable[[int], object], workers: int) -> list[BaseException]:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+        if thread.is_alive():
+            errors.append(TimeoutError(f"{thread.name} still running after 120 s"))
     return errors

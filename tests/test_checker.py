@@ -172,14 +172,14 @@ def test_a_rerun_before_the_retry_is_due_says_what_is_still_waiting(
     retry_at = AlertDelivery.objects.get(channel="slack").next_attempt_at
     assert first.next_retry_at == retry_at > clock.now()
     assert first.summary_line().endswith(
-        f"; 1 deliveries waiting to retry, next at {retry_at:%H:%M} UTC"
+        f"; 1 delivery waiting to retry, next at {retry_at:%Y-%m-%d %H:%M} UTC"
     )
 
     channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
     clock.advance(seconds=10)  # the operator fixed the webhook and runs the checker again
     again = run(now=clock.now(), trigger="manual")
     assert (again.alerts_sent, again.failed_alerts, again.retries_waiting) == (0, 0, 1)
-    assert "1 deliveries waiting to retry" in again.summary_line()
+    assert "1 delivery waiting to retry" in again.summary_line()
     assert again.as_dict()["next_retry_at"] == retry_at.isoformat()
 
     clock.set(retry_at)

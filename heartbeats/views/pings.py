@@ -7,7 +7,6 @@ so a ping costs its own queries only and sets no cookie.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -19,12 +18,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from heartbeats import config, rules, services
-from heartbeats.logging import redact
-
-logger = logging.getLogger(__name__)
+from heartbeats.views.unavailable import database_unavailable
 
 PING_METHODS = ("GET", "HEAD", "POST")
-RETRY_AFTER_SECONDS = 30
 
 
 def _text(message: str, status: int = 200) -> HttpResponse:
@@ -96,10 +92,7 @@ def _ping(
             user_agent=request.headers.get("User-Agent", ""),
         )
     except DatabaseError as exc:
-        logger.warning("ping not recorded, database unavailable: %s", redact(str(exc)))
-        response = _text("database unavailable, try again later", 503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return database_unavailable(request, exc, _text("database unavailable, try again later"))
     if result is None:
         return _text("not found", 404)
     return _text("Created", 201) if result.created else _text("OK")

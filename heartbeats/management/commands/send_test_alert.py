@@ -12,6 +12,7 @@ from heartbeats.logging import first_line, redact
 
 class Command(BaseCommand):
     help = "Send a clearly marked test message on every configured alert channel."
+    # Like run_healthcheck: the checks would read the database before the one-line answer.
     requires_system_checks: list = []
 
     def handle(self, *args, **options) -> None:
