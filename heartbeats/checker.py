@@ -294,37 +294,17 @@ def _quiet_pass(
     monitoring outage: then deciding would write nothing, so the pass skips the decide lock
     and the delivery queries, and stays a few milliseconds however many jobs there are.
     """
-    probes = [
-        JobHeartbeat.objects.filter(branch)
-        for branch in queries.attention_branches(
-            now=now, stale_after=config.thresholds().stale_after
-        )
-    ]
-    if job_names is not None:
-        probes = [jobs.filter(job_name__in=job_names) for jobs in probes] if job_names else []
-    probes.append(
-        AlertDelivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
+    probe = queries.pass_probe(
+        now=now, stale_after=config.thresholds().stale_after, job_names=job_names
     )
-    waiting = AlertDelivery.objects.filter(state=DeliveryState.PENDING)
-    compiled = [qs.order_by().values("pk")[:1].query.sql_with_params() for qs in probes]
-    waiting_sql, waiting_params = waiting.order_by().values("pk")[:1].query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT ({job_count.TOTAL_SQL}), "
-            + " OR ".join(f"EXISTS ({sql})" for sql, _ in compiled)
-            + f", EXISTS ({waiting_sql})",
-            [param for _, params in compiled for param in params] + list(waiting_params),
-        )
-        total, busy, any_waiting = cursor.fetchone()
-    if busy:
+    if probe.busy:
         return None
     history = _run_history(now=now, current=current)
-    total = int(total)
     if _outage_reason(
-        now=now, history=history, newly_down=0, total_jobs=total, job_names=job_names
+        now=now, history=history, newly_down=0, total_jobs=probe.total_jobs, job_names=job_names
     ):
         return None
-    return total, history[0], bool(any_waiting)
+    return probe.total_jobs, history[0], probe.any_waiting
 
 
 def _outage_alert(reason: str, *, now: datetime, trigger: str, until: datetime) -> Alert:

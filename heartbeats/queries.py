@@ -7,13 +7,22 @@ Each `*_q` function returns a `Q` that selects exactly the rows for which the ma
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, CharField, Q, QuerySet, Value, When
 
-from heartbeats.models import ChannelStatus, CheckRun, JobHeartbeat, Outcome
+from heartbeats import job_count
+from heartbeats.models import (
+    AlertDelivery,
+    ChannelStatus,
+    CheckRun,
+    DeliveryState,
+    JobHeartbeat,
+    Outcome,
+)
 from heartbeats.rules import AlertState, JobFacts, Thresholds
 
 
@@ -73,6 +82,41 @@ def attention_branches(*, now: datetime, stale_after: timedelta) -> list[Q]:
         Q(alerted=True),
     ]
     return [branch & Q(paused=False) for branch in branches]
+
+
+@dataclass(frozen=True)
+class PassProbe:
+    total_jobs: int
+    busy: bool  # a job needs attention, or a delivery is due
+    any_waiting: bool  # a delivery is pending, due or not
+
+
+def pass_probe(
+    *, now: datetime, stale_after: timedelta, job_names: list[str] | None = None
+) -> PassProbe:
+    """What a checker pass must know before deciding anything, in one round trip: the job
+    total (the trigger-kept counter), one `EXISTS` per indexed branch of `attention_q` (limited
+    to `job_names` when given), and whether deliveries are due or pending."""
+    jobs = [
+        JobHeartbeat.objects.filter(b) for b in attention_branches(now=now, stale_after=stale_after)
+    ]
+    if job_names is not None:
+        jobs = [qs.filter(job_name__in=job_names) for qs in jobs] if job_names else []
+    pending = AlertDelivery.objects.filter(state=DeliveryState.PENDING)
+    busy = [_exists_sql(qs) for qs in [*jobs, pending.filter(next_attempt_at__lte=now)]]
+    waiting = _exists_sql(pending)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ({job_count.TOTAL_SQL}), {' OR '.join(sql for sql, _ in busy)}, {waiting[0]}",
+            [param for _, params in [*busy, waiting] for param in params],
+        )
+        total, any_busy, any_waiting = cursor.fetchone()
+    return PassProbe(int(total), bool(any_busy), bool(any_waiting))
+
+
+def _exists_sql(qs: QuerySet) -> tuple[str, tuple]:
+    sql, params = qs.order_by().values("pk")[:1].query.sql_with_params()
+    return f"EXISTS ({sql})", tuple(params)
 
 
 def suppressed_q(*, now: datetime, suppression: timedelta) -> Q:
