@@ -42,3 +42,9 @@ def test_a_wrong_value_names_its_variable():
     assert "STALE_AFTER_HOURS must be a number" in done.stderr
     done = manage("check", **{**PRODUCTION, "HEALTHCHECK_SCHEDULE": "every day"})
     assert "HEALTHCHECK_SCHEDULE must be a crontab expression" in done.stderr
+
+
+def test_the_models_need_no_migration_that_is_not_written():
+    done = manage("makemigrations", "--check", "--dry-run", **PRODUCTION)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No changes detected" in done.stdout
