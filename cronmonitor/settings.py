@@ -337,20 +337,6 @@ RETENTION_ALERT_DAYS = env_days("RETENTION_ALERT_DAYS", 90)
 RETENTION_CHECKRUN_DAYS = env_days("RETENTION_CHECKRUN_DAYS", 90)
 ALERT_CONNECT_TIMEOUT = env_wait("ALERT_CONNECT_TIMEOUT", 5)
 ALERT_READ_TIMEOUT = env_wait("ALERT_READ_TIMEOUT", 10)
-# A checker renews its delivery lease between sends, once half of it is used: one send with all
-# its in-run retries (delivery._attempt) must fit in that half, or a second checker could take
-# the delivery over and send it again.
-LONGEST_ATTEMPT_SECONDS = (
-    ALERT_RETRY_BASE_SECONDS * 1.5 * (2**ALERT_RETRIES_PER_RUN - 1)
-    + ALERT_RETRIES_PER_RUN * ALERT_RETRY_AFTER_MAX_SECONDS
-    + (ALERT_RETRIES_PER_RUN + 1) * (ALERT_CONNECT_TIMEOUT + ALERT_READ_TIMEOUT)
-)
-if LONGEST_ATTEMPT_SECONDS > ALERT_DELIVERY_LEASE_SECONDS / 2:
-    raise ImproperlyConfigured(
-        "ALERT_DELIVERY_LEASE_SECONDS must be at least twice the longest delivery attempt "
-        f"({LONGEST_ATTEMPT_SECONDS:.0f} s from ALERT_RETRIES_PER_RUN, ALERT_RETRY_BASE_SECONDS, "
-        f"ALERT_RETRY_AFTER_MAX_SECONDS and the timeouts), not {ALERT_DELIVERY_LEASE_SECONDS}"
-    )
 PING_KEYS = env_ping_keys("PING_KEY")
 PING_BODY_LIMIT = env_int("PING_BODY_LIMIT", 10000, minimum=0, maximum=10_000_000, meaning="10 MB")
 PING_EVENTS_KEPT = env_int("PING_EVENTS_KEPT", 100, maximum=1_000_000)

@@ -58,3 +58,22 @@ def alert_channels_not_broken(app_configs, **kwargs) -> list[Warning]:
         )
         for status in broken
     ]
+
+
+@register()
+def delivery_lease_covers_a_send(app_configs, **kwargs) -> list[Warning]:
+    """A checker renews its lease between sends, once half is used: a send with its retries
+    must fit in that half, or a second checker may take the delivery over and send it again."""
+    longest = config.longest_attempt_seconds()
+    if 2 * longest <= settings.ALERT_DELIVERY_LEASE_SECONDS:
+        return []
+    return [
+        Warning(
+            f"ALERT_DELIVERY_LEASE_SECONDS ({settings.ALERT_DELIVERY_LEASE_SECONDS}) is shorter "
+            f"than twice the longest send with its retries ({longest:.0f} s): another checker "
+            "could take a delivery over mid-send and send it again.",
+            hint="Raise ALERT_DELIVERY_LEASE_SECONDS, or lower ALERT_RETRIES_PER_RUN, "
+            "ALERT_RETRY_BASE_SECONDS, ALERT_RETRY_AFTER_MAX_SECONDS or the alert timeouts.",
+            id="heartbeats.W004",
+        )
+    ]

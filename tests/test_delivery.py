@@ -95,6 +95,17 @@ def test_permanent_slack_error_marks_channel_broken_and_email_still_goes(
     assert "heartbeats.W003" in err.getvalue()
 
 
+def test_a_lease_shorter_than_a_send_with_its_retries_is_a_system_check_warning(db, settings):
+    def warnings() -> str:
+        err = StringIO()
+        call_command("check", stdout=StringIO(), stderr=err)
+        return err.getvalue()
+
+    assert "heartbeats.W004" not in warnings()  # the defaults: 110 s of 300
+    settings.ALERT_RETRIES_PER_RUN = 6  # 95 s of pauses, 180 s of Retry-After, 7 timeouts
+    assert "longest send with its retries (380 s)" in warnings()
+
+
 @pytest.mark.parametrize("status", [401, 403])
 def test_permanent_resend_error(make_job, channels, slack_ok, status):
     make_job("backup", age=30 * H)

@@ -82,7 +82,6 @@ def test_the_largest_allowed_values_start():
         OUTAGE_SHARE="1",
         ALERT_READ_TIMEOUT="3600",
         ALERT_RETRIES_PER_RUN="10",
-        ALERT_DELIVERY_LEASE_SECONDS="31622400",
         RETENTION_EVENT_DAYS="36600",
     )
     assert done.returncode == 0, done.stderr
@@ -144,11 +143,3 @@ def test_an_unsupported_database_url_names_the_supported_schemes(url, scheme):
 def test_a_malformed_database_url_never_shows_its_password(url):
     line = assert_refused(manage("check", DATABASE_URL=url), "DATABASE_URL", "postgres://")
     assert "hunter2pw" not in line
-
-
-def test_retries_that_outlast_half_the_delivery_lease_are_refused():
-    """A checker renews its lease between sends; one send's retries must fit in half of it."""
-    done = manage("check", ALERT_RETRY_BASE_SECONDS="3600", ALERT_RETRIES_PER_RUN="10")
-    assert_refused(done, "ALERT_DELIVERY_LEASE_SECONDS", "twice the longest delivery attempt")
-    longer_lease = manage("check", ALERT_RETRIES_PER_RUN="4", ALERT_DELIVERY_LEASE_SECONDS="900")
-    assert longer_lease.returncode == 0, longer_lease.stderr
