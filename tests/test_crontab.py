@@ -151,3 +151,21 @@ def test_missing_crontab_binary_is_a_system_check_warning(settings):
     err = StringIO()
     call_command("check", stdout=StringIO(), stderr=err)
     assert "heartbeats.W002" in err.getvalue()
+
+
+def test_a_hand_edited_line_without_its_hash_is_still_removed(capsys):
+    from heartbeats.management.commands.crontab import ScheduleSafeCrontab
+
+    crontab = ScheduleSafeCrontab(verbosity=1)
+    comment = settings.CRONTAB_COMMENT
+    crontab.crontab_lines = [
+        "MAILTO=ops@example.com\n",
+        f"*/5 * * * * /venv/bin/python /srv/manage.py crontab run # {comment}\n",
+        "0 1 * * * /usr/local/bin/someone-elses-job\n",
+    ]
+    crontab.remove_jobs()
+    assert crontab.crontab_lines == [
+        "MAILTO=ops@example.com\n",
+        "0 1 * * * /usr/local/bin/someone-elses-job\n",
+    ]
+    assert "no longer configured" in capsys.readouterr().out

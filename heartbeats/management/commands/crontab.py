@@ -35,7 +35,9 @@ class ScheduleSafeCrontab(Crontab):
             parsed = self.settings.CRONTAB_LINE_REGEXP.findall(line)
             if parsed and parsed[0][4] == self.settings.CRONTAB_COMMENT:
                 schedule, command = parsed[0][0].strip(), parsed[0][2]
-                found.append((line, schedule, command.split("crontab run", 1)[-1].split()[0]))
+                # A hand-edited line may have lost its hash: it is still this deployment's.
+                hash_ = (command.split("crontab run", 1)[1:] or [""])[0].split()[:1]
+                found.append((line, schedule, hash_[0] if hash_ else ""))
         return found
 
     def resolve(self, hash_: str, schedule: str | None = None) -> tuple[tuple | list, bool]:
