@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from heartbeats import schedules
+from heartbeats.admin_forms import JobHeartbeatForm
+from heartbeats.models import JobHeartbeat
 
 
 def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -123,3 +125,36 @@ def test_a_job_without_schedule_has_no_due_time():
         is None
     )
     assert schedules.upcoming(after=utc(3, 1, 0), period=None, cron="", tz="UTC") == []
+
+
+# --- the shortest period (1 minute) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("period", [timedelta(microseconds=1), timedelta(seconds=30)])
+def test_a_period_under_a_minute_is_refused(period):
+    with pytest.raises(schedules.ScheduleError, match="the period must be at least 1 minute"):
+        schedules.validate(period=period, cron="", tz="UTC")
+
+
+@pytest.mark.parametrize("period", [timedelta(minutes=1), timedelta(days=366)])
+def test_a_period_from_a_minute_to_366_days_is_accepted(period):
+    schedules.validate(period=period, cron="", tz="UTC", grace=timedelta(0))
+
+
+def job_form(job: JobHeartbeat, **changes: str) -> JobHeartbeatForm:
+    data = {"job_name": job.job_name, "status": "healthy", "tz": "UTC", "grace": "0", **changes}
+    return JobHeartbeatForm(data=data, instance=job)
+
+
+def test_the_job_form_refuses_a_30_second_period(make_job):
+    form = job_form(make_job("backup"), period="30")
+    assert not form.is_valid()
+    assert form.errors["period"] == ["The period must be at least 1 minute."]
+
+
+@pytest.mark.parametrize(("period", "expected"), [("60", 60), ("00:01:00", 60), ("01:00:00", 3600)])
+def test_the_job_form_accepts_a_period_of_a_minute_or_more(make_job, period, expected):
+    form = job_form(make_job("backup"), period=period)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["period"] == timedelta(seconds=expected)
+    assert form.cleaned_data["grace"] == timedelta(0)
