@@ -68,14 +68,3 @@ def events_kept() -> int:
 def behind_proxy() -> bool:
     """Only then is X-Forwarded-For the proxy's word rather than anything a client sends."""
     return settings.BEHIND_HTTPS_PROXY
-
-
-def longest_attempt_seconds() -> float:
-    """The longest one send can take with all its in-run retries (`delivery._attempt`): every
-    try timing out, every pause at its longest (jitter included) or at the Retry-After cap."""
-    retries = settings.ALERT_RETRIES_PER_RUN
-    return (
-        settings.ALERT_RETRY_BASE_SECONDS * 1.5 * (2**retries - 1)
-        + retries * settings.ALERT_RETRY_AFTER_MAX_SECONDS
-        + (retries + 1) * (settings.ALERT_CONNECT_TIMEOUT + settings.ALERT_READ_TIMEOUT)
-    )

@@ -249,11 +249,17 @@ def test_start_then_finish_gives_the_duration(client, job, clock):
     assert job.run_deadline is None
 
 
-def test_run_ids_pair_each_finish_with_its_own_start(client, job, clock):
+def start_two_runs(client, job, clock) -> tuple[uuid.UUID, uuid.UUID]:
+    """Run A starts, then run B 10 s later: overlapping runs told apart by their run ids."""
     first, second = uuid.uuid4(), uuid.uuid4()
     client.get(f"/ping/{job.uuid}/start", {"rid": str(first)})
     clock.advance(seconds=10)
     client.get(f"/ping/{job.uuid}/start", {"rid": str(second)})
+    return first, second
+
+
+def test_run_ids_pair_each_finish_with_its_own_start(client, job, clock):
+    first, second = start_two_runs(client, job, clock)
     clock.advance(seconds=50)
     client.get(f"/ping/{job.uuid}/fail", {"rid": str(first)})
     clock.advance(seconds=5)
@@ -266,10 +272,7 @@ def test_an_older_runs_finish_does_not_hide_a_newer_run_hanging(client, job, clo
     from heartbeats import checker
 
     settings.SLACK_WEBHOOK_URL = ""
-    first, second = uuid.uuid4(), uuid.uuid4()
-    client.get(f"/ping/{job.uuid}/start", {"rid": str(first)})
-    clock.advance(seconds=10)
-    client.get(f"/ping/{job.uuid}/start", {"rid": str(second)})
+    first, second = start_two_runs(client, job, clock)
     clock.advance(seconds=10)
     client.get(f"/ping/{job.uuid}", {"rid": str(first)})
     job.refresh_from_db()
