@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from heartbeats import config, delivery, job_count, queries, rules, schedules, services
+from heartbeats import config, delivery, job_count, outbox, queries, rules, schedules, services
 from heartbeats.logging import redact
 from heartbeats.models import (
     PROBLEM_KINDS,
@@ -64,6 +64,7 @@ class CheckResult:
     outage: str = ""
     retries_waiting: int = 0
     next_retry_at: datetime | None = None
+    left_for_next_pass: int = 0  # deliveries not tried before the deadline
     channels: list[str] = field(default_factory=list)
     jobs: list[JobOutcome] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -361,8 +362,10 @@ def run_check(
     dry_run: bool = False,
     job_names: list[str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> CheckResult:
-    """One pass of the runbook's checker; `job_names` limits deciding to those jobs."""
+    """One pass of the runbook's checker; `job_names` limits deciding to those jobs, and a
+    `deadline` (`time.monotonic()`) the sending (see `delivery.deliver_pending`)."""
     channels = config.configured_channels()
     result = CheckResult(trigger=trigger, dry_run=dry_run, channels=channels)
     if dry_run:
@@ -374,26 +377,30 @@ def run_check(
         return result
     run = CheckRun.objects.create(started_at=now, trigger=trigger, host=socket.gethostname())
     try:
-        _check(result, run, now=now, trigger=trigger, job_names=job_names, sleep=sleep)
+        _check(
+            result, run, now=now, trigger=trigger, job_names=job_names, sleep=sleep,
+            deadline=deadline,
+        )  # fmt: skip
     except Exception as exc:
         _record_failure(run, exc, now=now)
         raise
     return result
 
 
-def _check(result, run, *, now, trigger, job_names, sleep) -> None:
+def _check(result, run, *, now, trigger, job_names, sleep, deadline) -> None:
     quiet = _quiet_pass(now=now, job_names=job_names, current=run)
     if quiet is None:
         previous_check_at = _decide_and_deliver(
-            result, run, now=now, trigger=trigger, job_names=job_names, sleep=sleep
-        )
+            result, run, now=now, trigger=trigger, job_names=job_names, sleep=sleep,
+            deadline=deadline,
+        )  # fmt: skip
         any_waiting = True
     else:
         result.total_jobs, previous_check_at, any_waiting = quiet
         if not result.channels:
             result.errors.append(NO_CHANNEL_ERROR)
     if any_waiting:
-        result.retries_waiting, result.next_retry_at = delivery.waiting_retries(now=now)
+        result.retries_waiting, result.next_retry_at = outbox.waiting_retries(now=now)
     services.prune_events(keep=config.events_kept(), since=previous_check_at)
     CheckRun.objects.filter(pk=run.pk).update(
         finished_at=timezone.now(),
@@ -415,10 +422,15 @@ def _check(result, run, *, now, trigger, job_names, sleep) -> None:
     )
 
 
-def _decide_and_deliver(result, run, *, now, trigger, job_names, sleep) -> datetime | None:
+def _decide_and_deliver(
+    result, run, *, now, trigger, job_names, sleep, deadline
+) -> datetime | None:
     """Decide under the lock and commit the alerts before sending any, so a crash mid-send
-    loses nothing and two checkers never decide the same alert; returns the previous check."""
+    loses nothing and two checkers never decide the same alert; returns the previous check.
+    Alerts left open with nothing pending (by older code) are closed first, so no job stays
+    blocked from its next alert."""
     channels = result.channels
+    outbox.close_settled(now=now)
     with transaction.atomic():
         _lock_decisions()
         decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=run)
@@ -432,7 +444,7 @@ def _decide_and_deliver(result, run, *, now, trigger, job_names, sleep) -> datet
     if not channels:
         result.jobs += [JobOutcome(a.job_id, "no_channel", a.kind) for a in decision.alerts]
         result.errors.append(NO_CHANNEL_ERROR)
-    _merge(result, delivery.deliver_pending(now=now, sleep=sleep))
+    _merge(result, delivery.deliver_pending(now=now, sleep=sleep, deadline=deadline))
     return decision.previous_check_at
 
 
@@ -447,6 +459,7 @@ def _merge(result: CheckResult, report: delivery.DeliveryReport) -> None:
             result.jobs.append(JobOutcome(alert.job_id, action, alert.kind))
     result.alerts_sent = sum(1 for a in report.sent if a.kind in problem_kinds)
     result.failed_alerts = len(report.failed)
+    result.left_for_next_pass = report.left_for_next_pass
     result.errors.extend(report.errors)
 
 

@@ -1,10 +1,10 @@
-"""Delivering alert records: claim, send, record, each step safe with many checkers at once.
+"""Sending alert records: group them into messages, format, send with bounded retries and
+pacing, and hand each message's result to the outbox the moment it is known.
 
-A delivery is claimed with `SELECT ... FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite serialises
-writers) plus a lease, in a short transaction, so no two checkers send the same record and no
-transaction stays open while a webhook is slow. A checker that dies mid-send leaves its lease
-to expire; the next run sends the record then (at least once; Resend's Idempotency-Key makes
-email exactly once).
+Deliveries are claimed and recorded by `outbox` (leases, one transaction per message): a
+checker that dies mid-send leaves its lease to expire and the next run sends that one message
+again (at least once; Resend's Idempotency-Key makes email exactly once). Anything a message
+raises is recorded against its deliveries, so one bad message never stops the others.
 """
 
 from __future__ import annotations
@@ -17,30 +17,20 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Count, Exists, F, Min, OuterRef, Q
-from django.utils import timezone
 
-from heartbeats import notifiers
+from heartbeats import notifiers, outbox
 from heartbeats.config import configured_channels
-from heartbeats.models import (
-    PROBLEM_KINDS,
-    Alert,
-    AlertDelivery,
-    AlertKind,
-    ChannelStatus,
-    DeliveryState,
-    JobHeartbeat,
-)
+from heartbeats.models import Alert, AlertDelivery, ChannelStatus
 
 logger = logging.getLogger(__name__)
 
 # Documented rates: Slack about one message per second per webhook, Resend 2 requests/second.
 CHANNEL_INTERVAL = {"slack": 1.0, "email": 0.5}
-CLAIM_BATCH = 10_000
+# With a deadline, no message is started with less time than this left.
+MIN_SEND_SECONDS = 1.0
 
 
 @dataclass
@@ -49,6 +39,7 @@ class DeliveryReport:
     failed: list[Alert] = field(default_factory=list)
     pending: list[Alert] = field(default_factory=list)
     expired: int = 0
+    left_for_next_pass: int = 0  # deliveries not tried: the deadline came first
     errors: list[str] = field(default_factory=list)
 
 
@@ -69,79 +60,6 @@ class Pacer:
             if remaining > 0:
                 self._sleep(remaining)
         self._last[channel] = time.monotonic()
-
-
-def expire_recovered(*, now: datetime) -> set[uuid.UUID]:
-    """Drop news that is no longer true, never sent late: a pending problem alert for a job
-    that succeeded since, and a pending "back up" notice for a job alerted again since.
-
-    Returns the alerts touched, so the caller can close them.
-    """
-    later_problem = Alert.objects.filter(
-        job=OuterRef("alert__job"),
-        kind__in=PROBLEM_KINDS,
-        created_at__gt=OuterRef("alert__created_at"),
-    )
-    recovered = Q(
-        alert__kind__in=PROBLEM_KINDS,
-        alert__job__last_run_at__gt=F("alert__created_at"),
-        alert__job__last_outcome="success",
-    )
-    down_again = Q(alert__kind=AlertKind.RECOVERY) & Exists(later_problem)
-    stale = AlertDelivery.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-        recovered | down_again,
-        state=DeliveryState.PENDING,
-    )
-    alert_ids = set(stale.values_list("alert_id", flat=True))
-    if alert_ids:
-        AlertDelivery.objects.filter(alert_id__in=alert_ids, state=DeliveryState.PENDING).update(
-            state=DeliveryState.EXPIRED, updated_at=now, lease_until=None
-        )
-    return alert_ids
-
-
-def _lease_length() -> timedelta:
-    return timedelta(seconds=settings.ALERT_DELIVERY_LEASE_SECONDS)
-
-
-def claim(*, now: datetime, limit: int = CLAIM_BATCH) -> tuple[list[AlertDelivery], datetime]:
-    """Take a lease on due pending deliveries that no other checker holds.
-
-    The lease runs from the moment of claiming (not the run's start), and the caller renews
-    it while it works, so a slow batch is never taken over and sent twice.
-    """
-    claimed_at = timezone.now()
-    lease_until = claimed_at + _lease_length()
-    due = AlertDelivery.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=claimed_at),
-        state=DeliveryState.PENDING,
-        next_attempt_at__lte=now,
-    ).order_by("created_at", "id")
-    with transaction.atomic():
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("id", flat=True)[:limit])
-        if not ids:
-            return [], lease_until
-        AlertDelivery.objects.filter(id__in=ids).update(
-            lease_until=lease_until, attempts=F("attempts") + 1, updated_at=claimed_at
-        )
-    deliveries = list(
-        AlertDelivery.objects.filter(id__in=ids)
-        .select_related("alert")
-        .order_by("created_at", "id")
-    )
-    return deliveries, lease_until
-
-
-def _renew(ids: list[int], lease_until: datetime) -> datetime:
-    """Extend our lease on a batch once half of it is used (compare-and-swap: still ours)."""
-    if timezone.now() < lease_until - _lease_length() / 2:
-        return lease_until
-    renewed = timezone.now() + _lease_length()
-    AlertDelivery.objects.filter(id__in=ids, lease_until=lease_until).update(lease_until=renewed)
-    return renewed
 
 
 def _message_for(alerts: Sequence[Alert]) -> notifiers.Message:
@@ -233,15 +151,30 @@ def longest_attempt_seconds() -> float:
     )
 
 
+def _timeout(deadline: float | None) -> tuple[float, float] | None:
+    """Connect and read timeouts that together end by `deadline` (None: the settings')."""
+    if deadline is None:
+        return None
+    remaining = max(deadline - time.monotonic(), 0.1)
+    connect = min(settings.ALERT_CONNECT_TIMEOUT, remaining / 2)
+    return connect, min(settings.ALERT_READ_TIMEOUT, remaining - connect)
+
+
 def _attempt(
-    channel: str, message: notifiers.Message, key: str, *, sleep: Callable[[float], None]
+    channel: str,
+    message: notifiers.Message,
+    key: str,
+    *,
+    sleep: Callable[[float], None],
+    deadline: float | None,
 ) -> notifiers.DeliveryError | None:
-    """Send with bounded in-run retries (exponential backoff, jitter, Retry-After)."""
-    retries = settings.ALERT_RETRIES_PER_RUN
+    """Send with bounded in-run retries (exponential backoff, jitter, Retry-After); none
+    when a deadline bounds the run."""
+    retries = settings.ALERT_RETRIES_PER_RUN if deadline is None else 0
     error: notifiers.DeliveryError | None = None
     for attempt in range(retries + 1):
         try:
-            notifiers.send(channel, message, idempotency_key=key)
+            notifiers.send(channel, message, idempotency_key=key, timeout=_timeout(deadline))
             return None
         except notifiers.DeliveryError as exc:
             error = exc
@@ -257,72 +190,117 @@ def _attempt(
     return error
 
 
-def waiting_retries(*, now: datetime) -> tuple[int, datetime | None]:
-    """Deliveries waiting for a retry that is not due yet, and the next attempt: so a re-run
-    right after fixing a channel does not look as if nothing were left to send. Deliveries
-    another checker is sending right now are due, so they are not counted."""
-    waiting = AlertDelivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__gt=now)
-    row = waiting.aggregate(count=Count("id"), next_attempt_at=Min("next_attempt_at"))
-    return row["count"], row["next_attempt_at"]
+class _Pass:
+    """One delivery pass: sends message by message and records each as soon as it is sent."""
+
+    def __init__(
+        self, *, now: datetime, sleep: Callable[[float], None], deadline: float | None
+    ) -> None:
+        self.now = now
+        self.sleep = sleep
+        self.deadline = deadline
+        self.pacer = Pacer(sleep, settings.ALERT_THROTTLE)
+        self.configured = set(configured_channels())
+        self.channel_broken: dict[str, bool] = {}  # as last written by this pass
+        self.alerts: dict[uuid.UUID, Alert] = {}  # each alert touched, as last seen
+        self.errored: set[uuid.UUID] = set()
+        self.failures: set[str] = set()
+        self.left: list[AlertDelivery] = []
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and self.deadline - time.monotonic() < MIN_SEND_SECONDS
+
+    def deliver(self, batch: list[AlertDelivery], lease_until: datetime) -> bool:
+        """Send a claimed batch; False when the deadline stopped it (the rest is released)."""
+        groups = _groups(batch)
+        ids = [d.id for d in batch]
+        for index, group in enumerate(groups):
+            channel = group[0].channel
+            if channel in self.configured:
+                self.pacer.wait(channel)
+            if self.out_of_time():
+                self.left = [d for rest in groups[index:] for d in rest]
+                outbox.release(self.left, lease_until)
+                return False
+            lease_until = outbox.renew(ids, lease_until)
+            self._record(group, self._send(group), lease_until)
+        return True
+
+    def _send(self, group: list[AlertDelivery]) -> notifiers.DeliveryError | None:
+        channel = group[0].channel
+        if channel not in self.configured:
+            return notifiers.DeliveryError(f"{channel}: no longer configured", permanent=True)
+        key = _idempotency_key(group)
+        try:
+            message = _message_for([d.alert for d in group])
+            return _attempt(channel, message, key, sleep=self.sleep, deadline=self.deadline)
+        except Exception as exc:  # a bug in one message costs that message, not the pass
+            error = notifiers.DeliveryError(
+                f"{channel}: unexpected error ({type(exc).__name__}: {str(exc)[:200]})"
+            )
+            logger.error("Delivery on %s failed: %s", channel, error)
+            return error
+
+    def _record(
+        self,
+        group: list[AlertDelivery],
+        error: notifiers.DeliveryError | None,
+        lease_until: datetime,
+    ) -> None:
+        channel = group[0].channel
+        broken = None
+        if channel in self.configured and (error is None or error.permanent):
+            broken = error is not None
+            if self.channel_broken.get(channel) == broken:
+                broken = None  # already written by this pass
+        alerts = outbox.record_message(
+            group, error, now=self.now, lease_until=lease_until, channel_broken=broken
+        )
+        if broken is not None:
+            self.channel_broken[channel] = broken
+            if broken:
+                logger.error("Channel %s is broken: %s", channel, error)
+        self.alerts.update((alert.id, alert) for alert in alerts)
+        if error is not None:
+            self.errored.update(d.alert_id for d in group)
+            configured = channel in self.configured
+            self.failures.update(
+                _failure_text(error, attempts=d.attempts, configured=configured) for d in group
+            )
+
+    def report(self, *, expired: int) -> DeliveryReport:
+        report = DeliveryReport(expired=expired, left_for_next_pass=len(self.left))
+        report.errors.extend(sorted(self.failures))
+        for delivery in self.left:
+            self.alerts.setdefault(delivery.alert_id, delivery.alert)
+        for alert in self.alerts.values():
+            if alert.id in self.errored:
+                report.failed.append(alert)
+            elif getattr(alert, "is_pending", True):
+                report.pending.append(alert)
+            elif alert.last_sent_at is not None:
+                report.sent.append(alert)
+        return report
 
 
 def deliver_pending(
-    *, now: datetime, sleep: Callable[[float], None] = time.sleep
+    *,
+    now: datetime,
+    sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> DeliveryReport:
-    """Send every due pending delivery, then close the alerts whose channels all answered."""
-    expired = expire_recovered(now=now)
-    report = DeliveryReport(expired=len(expired))
-    pacer = Pacer(sleep, settings.ALERT_THROTTLE)
-    configured = set(configured_channels())
-    touched: set[uuid.UUID] = set()
-    errored: set[uuid.UUID] = set()
-    failures: set[str] = set()
+    """Send every due pending delivery, each message recorded (with the alerts it settles
+    closed) as soon as it is sent. With a `deadline` (a `time.monotonic()` value) no message
+    starts or waits past it; what is left stays pending for the next pass."""
+    expired = outbox.expire_recovered(now=now)
+    if expired:
+        outbox.close_settled(now=now, alert_ids=expired)
+    delivery_pass = _Pass(now=now, sleep=sleep, deadline=deadline)
     while True:
-        batch, lease_until = claim(now=now)
-        if not batch:
+        batch, lease_until = outbox.claim(now=now)
+        if not batch or not delivery_pass.deliver(batch, lease_until):
             break
-        outcomes: dict[str, list[int]] = defaultdict(list)
-        errors: dict[int, notifiers.DeliveryError] = {}
-        channel_errors: dict[str, notifiers.DeliveryError | None] = {}
-        batch_ids = [d.id for d in batch]
-        for group in _groups(batch):
-            lease_until = _renew(batch_ids, lease_until)
-            channel = group[0].channel
-            if channel in configured:
-                pacer.wait(channel)
-                error = _attempt(
-                    channel, _message_for([d.alert for d in group]), _idempotency_key(group),
-                    sleep=sleep,
-                )  # fmt: skip
-            else:
-                error = notifiers.DeliveryError(f"{channel}: no longer configured", permanent=True)
-            for delivery in group:
-                touched.add(delivery.alert_id)
-                if error is None:
-                    outcomes["sent"].append(delivery.id)
-                elif error.permanent or delivery.attempts >= settings.ALERT_MAX_ATTEMPTS:
-                    outcomes["failed"].append(delivery.id)
-                    errors[delivery.id] = error
-                else:
-                    outcomes["retry"].append(delivery.id)
-                    errors[delivery.id] = error
-                if error is not None:
-                    errored.add(delivery.alert_id)
-                    failures.add(
-                        _failure_text(
-                            error, attempts=delivery.attempts, configured=channel in configured
-                        )
-                    )
-            if channel in configured and (
-                error is None or error.permanent or channel not in channel_errors
-            ):
-                channel_errors[channel] = error
-        for channel, error in channel_errors.items():
-            _record_channel(channel, error, now=now)
-        _record(batch, outcomes, errors, now=now, lease_until=lease_until)
-    report.errors.extend(sorted(failures))
-    _close_alerts(touched | expired, errored, now=now, report=report, reported=touched)
-    return report
+    return delivery_pass.report(expired=len(expired))
 
 
 def _failure_text(error: notifiers.DeliveryError, *, attempts: int, configured: bool) -> str:
@@ -337,86 +315,6 @@ def _failure_text(error: notifiers.DeliveryError, *, attempts: int, configured: 
     if attempts >= settings.ALERT_MAX_ATTEMPTS:
         return f"{error} - temporary, but not retried: ALERT_MAX_ATTEMPTS reached"
     return f"{error} - temporary, retried on a later run"
-
-
-def _record(
-    batch: list[AlertDelivery],
-    outcomes: dict[str, list[int]],
-    errors: dict[int, notifiers.DeliveryError],
-    *,
-    now: datetime,
-    lease_until: datetime,
-) -> None:
-    """Write the batch's results with one statement per outcome (plus one per error text),
-    only where our lease still holds."""
-    base = AlertDelivery.objects.filter(lease_until=lease_until)
-    base.filter(id__in=outcomes["sent"]).update(
-        state=DeliveryState.SENT, sent_at=now, lease_until=None, last_error="", updated_at=now
-    )
-    by_error: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for key in ("failed", "retry"):
-        for delivery_id in outcomes[key]:
-            by_error[(key, str(errors[delivery_id]))].append(delivery_id)
-    attempts = {d.id: d.attempts for d in batch}
-    for (key, text), ids in by_error.items():
-        if key == "failed":
-            base.filter(id__in=ids).update(
-                state=DeliveryState.FAILED, lease_until=None, last_error=text, updated_at=now
-            )
-        else:
-            backoff = timedelta(minutes=min(2 ** max(attempts[i] for i in ids), 60))
-            retry_after = max((errors[i].retry_after or 0) for i in ids)
-            base.filter(id__in=ids).update(
-                next_attempt_at=now + max(backoff, timedelta(seconds=retry_after)),
-                lease_until=None,
-                last_error=text,
-                updated_at=now,
-            )
-
-
-def _record_channel(channel: str, error: notifiers.DeliveryError | None, *, now: datetime) -> None:
-    """Mark a channel broken on a permanent error, healthy again on a success."""
-    if error is not None and error.permanent:
-        ChannelStatus.objects.update_or_create(
-            channel=channel, defaults={"broken_since": now, "last_error": str(error)}
-        )
-        logger.error("Channel %s is broken: %s", channel, error)
-    elif error is None:
-        ChannelStatus.objects.filter(channel=channel, broken_since__isnull=False).update(
-            broken_since=None, last_error=""
-        )
-
-
-def _close_alerts(
-    alert_ids: set[uuid.UUID],
-    errored: set[uuid.UUID],
-    *,
-    now: datetime,
-    report: DeliveryReport,
-    reported: set[uuid.UUID],
-) -> None:
-    """An alert is done when no channel is pending; a delivered problem alert marks its job."""
-    if not alert_ids:
-        return
-    alerts = list(
-        Alert.objects.filter(id__in=alert_ids).annotate(
-            n_pending=Count("deliveries", filter=Q(deliveries__state=DeliveryState.PENDING)),
-            n_sent=Count("deliveries", filter=Q(deliveries__state=DeliveryState.SENT)),
-        )
-    )
-    done = [a for a in alerts if a.n_pending == 0]
-    Alert.objects.filter(id__in=[a.id for a in done]).update(done=True)
-    delivered = [a.job_id for a in done if a.n_sent and a.kind in PROBLEM_KINDS]
-    JobHeartbeat.objects.filter(job_name__in=delivered).update(last_alert_at=now, alerted=True)
-    for alert in alerts:
-        if alert.id not in reported:
-            continue
-        if alert.id in errored:
-            report.failed.append(alert)
-        elif alert.n_pending:
-            report.pending.append(alert)
-        elif alert.n_sent:
-            report.sent.append(alert)
 
 
 def send_test_alert(*, now: datetime) -> list[notifiers.ChannelOutcome]:

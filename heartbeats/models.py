@@ -148,6 +148,8 @@ class Alert(models.Model):
         indexes = [
             models.Index(fields=["created_at"], name="alert_created_idx"),
             models.Index(fields=["job", "-created_at"], name="alert_job_created_idx"),
+            # The sweep that closes open alerts with nothing pending reads only these.
+            models.Index(fields=["created_at"], name="alert_open_idx", condition=Q(done=False)),
         ]
         constraints = [
             models.UniqueConstraint(

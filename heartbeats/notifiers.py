@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SLACK_PERMANENT = {"no_service", "channel_not_found", "channel_is_archived", "invalid_token",
-                   "action_prohibited", "no_team", "team_disabled"}  # fmt: skip
+# Worth retrying: timeouts, "too early", rate limits (and every 5xx). Any other 4xx is ours
+# to fix: the key, the sender, the webhook or the payload.
+TEMPORARY_STATUS = {408, 425, 429}
 SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 ZERO_WIDTH_SPACE = "\u200b"
 
@@ -265,13 +266,22 @@ def _retry_after(response: requests.Response) -> float | None:
         return max(0.0, (moment - datetime.now(moment.tzinfo)).total_seconds())
 
 
+Timeouts = tuple[float, float]
+
+
 def post_json(
-    url: str, payload: dict, *, service: str, headers: dict | None = None
+    url: str,
+    payload: dict,
+    *,
+    service: str,
+    headers: dict | None = None,
+    timeout: Timeouts | None = None,
 ) -> requests.Response:
-    """The one HTTP function: POST JSON with timeouts, raise DeliveryError on any failure."""
+    """The one HTTP function: POST JSON with timeouts (connect, read; the settings' unless
+    given), raise DeliveryError on any failure."""
     import requests  # here, not at the top: ~60 ms that every command start-up would pay
 
-    timeout = (settings.ALERT_CONNECT_TIMEOUT, settings.ALERT_READ_TIMEOUT)
+    timeout = timeout or (settings.ALERT_CONNECT_TIMEOUT, settings.ALERT_READ_TIMEOUT)
     try:
         response = requests.post(url, json=payload, headers=headers or {}, timeout=timeout)
     except requests.Timeout:
@@ -286,27 +296,38 @@ def post_json(
 
 
 def _http_error(service: str, response: requests.Response) -> DeliveryError:
+    """Classify an HTTP error by its status, keeping the service's own words about it."""
     code = response.status_code
-    reason = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+    reason = _service_reason(response)
     message = f"{service}: HTTP {code}" + (f" ({reason})" if reason else "")
-    if code == 429 or code >= 500:
+    if code in TEMPORARY_STATUS or code >= 500:
         return DeliveryError(message, retry_after=_retry_after(response))
-    if service == "slack":
-        permanent = code in (403, 404, 410) or reason in SLACK_PERMANENT
-    else:
-        permanent = code in (401, 403)
-    return DeliveryError(message, permanent=permanent)
+    return DeliveryError(message, permanent=True)
 
 
-def send_slack(message: Message) -> None:
+def _service_reason(response: requests.Response) -> str:
+    """The error text a service put in its answer: Resend's JSON `message`, Slack's body
+    (`invalid_payload`, `no_service` ...); its first line, at most 200 characters."""
+    text = response.text.strip()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        text = str(body.get("message") or body.get("error") or text)
+    return text.splitlines()[0][:200] if text else ""
+
+
+def send_slack(message: Message, *, timeout: Timeouts | None = None) -> None:
     post_json(
         settings.SLACK_WEBHOOK_URL,
         {"text": message.slack_text, "blocks": message.blocks},
         service="slack",
+        timeout=timeout,
     )
 
 
-def send_email(message: Message, *, idempotency_key: str) -> None:
+def send_email(message: Message, *, idempotency_key: str, timeout: Timeouts | None = None) -> None:
     post_json(
         f"{settings.RESEND_API_URL}/emails",
         {
@@ -321,15 +342,18 @@ def send_email(message: Message, *, idempotency_key: str) -> None:
             "Authorization": f"Bearer {settings.RESEND_API_KEY}",
             "Idempotency-Key": idempotency_key,
         },
+        timeout=timeout,
     )
 
 
-def send(channel: str, message: Message, *, idempotency_key: str) -> None:
+def send(
+    channel: str, message: Message, *, idempotency_key: str, timeout: Timeouts | None = None
+) -> None:
     """Deliver `message` on `channel`; raises DeliveryError only."""
     if channel == "slack":
-        send_slack(message)
+        send_slack(message, timeout=timeout)
     elif channel == "email":
-        send_email(message, idempotency_key=idempotency_key)
+        send_email(message, idempotency_key=idempotency_key, timeout=timeout)
     else:
         raise DeliveryError(f"unknown channel {channel!r}", permanent=True)
 
