@@ -148,18 +148,73 @@ def test_pending_alert_for_a_recovered_job_expires(make_job, channels, email_ok,
     assert ("backup", "sent") in [(j.job_name, j.action) for j in later.jobs]
 
 
-def test_delivery_for_a_channel_no_longer_configured_is_closed(
-    make_job, slack_ok, email_ok, settings, clock
+def test_delivery_for_a_channel_no_longer_configured_fails_and_closes_the_alert(
+    make_job, channels, slack_ok, clock
 ):
     make_job("backup", age=30 * H)
-    email_ok.expect_oneshot_request("/resend/emails")
-    settings.ALERT_RETRIES_PER_RUN = 0
-    AlertDelivery.objects.all().delete()
-    run(now=clock.now(), job_names=["nothing"])
-    settings.RESEND_API_KEY = ""
+    channels.expect_request("/resend/emails").respond_with_data("busy", status=503)
+    run(now=clock.now())
+    assert AlertDelivery.objects.get(channel="email").state == "pending"
+    tried = len(received(channels, "/resend/emails"))
+    with override_settings(RESEND_API_KEY=""):
+        result = run(now=clock.advance(hours=1))
+    email = AlertDelivery.objects.get(channel="email")
+    assert (email.state, email.last_error) == ("failed", "email: no longer configured")
+    assert email.sent_at is None
+    assert len(received(channels, "/resend/emails")) == tried  # nothing sent
+    assert result.errors == ["email: no longer configured - permanent, not retried"]
+    assert Alert.objects.get().done
+    assert not ChannelStatus.objects.filter(channel="email").exists()  # not broken: unset
+
+
+def test_an_alert_left_open_with_nothing_pending_is_closed_and_its_job_alerted_again(
+    make_job, slack_ok, email_ok, clock
+):
+    """What older code left after a crash between recording and closing: the job's next
+    alert was blocked for good. The next pass closes it and alerts as usual."""
+    job = make_job("backup", age=30 * H, now=clock.now())
+    wedged = Alert.objects.create(job=job, kind="down", created_at=clock.now() - 10 * H)
+    for channel in ("slack", "email"):
+        AlertDelivery.objects.create(
+            alert=wedged, channel=channel, state="sent", sent_at=clock.now() - 10 * H
+        )
     result = run(now=clock.now())
-    assert result.alerts_sent == 1
-    assert list(AlertDelivery.objects.values_list("channel", flat=True)) == ["slack"]
+    assert Alert.objects.get(pk=wedged.pk).done
+    assert [(j.job_name, j.action) for j in result.jobs] == [("backup", "sent")]
+    assert len(received(slack_ok, SLACK_SECRET_PATH)) == 1
+    assert JobHeartbeat.objects.get(pk="backup").last_alert_at == clock.now()
+
+
+def test_a_message_that_raises_is_recorded_and_never_blocks_the_others(
+    make_job, slack_ok, email_ok, clock, settings
+):
+    """A snapshot that cannot be formatted (a corrupt date) costs its own deliveries, which
+    are retried and then given up at ALERT_MAX_ATTEMPTS; every other alert goes out."""
+    settings.ALERT_MAX_ATTEMPTS = 2
+    settings.HEALTHCHECK_SCHEDULE = "0 0 1 * *"  # no checker-gap outage in this story
+    broken = make_job("broken", age=2 * H, now=clock.now())
+    corrupt = Alert.objects.create(
+        job=broken, kind="down", created_at=clock.now() - H, details={"last_run_at": "noon"}
+    )
+    for channel in ("slack", "email"):
+        AlertDelivery.objects.create(alert=corrupt, channel=channel, created_at=clock.now() - H)
+    make_job("backup", age=30 * H, now=clock.now())
+    first = run(now=clock.now())
+    assert sorted((j.job_name, j.action) for j in first.jobs) == [
+        ("backup", "sent"),
+        ("broken", "failed"),
+    ]
+    assert len(received(slack_ok, SLACK_SECRET_PATH)) == 1
+    slack = AlertDelivery.objects.get(alert=corrupt, channel="slack")
+    assert (slack.state, slack.attempts) == ("pending", 1)
+    assert slack.last_error.startswith("slack: unexpected error (ValueError: Invalid isoformat")
+    assert slack.next_attempt_at == clock.now() + timedelta(minutes=2)
+    run(now=clock.advance(minutes=2))
+    assert set(AlertDelivery.objects.filter(alert=corrupt).values_list("state", flat=True)) == {
+        "failed"
+    }
+    assert Alert.objects.get(pk=corrupt.pk).done  # the job can be alerted again
+    assert len(received(slack_ok, SLACK_SECRET_PATH)) == 1
 
 
 def test_paused_alerted_job_gets_no_recovery_message(make_job, slack_ok, email_ok, clock):
