@@ -1,0 +1,102 @@
+"""Errors classified by what they mean: a service that asks us to wait or fails on its side is
+retried; any other 4xx is ours to fix, so it is not retried and marks the channel broken,
+with the service's own words (secrets removed)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import timedelta
+
+import pytest
+from werkzeug import Response
+
+from heartbeats import checker
+from heartbeats.models import AlertDelivery, ChannelStatus
+from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, T0, received
+
+pytestmark = pytest.mark.django_db
+
+H = timedelta(hours=1)
+
+
+def run() -> checker.CheckResult:
+    return checker.run_check(now=T0, sleep=lambda seconds: None)
+
+
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
+def test_a_temporary_answer_is_retried_later_and_the_channel_stays_healthy(
+    make_job, channels, slack_ok, status
+):
+    make_job("backup", age=30 * H)
+    channels.expect_request("/resend/emails").respond_with_json({"message": "wait"}, status=status)
+    result = run()
+    email = AlertDelivery.objects.get(channel="email")
+    assert (email.state, email.next_attempt_at) == ("pending", T0 + timedelta(minutes=2))
+    assert email.last_error == f"email: HTTP {status} (wait)"
+    assert result.errors == [f"email: HTTP {status} (wait) - temporary, retried on a later run"]
+    assert not ChannelStatus.objects.exists()
+
+
+def test_resend_422_is_permanent_and_shows_resends_message_without_the_key(
+    make_job, channels, slack_ok
+):
+    make_job("backup", age=30 * H)
+    answer = {
+        "statusCode": 422,
+        "name": "validation_error",
+        "message": f"Invalid `from` field for key {RESEND_SECRET_KEY}.\nSee the docs.",
+    }
+    channels.expect_request("/resend/emails").respond_with_json(answer, status=422)
+    result = run()
+    assert len(received(channels, "/resend/emails")) == 1
+    email = AlertDelivery.objects.get(channel="email")
+    expected = "email: HTTP 422 (Invalid `from` field for key [redacted].)"
+    assert (email.state, email.last_error) == ("failed", expected)
+    broken = ChannelStatus.objects.get(channel="email")
+    assert (broken.broken_since, broken.last_error) == (T0, expected)
+    assert result.failed_alerts == 1
+    assert RESEND_SECRET_KEY not in " ".join(result.errors)
+
+
+def test_slack_400_invalid_payload_is_permanent_and_marks_slack_broken(
+    make_job, channels, email_ok
+):
+    make_job("backup", age=30 * H)
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("invalid_payload", status=400)
+    run()
+    slack = AlertDelivery.objects.get(channel="slack")
+    assert (slack.state, slack.last_error) == ("failed", "slack: HTTP 400 (invalid_payload)")
+    assert ChannelStatus.objects.get(channel="slack").last_error == slack.last_error
+    assert AlertDelivery.objects.get(channel="email").state == "sent"
+
+
+def test_a_timeout_is_temporary(make_job, channels, email_ok, settings):
+    settings.ALERT_READ_TIMEOUT = 0.2
+    release = threading.Event()
+
+    def hang(request) -> Response:
+        release.wait(10)
+        return Response("ok")
+
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_handler(hang)
+    make_job("backup", age=30 * H)
+    try:
+        run()
+    finally:
+        release.set()
+    slack = AlertDelivery.objects.get(channel="slack")
+    assert (slack.state, slack.last_error) == ("pending", "slack: timed out")
+    assert not ChannelStatus.objects.exists()
+
+
+def test_a_refused_connection_is_temporary(make_job, email_ok, settings):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.SLACK_WEBHOOK_URL = f"http://127.0.0.1:{port}{SLACK_SECRET_PATH}"
+    make_job("backup", age=30 * H)
+    run()
+    slack = AlertDelivery.objects.get(channel="slack")
+    assert (slack.state, slack.last_error) == ("pending", "slack: connection failed")
+    assert not ChannelStatus.objects.exists()
