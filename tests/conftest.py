@@ -13,6 +13,7 @@ from django.utils import timezone
 from pytest_httpserver import HTTPServer
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from werkzeug import Response
 
 from heartbeats.models import JobHeartbeat
 
@@ -106,6 +107,25 @@ def slack_ok(channels):
 def email_ok(channels):
     channels.expect_request("/resend/emails", method="POST").respond_with_json({"id": "e-1"})
     return channels
+
+
+@pytest.fixture
+def hanging_slack(channels, settings):
+    """Slack on a server of its own that takes every request and answers only once the test
+    is over: of its own, so that late answer is never logged into another test's server."""
+    release = threading.Event()
+
+    def hang(request) -> Response:
+        release.wait(120)
+        return Response("ok")
+
+    server = HTTPServer(threaded=True)
+    server.expect_request(SLACK_SECRET_PATH).respond_with_handler(hang)
+    server.start()
+    settings.SLACK_WEBHOOK_URL = server.url_for(SLACK_SECRET_PATH)
+    yield server
+    release.set()
+    server.stop()
 
 
 def received(httpserver, path: str) -> list:
