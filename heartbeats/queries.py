@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from functools import reduce
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, CharField, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
 
 from heartbeats import job_count
 from heartbeats.models import (
+    Alert,
     AlertDelivery,
     ChannelStatus,
     CheckRun,
@@ -87,7 +88,7 @@ def attention_branches(*, now: datetime, stale_after: timedelta) -> list[Q]:
 @dataclass(frozen=True)
 class PassProbe:
     total_jobs: int
-    busy: bool  # a job needs attention, or a delivery is due
+    busy: bool  # a job needs attention, a delivery is due or an alert is left to close
     any_waiting: bool  # a delivery is pending, due or not
 
 
@@ -96,14 +97,16 @@ def pass_probe(
 ) -> PassProbe:
     """What a checker pass must know before deciding anything, in one round trip: the job
     total (the trigger-kept counter), one `EXISTS` per indexed branch of `attention_q` (limited
-    to `job_names` when given), and whether deliveries are due or pending."""
+    to `job_names` when given), whether deliveries are due or pending, and whether an alert is
+    open with nothing pending (left by older code: the pass must close it)."""
     jobs = [
         JobHeartbeat.objects.filter(b) for b in attention_branches(now=now, stale_after=stale_after)
     ]
     if job_names is not None:
         jobs = [qs.filter(job_name__in=job_names) for qs in jobs] if job_names else []
     pending = AlertDelivery.objects.filter(state=DeliveryState.PENDING)
-    busy = [_exists_sql(qs) for qs in [*jobs, pending.filter(next_attempt_at__lte=now)]]
+    settled = Alert.objects.filter(done=False).exclude(Exists(pending.filter(alert=OuterRef("pk"))))
+    busy = [_exists_sql(qs) for qs in [*jobs, pending.filter(next_attempt_at__lte=now), settled]]
     waiting = _exists_sql(pending)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -185,6 +185,20 @@ def test_an_alert_left_open_with_nothing_pending_is_closed_and_its_job_alerted_a
     assert JobHeartbeat.objects.get(pk="backup").last_alert_at == clock.now()
 
 
+def test_a_pass_with_nothing_else_to_do_still_closes_an_alert_left_open(
+    make_job, slack_ok, email_ok, clock
+):
+    job = make_job("backup", age=H, now=clock.now())
+    wedged = Alert.objects.create(job=job, kind="down", created_at=clock.now() - 10 * H)
+    AlertDelivery.objects.create(
+        alert=wedged, channel="slack", state="sent", sent_at=clock.now() - 10 * H
+    )
+    result = run(now=clock.now())
+    assert Alert.objects.get(pk=wedged.pk).done
+    assert result.recoveries == 1  # "down" reached Slack, so "back up" follows
+    assert not JobHeartbeat.objects.get(pk="backup").alerted
+
+
 def test_a_message_that_raises_is_recorded_and_never_blocks_the_others(
     make_job, slack_ok, email_ok, clock, settings
 ):
