@@ -2,8 +2,8 @@
 
 A counter is what the kept rows count plus what retention pruned of it: retention adds the
 rows it deletes to `PrunedTotal` in the transaction that deletes them, so the sum never drops
-and the hot paths (pings, deliveries) write nothing more. May import models; imported by
-`retention` and `prometheus`.
+and the hot paths (pings, deliveries) write nothing more. May import models and `metrics`;
+imported by `retention` and `prometheus`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Count, F, Func, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
+from heartbeats import metrics
 from heartbeats.models import (
     PROBLEM_KINDS,
     AlertDelivery,
@@ -24,7 +25,6 @@ from heartbeats.models import (
 SENT = "alerts_sent"
 FAILED = "alerts_failed"
 SUPPRESSED = "alerts_suppressed"
-UNDELIVERED = (DeliveryState.FAILED, DeliveryState.EXPIRED)
 
 Key = tuple[str, str]  # (counter, channel label or "")
 
@@ -36,7 +36,7 @@ def delivery_counters() -> dict[Key, Q]:
         counters[(SENT, channel)] = Q(
             channel=channel, state=DeliveryState.SENT, alert__kind__in=PROBLEM_KINDS
         )
-        counters[(FAILED, channel)] = Q(channel=channel, state__in=UNDELIVERED)
+        counters[(FAILED, channel)] = Q(channel=channel, state__in=metrics.UNDELIVERED)
     return counters
 
 
