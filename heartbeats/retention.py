@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 SYSTEM_USERNAME = "cronmonitor-system"
 Progress = Callable[[str, int], None]
 DAY = timedelta(days=1)
+PRUNE_LOCK_KEY = 7_202_612  # any constant shared by all prunes of one database
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,14 @@ def _record_removals(removed: list[RemovedJob]) -> None:
         logger.info("retention removed job %s", job.describe())
 
 
+def _one_batch_at_a_time() -> None:
+    """Two prunes counting the same rows before either deletes them would add them to the
+    counters twice; SQLite's immediate transactions already serialise batches."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PRUNE_LOCK_KEY])
+
+
 def _count(result: PruneResult, name: str, n: int, progress: Progress) -> None:
     result.deleted[name] += n
     progress(name, result.deleted[name])
@@ -200,6 +209,7 @@ def _prune_jobs(result: PruneResult, *, now: datetime, batch_size: int, progress
     stale_after = config.thresholds().stale_after
     while True:
         with transaction.atomic():
+            _one_batch_at_a_time()
             batch = _delete_job_batch(now=now, batch_size=batch_size)
             if not batch:
                 return
@@ -225,6 +235,7 @@ def _prune_by_age(
     while ids := list(qs.order_by().values_list("pk", flat=True)[:batch_size]):
         before = result.deleted[name]
         with transaction.atomic():
+            _one_batch_at_a_time()
             delete(qs.filter(pk__in=ids))
         progress(name, result.deleted[name])
         if result.deleted[name] == before:

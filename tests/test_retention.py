@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from heartbeats import config, retention, rules, schedules, services
+from heartbeats import config, counters, retention, rules, schedules, services
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
 from tests.conftest import T0
 
@@ -248,3 +248,53 @@ def test_a_job_pinged_while_its_delete_waits_is_not_deleted():
     assert errors == [] and waiting.is_set()
     assert result.deleted["jobs"] == 0
     assert JobHeartbeat.objects.get().last_run_at == now
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_prunes_at_once_add_each_pruned_delivery_to_the_counters_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's immediate transactions serialise the two prunes")
+    job = unscheduled("daily", last_run_at=JAN_1)
+    now = JAN_1 + 2 * D
+    for _ in range(3):
+        alert = Alert.objects.create(job=job, kind="down", done=True, created_at=now - 100 * D)
+        AlertDelivery.objects.create(alert=alert, channel="slack", state="sent")
+    counted, resume = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def pause_after_counting(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "COUNT(" in sql and "alertdelivery" in sql and not counted.is_set():
+            counted.set()
+            resume.wait(10)
+        return result
+
+    def prune(pause: bool) -> None:
+        try:
+            if pause:
+                with connection.execute_wrapper(pause_after_counting):
+                    retention.prune(now=now)
+            else:
+                retention.prune(now=now)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=prune, args=(True,))
+    first.start()
+    assert counted.wait(10)
+    second = threading.Thread(target=prune, args=(False,))
+    second.start()
+    with connection.cursor() as cursor:
+        for _ in range(500):  # until the second prune waits for the first, or has finished
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0] or not second.is_alive():
+                break
+            threading.Event().wait(0.02)
+    resume.set()
+    first.join(10)
+    second.join(10)
+    assert errors == []
+    assert AlertDelivery.objects.count() == 0
+    assert counters.totals()[("alerts_sent", "slack")] == 3
