@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.hashers import make_password
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
@@ -138,6 +139,7 @@ def would_remove(*, now: datetime) -> Iterator[RemovedJob]:
 
 
 def _where_sql(qs: QuerySet) -> tuple[str, list]:
+    """The WHERE clause of `qs` alone, to re-check on the rows a DELETE touches."""
     return qs.query.get_compiler(connection=connection).compile(qs.query.where)
 
 
@@ -156,7 +158,7 @@ def _delete_job_batch(*, now: datetime, batch_size: int) -> list[JobHeartbeat]:
     return list(JobHeartbeat.objects.raw(sql, [*where_params, *chosen_params]))
 
 
-def system_user():
+def system_user() -> AbstractBaseUser:
     """The inactive, password-less account removals are recorded under, made on first use."""
     user_model = get_user_model()
     user, _ = user_model.objects.get_or_create(
@@ -205,7 +207,7 @@ def _delete_alerts(result: PruneResult, alerts: QuerySet[Alert]) -> None:
     result.deleted["alerts"] += alerts.delete()[0]
 
 
-def _prune_jobs(result: PruneResult, *, now: datetime, batch_size: int, progress: Progress):
+def _prune_jobs(result: PruneResult, *, now: datetime, batch_size: int, progress: Progress) -> None:
     stale_after = config.thresholds().stale_after
     while True:
         with transaction.atomic():
