@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Right
 from django.utils import timezone
 
 from heartbeats import config, delivery, job_count, outbox, queries, rules, schedules, services
@@ -109,7 +110,8 @@ def _candidates(*, now: datetime, job_names: list[str] | None):
             has_open_alert=Exists(open_alert),
             last_event_kind=Subquery(last_event.values("kind")[:1]),
             last_event_at=Subquery(last_event.values("created_at")[:1]),
-            last_fail_body=Subquery(last_fail.values("body")[:1]),
+            # Only the tail a message shows leaves the database, however large the body.
+            last_fail_body=Subquery(last_fail.values(tail=Right("body", OUTPUT_TAIL_CHARS))[:1]),
             down_last_run=Subquery(last_problem.values("details__last_run_at")[:1]),
             # What "Last alert" says once an operator reset or forced one (last_alert_at None).
             last_sent_alert_at=Subquery(
@@ -142,9 +144,7 @@ def _details(job: JobHeartbeat, problem: rules.Problem, *, now: datetime) -> dic
             period=job.period, cron=job.cron, tz=job.tz, grace=grace, stale_after=stale_after
         ),
         "last_event": last_event,
-        "output_tail": (job.last_fail_body or "")[-OUTPUT_TAIL_CHARS:]
-        if problem == rules.Problem.FAILED
-        else "",
+        "output_tail": (job.last_fail_body or "") if problem == rules.Problem.FAILED else "",
     }
 
 

@@ -7,6 +7,7 @@ runbook's "Monitoring & Observability" section; their definitions are shown on t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -286,47 +287,24 @@ class JobReading:
     last_run_at: datetime
 
 
-def job_readings(*, now: datetime) -> list[JobReading]:
-    """Every job's state by `rules.job_state` itself: one query, the rule applied per row."""
+def job_readings(*, now: datetime) -> Iterator[JobReading]:
+    """Every job's state by `rules.job_state` itself: one query read in chunks, so memory stays
+    flat however many jobs there are; the rule is applied per row."""
     stale_after = config.thresholds().stale_after
     fields = ("last_run_at", "due_at", "grace", "last_outcome", "last_start_at", "run_deadline")
     rows = JobHeartbeat.objects.order_by("job_name").values_list(
         "job_name", *fields, "paused", "n_runs"
     )
-    readings = []
-    for job_name, *values, paused, n_runs in rows:
+    for job_name, *values, paused, n_runs in rows.iterator(chunk_size=2000):
         facts = rules.JobFacts(
             **dict(zip(fields, values, strict=True)), paused=paused, n_runs=n_runs
         )
-        readings.append(
-            JobReading(
-                job_name=job_name,
-                state=rules.job_state(facts, now=now, stale_after=stale_after),
-                stale=rules.is_stale(facts, now=now, stale_after=stale_after),
-                last_run_at=facts.last_run_at,
-            )
+        yield JobReading(
+            job_name=job_name,
+            state=rules.job_state(facts, now=now, stale_after=stale_after),
+            stale=rules.is_stale(facts, now=now, stale_after=stale_after),
+            last_run_at=facts.last_run_at,
         )
-    return readings
-
-
-@dataclass(frozen=True)
-class ChannelTotals:
-    sent: int
-    failed: int
-
-
-def delivery_totals() -> dict[str, ChannelTotals]:
-    """All-time deliveries per channel: problem alerts sent, and any delivery that gave up."""
-    rows = (
-        AlertDelivery.objects.values("channel")
-        .annotate(
-            sent=Count("pk", filter=Q(state=DeliveryState.SENT, alert__kind__in=PROBLEM_KINDS)),
-            failed=Count("pk", filter=Q(state__in=UNDELIVERED)),
-        )
-        .order_by()
-    )
-    found = {row["channel"]: ChannelTotals(row["sent"], row["failed"]) for row in rows}
-    return {channel: found.get(channel, ChannelTotals(0, 0)) for channel in Channel.values}
 
 
 def suppressed_total(*, since: datetime | None = None, until: datetime | None = None) -> int:

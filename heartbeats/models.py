@@ -255,3 +255,20 @@ class CheckRun(models.Model):
 
     def __str__(self) -> str:
         return f"check at {self.started_at:%Y-%m-%d %H:%M:%S} ({self.outcome})"
+
+
+class PrunedTotal(models.Model):
+    """What retention deleted of one Prometheus counter (`counters.py`): the offset that keeps
+    the exported total from going down when the rows it counts are pruned."""
+
+    metric = models.CharField(max_length=40)
+    label = models.CharField(max_length=40, blank=True)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "label"], name="one_pruned_total_per_counter")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric}{{{self.label}}} pruned: {self.value}"

@@ -13,7 +13,7 @@ from django.contrib.admin.utils import quote as admin_quote
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,7 +22,7 @@ from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from heartbeats import config, metrics, prometheus
-from heartbeats.models import CheckRun
+from heartbeats.models import CheckRun, JobHeartbeat
 from heartbeats.rules import CheckerProblem
 from heartbeats.summary_chart import day_chart
 from heartbeats.views.unavailable import database_unavailable
@@ -33,14 +33,21 @@ PLAIN_TEXT = "text/plain; charset=utf-8"
 HEALTHZ_FAILURES = (CheckerProblem.NEVER_RAN, CheckerProblem.OVERDUE)
 
 
-def staff_required(view: Callable) -> Callable:
-    """Anonymous users go to the admin login; signed-in non-staff users get 403, not a loop."""
+def may_view_jobs(request: HttpRequest) -> bool:
+    """The job list's own rule, asked of the admin: active staff allowed to view jobs."""
+    job_admin = admin.site.get_model_admin(JobHeartbeat)
+    return admin.site.has_permission(request) and job_admin.has_view_permission(request)
+
+
+def job_viewers_only(view: Callable) -> Callable:
+    """Anonymous users go to the admin login; signed-in users who may not view the job list
+    get 403, as the admin's job list answers them (and no login loop)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not request.user.is_staff:
+        if not may_view_jobs(request):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 
@@ -66,7 +73,7 @@ def token_refusal(request: HttpRequest, expected: str) -> JsonResponse | None:
 
 @never_cache
 @require_safe
-@staff_required
+@job_viewers_only
 def summary_page(request: HttpRequest) -> HttpResponse:
     window = request.GET.get("window", DEFAULT_WINDOW)
     if window not in metrics.WINDOWS:
@@ -92,15 +99,16 @@ def summary_page(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_safe
 def summary_json(request: HttpRequest) -> JsonResponse:
-    """The same figures for scripts: a staff session, or `Authorization: Bearer <token>`."""
+    """The same figures for scripts: a session that may view the job list, or
+    `Authorization: Bearer <token>`."""
     try:
         # Reading the session's user is a query too.
         if bearer_token(request) is not None or not request.user.is_authenticated:
             refusal = token_refusal(request, settings.SUMMARY_API_TOKEN)
             if refusal is not None:
                 return refusal
-        elif not request.user.is_staff:
-            return JsonResponse({"error": "staff only"}, status=403)
+        elif not may_view_jobs(request):
+            return JsonResponse({"error": "permission to view jobs required"}, status=403)
         figures = metrics.summary(now=timezone.now(), windows=list(metrics.WINDOWS))
     except DatabaseError as exc:
         return database_unavailable(request, exc, JsonResponse({"error": "database unavailable"}))
@@ -119,7 +127,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     except DatabaseError as exc:
         text = HttpResponse("database unavailable, try again later", content_type=PLAIN_TEXT)
         return database_unavailable(request, exc, text)
-    return HttpResponse(exposition, content_type=CONTENT_TYPE_LATEST)
+    return StreamingHttpResponse(exposition, content_type=CONTENT_TYPE_LATEST)
 
 
 @never_cache

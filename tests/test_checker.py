@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from werkzeug import Response
 
 from heartbeats import checker
-from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat
+from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
 from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, T0, received
 
 pytestmark = pytest.mark.django_db
@@ -526,3 +526,17 @@ def test_dry_run_lists_what_it_would_send(make_job, channels, clock):
         "  quiet: suppressed (last alert 1.0h ago)",
         "  backup: would_send (down)",
     ]
+
+
+def test_only_the_output_tail_of_a_large_failure_leaves_the_database(make_job, slack_ok, email_ok):
+    job = make_job("backup", age=H, last_outcome="fail", status="failed")
+    tail = "".join(f"{i:04d}" for i in range(checker.OUTPUT_TAIL_CHARS // 4))
+    body = "x" * 10_000_000 + tail
+    PingEvent.objects.create(job=job, kind="fail", created_at=T0 - H, body=body)
+    fetched = checker._candidates(now=T0, job_names=None).get().last_fail_body
+    assert fetched == tail  # cut by the database: 1,000 characters, not 10 MB, reach Python
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    candidates_sql = next(q["sql"] for q in queries if "last_fail_body" in q["sql"])
+    assert ("RIGHT(" if connection.vendor == "postgresql" else "SUBSTR(") in candidates_sql
+    assert Alert.objects.get().details["output_tail"] == tail

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from heartbeats import metrics, rules, schedules
-from heartbeats.models import Alert, AlertDelivery, CheckRun, PingEvent
+from heartbeats import counters, metrics, prometheus, retention, rules, schedules
+from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
 from heartbeats.rules import CheckerProblem
 
 NOW = datetime(2026, 3, 30, 10, 0, tzinfo=UTC)  # 12:00 in Berlin, the day after DST began
 H = timedelta(hours=1)
+D = timedelta(days=1)
 
 
 @pytest.fixture(autouse=True)
@@ -249,12 +251,65 @@ def test_job_readings_apply_the_state_rule(world):
     ]  # fmt: skip
 
 
-def test_delivery_totals_and_suppressed_total(world):
-    assert metrics.delivery_totals() == {
-        "slack": metrics.ChannelTotals(sent=6, failed=1),
-        "email": metrics.ChannelTotals(sent=1, failed=2),
+WORLD_COUNTERS = {
+    ("alerts_sent", "slack"): 6,
+    ("alerts_failed", "slack"): 1,
+    ("alerts_sent", "email"): 1,
+    ("alerts_failed", "email"): 2,
+    ("alerts_suppressed", ""): 10,  # dry runs do not count
+}
+
+
+def test_counter_totals(world):
+    assert counters.totals() == WORLD_COUNTERS
+
+
+def test_counters_never_go_down_whatever_retention_removes(world):
+    retention.prune(now=NOW + 80 * D)  # the 40-day-old alert and the 20-day-old run
+    assert (Alert.objects.count(), CheckRun.objects.count()) == (8, 4)
+    assert counters.totals() == WORLD_COUNTERS
+    retention.prune(now=NOW + 400 * D)  # every job (all deprecated by then), alert and run
+    assert (JobHeartbeat.objects.count(), Alert.objects.count(), CheckRun.objects.count()) == (
+        0, 0, 0,
+    )  # fmt: skip
+    assert counters.totals() == WORLD_COUNTERS
+    samples = {
+        (s.name, tuple(s.labels.values())): s.value
+        for family in text_string_to_metric_families(scrape())
+        for s in family.samples
     }
-    assert metrics.suppressed_total() == 10
+    assert samples[("cronmonitor_alerts_sent_total", ("slack",))] == 6
+    assert samples[("cronmonitor_alerts_suppressed_total", ())] == 10
+
+
+def scrape(now: datetime = NOW) -> str:
+    return b"".join(prometheus.exposition(now=now)).decode()
+
+
+def test_metrics_stream_the_per_job_series_in_chunks(world, monkeypatch):
+    monkeypatch.setattr(prometheus, "SERIES_PER_CHUNK", 4)
+    chunks = list(prometheus.exposition(now=NOW))
+    assert len(chunks) == 4  # 4 + 2 job series, the per-state totals, the fixed figures
+    text = b"".join(chunks).decode()
+    assert text.count("# TYPE cronmonitor_job_seconds_since_heartbeat gauge") == 1
+    ages = {
+        s.labels["job"]: s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "cronmonitor_job_seconds_since_heartbeat"
+        for s in family.samples
+    }
+    assert ages == {
+        "fresh": 3600, "recovered": 1800, "scheduled-late": 12 * 3600, "scheduled-ok": 40 * 3600,
+        "stale-a": 30 * 3600, "stale-b": 48 * 3600,
+    }  # fmt: skip
+    assert 'cronmonitor_jobs{state="down"} 3.0' in text
+    assert "cronmonitor_stale_jobs 3.0" in text
+
+
+def test_metrics_of_no_job_still_declare_the_series(db):
+    text = scrape()
+    assert "# TYPE cronmonitor_job_seconds_since_heartbeat gauge" in text
+    assert 'cronmonitor_jobs{state="up"} 0.0' in text
 
 
 @pytest.mark.parametrize(

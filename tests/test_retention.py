@@ -1,19 +1,22 @@
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
+from heartbeats import config, counters, retention, rules, schedules, services
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
 from tests.conftest import T0
 
-pytestmark = pytest.mark.django_db
-
 D = timedelta(days=1)
+TICK = timedelta(microseconds=1)
 
 
 @pytest.fixture
@@ -39,37 +42,259 @@ def history(make_job, clock):
     CheckRun.objects.create(started_at=T0 - D)
 
 
+@pytest.mark.django_db
 def test_prune_applies_the_policy_in_batches(history):
     out = StringIO()
     with CaptureQueriesContext(connection) as queries:
         call_command("prune_heartbeats", "--batch-size", "1000", stdout=out)
-    lines = out.getvalue().splitlines()
-    assert lines[:3] == [
-        "  ping events: 1000 deleted so far",
-        "  ping events: 2000 deleted so far",
+    assert out.getvalue().splitlines() == [
+        "  jobs: 1 deleted so far",
+        "  ping events: 1005 deleted so far",
+        "  ping events: 2005 deleted so far",
         "  ping events: 2505 deleted so far",
+        "  alerts: 2 deleted so far",
+        "  check runs: 1 deleted so far",
+        "Deleted 2505 ping events, 1 alert deliveries, 2 alerts, 1 check runs, 1 jobs",
     ]
-    assert lines[-1] == (
-        "Deleted 2505 ping events, 1 alert deliveries, 2 alerts, 1 check runs, 1 jobs"
-    )
     assert sorted(JobHeartbeat.objects.values_list("job_name", flat=True)) == [
         "daily", "new-silent",
     ]  # fmt: skip
     assert PingEvent.objects.count() == 10
     assert Alert.objects.get().kind == "failed"  # an unfinished alert is never pruned
     assert CheckRun.objects.count() == 1
-    assert len(queries) < 40  # batches, not a statement per row
+    assert len(queries) < 60  # batches, not a statement per row
 
 
-def test_dry_run_counts_and_deletes_nothing(history):
+@pytest.mark.django_db
+def test_dry_run_lists_the_jobs_counts_and_deletes_nothing(history):
     out = StringIO()
     call_command("prune_heartbeats", "--dry-run", stdout=out)
     assert out.getvalue() == (
+        "  would remove retired: last run 2026-01-21 12:00 UTC, due 2026-01-22 12:00 UTC\n"
         "Would delete 2505 ping events, 1 alert deliveries, 2 alerts, 1 check runs, 1 jobs\n"
     )
     assert PingEvent.objects.count() == 2515
+    assert JobHeartbeat.objects.count() == 3
 
 
+@pytest.mark.django_db
 def test_bad_batch_size():
     with pytest.raises(CommandError, match="--batch-size must be at least 1"):
         call_command("prune_heartbeats", "--batch-size", "0")
+
+
+def scheduled(name: str, *, cron: str, last_run_at: datetime, **fields) -> JobHeartbeat:
+    """A job created long ago that last ran at `last_run_at`, its due time as a beat sets it."""
+    due_at = schedules.due_at(
+        last_run_at=last_run_at, period=None, cron=cron, tz="UTC", grace=config.default_grace()
+    )
+    return JobHeartbeat.objects.create(
+        job_name=name, cron=cron, last_run_at=last_run_at, due_at=due_at,
+        created_at=last_run_at - 365 * D, n_runs=5, **fields,
+    )  # fmt: skip
+
+
+def unscheduled(name: str, *, last_run_at: datetime, **fields) -> JobHeartbeat:
+    return JobHeartbeat.objects.create(
+        job_name=name, last_run_at=last_run_at, created_at=last_run_at - 365 * D, n_runs=5, **fields
+    )
+
+
+def survivors(now: datetime) -> set[str]:
+    retention.prune(now=now)
+    return set(JobHeartbeat.objects.values_list("job_name", flat=True))
+
+
+JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
+# Due at the next run plus the 60 minutes' default grace; removed 30 days after that.
+MONTHLY_GONE = datetime(2026, 2, 1, 1, 0, tzinfo=UTC) + 30 * D
+QUARTERLY_GONE = datetime(2026, 4, 1, 1, 0, tzinfo=UTC) + 30 * D
+UNSCHEDULED_GONE = JAN_1 + timedelta(hours=24) + 30 * D
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("cron", "now", "kept"),
+    [
+        ("0 0 1 * *", datetime(2026, 1, 31, tzinfo=UTC), True),  # the runbook's SQL deleted it
+        ("0 0 1 * *", datetime(2026, 2, 15, tzinfo=UTC), True),  # late 14 days: alerted, kept
+        ("0 0 1 * *", MONTHLY_GONE, True),
+        ("0 0 1 * *", MONTHLY_GONE + TICK, False),
+        ("0 0 1 */3 *", datetime(2026, 3, 31, tzinfo=UTC), True),
+        ("0 0 1 */3 *", QUARTERLY_GONE, True),
+        ("0 0 1 */3 *", QUARTERLY_GONE + TICK, False),
+    ],
+)
+def test_a_scheduled_job_goes_only_when_overdue_by_its_schedule_for_the_silent_days(
+    cron, now, kept
+):
+    scheduled("report", cron=cron, last_run_at=JAN_1)
+    assert survivors(now) == ({"report"} if kept else set())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("now", "kept"), [(UNSCHEDULED_GONE, True), (UNSCHEDULED_GONE + TICK, False)]
+)
+def test_a_job_without_schedule_goes_after_stale_after_plus_the_silent_days(now, kept):
+    unscheduled("legacy", last_run_at=JAN_1)
+    assert survivors(now) == ({"legacy"} if kept else set())
+
+
+@pytest.mark.django_db
+def test_a_job_created_recently_stays_however_silent():
+    JobHeartbeat.objects.create(job_name="new", last_run_at=JAN_1, created_at=JAN_1)
+    assert survivors(JAN_1 + 90 * D) == {"new"}
+    assert survivors(JAN_1 + 90 * D + TICK) == set()
+
+
+@pytest.mark.django_db
+def test_a_paused_job_stays_forever():
+    unscheduled("paused", last_run_at=JAN_1, paused=True)
+    scheduled("paused-monthly", cron="0 0 1 * *", last_run_at=JAN_1, paused=True)
+    assert survivors(JAN_1 + 3650 * D) == {"paused", "paused-monthly"}
+
+
+@pytest.mark.django_db
+def test_a_job_with_an_undelivered_alert_stays():
+    alert = Alert.objects.create(job=unscheduled("pending", last_run_at=JAN_1), kind="down")
+    AlertDelivery.objects.create(alert=alert, channel="slack", state="sent")
+    AlertDelivery.objects.create(alert=alert, channel="email", state="pending")
+    # Done, yet a delivery still pending (a crash between the two writes).
+    done = Alert.objects.create(job=unscheduled("done", last_run_at=JAN_1), kind="down", done=True)
+    AlertDelivery.objects.create(alert=done, channel="slack", state="pending")
+    Alert.objects.create(job=unscheduled("open", last_run_at=JAN_1), kind="down")
+    assert survivors(JAN_1 + 3650 * D) == {"pending", "done", "open"}
+
+
+@pytest.mark.django_db
+def test_the_sql_condition_is_the_overdue_rule_at_its_boundaries(settings):
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    silent = settings.RETENTION_JOB_SILENT_DAYS * D
+    stale_after = config.thresholds().stale_after
+    for i, offset in enumerate((-TICK, timedelta(0), TICK)):
+        unscheduled(f"plain{i}", last_run_at=now - silent - stale_after + offset)
+        JobHeartbeat.objects.create(
+            job_name=f"due{i}", period=D, last_run_at=JAN_1, created_at=JAN_1 - 365 * D,
+            due_at=now - silent + offset,
+        )  # fmt: skip
+    by_rule = {
+        job.job_name
+        for job in JobHeartbeat.objects.all()
+        if rules.overdue(
+            rules.JobFacts(last_run_at=job.last_run_at, due_at=job.due_at),
+            now=now,
+            stale_after=stale_after,
+        )
+        > silent
+    }
+    assert by_rule == {"plain0", "due0"}
+    assert set(retention.deprecated_jobs(now=now).values_list("job_name", flat=True)) == by_rule
+
+
+@pytest.mark.django_db
+def test_a_removed_job_takes_its_history_and_is_logged_and_in_the_admin_history(caplog):
+    job = scheduled("report", cron="0 0 1 * *", last_run_at=JAN_1)
+    PingEvent.objects.create(job=job, kind="success", created_at=JAN_1)
+    alert = Alert.objects.create(job=job, kind="down", done=True, created_at=JAN_1 + 32 * D)
+    AlertDelivery.objects.create(alert=alert, channel="slack", state="sent")
+    with caplog.at_level(logging.INFO, logger="heartbeats.retention"):
+        result = retention.prune(now=MONTHLY_GONE + TICK)
+    assert result.deleted == {
+        "ping events": 1, "alert deliveries": 1, "alerts": 1, "check runs": 0, "jobs": 1,
+    }  # fmt: skip
+    line = "report: last run 2026-01-01 00:00 UTC, due 2026-02-01 01:00 UTC"
+    assert caplog.messages == [f"retention removed job {line}"]
+    entry = LogEntry.objects.get()
+    assert (entry.object_id, entry.action_flag) == ("report", DELETION)
+    assert entry.change_message == f"Removed by retention ({line})."
+    assert entry.user.username == retention.SYSTEM_USERNAME
+    assert not entry.user.is_active and not entry.user.has_usable_password()
+    retention.prune(now=MONTHLY_GONE + TICK)  # the system user is made once, then reused
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_pinged_while_its_delete_waits_is_not_deleted():
+    """The DELETE re-checks the condition on the row a concurrent ping committed."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer: a ping lands wholly before or after the prune")
+    scheduled("report", cron="0 0 1 * *", last_run_at=JAN_1)
+    now = MONTHLY_GONE + TICK
+    pinged, waiting = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def ping_then_commit_once_prune_waits() -> None:
+        try:
+            with transaction.atomic():
+                services.record_signal(now=now, job_name="report", create=False)
+                pinged.set()
+                with connection.cursor() as cursor:
+                    for _ in range(500):
+                        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                        if cursor.fetchone()[0]:
+                            waiting.set()
+                            break
+                        threading.Event().wait(0.02)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    pinger = threading.Thread(target=ping_then_commit_once_prune_waits)
+    pinger.start()
+    assert pinged.wait(10)
+    result = retention.prune(now=now)
+    pinger.join(10)
+    assert errors == [] and waiting.is_set()
+    assert result.deleted["jobs"] == 0
+    assert JobHeartbeat.objects.get().last_run_at == now
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_prunes_at_once_add_each_pruned_delivery_to_the_counters_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's immediate transactions serialise the two prunes")
+    job = unscheduled("daily", last_run_at=JAN_1)
+    now = JAN_1 + 2 * D
+    for _ in range(3):
+        alert = Alert.objects.create(job=job, kind="down", done=True, created_at=now - 100 * D)
+        AlertDelivery.objects.create(alert=alert, channel="slack", state="sent")
+    counted, resume = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def pause_after_counting(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "COUNT(" in sql and "alertdelivery" in sql and not counted.is_set():
+            counted.set()
+            resume.wait(10)
+        return result
+
+    def prune(pause: bool) -> None:
+        try:
+            if pause:
+                with connection.execute_wrapper(pause_after_counting):
+                    retention.prune(now=now)
+            else:
+                retention.prune(now=now)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=prune, args=(True,))
+    first.start()
+    assert counted.wait(10)
+    second = threading.Thread(target=prune, args=(False,))
+    second.start()
+    with connection.cursor() as cursor:
+        for _ in range(500):  # until the second prune waits for the first, or has finished
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0] or not second.is_alive():
+                break
+            threading.Event().wait(0.02)
+    resume.set()
+    first.join(10)
+    second.join(10)
+    assert errors == []
+    assert AlertDelivery.objects.count() == 0
+    assert counters.totals()[("alerts_sent", "slack")] == 3

@@ -57,7 +57,7 @@ def test_no_secret_in_any_output(secrets_set, make_job, client, caplog, capsys):
             response = client.post(url, data=f"body {PING}", content_type="text/plain")
             texts.append(response.content.decode() + str(response.headers))
         for url in ("/healthz", "/metrics", "/summary.json", "/summary/"):
-            texts.append(client.get(url).content.decode(errors="replace"))
+            texts.append(client.get(url).getvalue().decode(errors="replace"))
         try:
             raise RuntimeError("boom")
         except RuntimeError:

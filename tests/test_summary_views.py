@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 from django.test.utils import CaptureQueriesContext
@@ -31,8 +32,16 @@ def summary_settings(settings):
 
 @pytest.fixture
 def staff(client, django_user_model):
+    """A staff user who may view the job list, as the summary requires."""
     user = django_user_model.objects.create_user("operator", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_jobheartbeat"))
     client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def staff_without_view(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("intern", is_staff=True))
     return client
 
 
@@ -67,6 +76,14 @@ def test_anonymous_is_sent_to_the_admin_login(client, db):
 
 def test_signed_in_non_staff_is_refused(member):
     assert member.get("/summary/").status_code == 403
+
+
+def test_staff_without_the_job_view_permission_is_refused_as_by_the_job_list(staff_without_view):
+    assert staff_without_view.get("/admin/heartbeats/jobheartbeat/").status_code == 403
+    assert staff_without_view.get("/summary/").status_code == 403
+    response = staff_without_view.get("/summary.json")
+    assert response.status_code == 403
+    assert response.json() == {"error": "permission to view jobs required"}
 
 
 def test_summary_page_shows_the_figures(staff, monitored):
@@ -209,11 +226,17 @@ def metric_samples(text: str) -> dict:
     }
 
 
+def scrape(client, **kwargs) -> str:
+    response = client.get("/metrics", **kwargs)
+    assert response.status_code == 200
+    assert response.streaming
+    return b"".join(response.streaming_content).decode()
+
+
 def test_metrics_parse_back(client, monitored):
     response = client.get("/metrics")
-    assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
-    samples = metric_samples(response.content.decode())
+    samples = metric_samples(scrape(client))
     assert samples[("cronmonitor_jobs", (("state", "down"),))] == 1
     assert samples[("cronmonitor_jobs", (("state", "up"),))] == 1
     assert samples[("cronmonitor_jobs", (("state", "failed"),))] == 0
@@ -229,7 +252,7 @@ def test_metrics_parse_back(client, monitored):
 
 
 def test_metrics_without_any_checker_run(client, db):
-    samples = metric_samples(client.get("/metrics").content.decode())
+    samples = metric_samples(scrape(client))
     assert samples[("cronmonitor_checker_ok", ())] == 0
     assert ("cronmonitor_checker_seconds_since_last_run", ()) not in samples
 
@@ -326,7 +349,10 @@ def populate(count: int) -> None:
 def test_query_count_is_the_same_for_10_and_1000(staff, clock, url, auth):
     def count() -> int:
         with CaptureQueriesContext(connection) as captured:
-            assert staff.get(url, headers=auth).status_code == 200
+            response = staff.get(url, headers=auth)
+            assert response.status_code == 200
+            if response.streaming:
+                b"".join(response.streaming_content)
         return len(captured)
 
     populate(10)

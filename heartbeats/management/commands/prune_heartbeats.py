@@ -12,13 +12,16 @@ from heartbeats.logging import first_line
 
 class Command(BaseCommand):
     help = (
-        "Delete jobs created long ago and silent for long, and old ping events, finished "
-        "alerts and check runs (ages from the RETENTION_* settings), in batches."
+        "Delete deprecated jobs (created long ago, overdue by their own schedule for long, not "
+        "paused, no undelivered alert), and old ping events, finished alerts and check runs "
+        "(ages from the RETENTION_* settings), in batches."
     )
     requires_system_checks: list = []
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="list jobs, count rows, delete nothing"
+        )
         parser.add_argument("--batch-size", type=int, default=5000, help="rows per transaction")
 
     def handle(self, *args, dry_run: bool, batch_size: int, **options) -> None:
@@ -30,9 +33,13 @@ class Command(BaseCommand):
             if verbose:
                 self.stdout.write(f"  {name}: {count} deleted so far")
 
+        now = timezone.now()
         try:
+            if dry_run:
+                for job in retention.would_remove(now=now):
+                    self.stdout.write(f"  would remove {job.describe()}")
             result = retention.prune(
-                now=timezone.now(), dry_run=dry_run, batch_size=batch_size, progress=progress
+                now=now, dry_run=dry_run, batch_size=batch_size, progress=progress
             )
         except DatabaseError as exc:
             raise CommandError(f"database unavailable: {first_line(exc)}", returncode=3) from None
