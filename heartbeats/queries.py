@@ -12,9 +12,20 @@ from datetime import datetime, timedelta
 from functools import reduce
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, CharField, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
-from heartbeats import job_count
+from heartbeats import job_count, schedules
 from heartbeats.models import (
     AlertDelivery,
     ChannelStatus,
@@ -228,11 +239,6 @@ def jobs_shorter_than(
     Periods are compared in SQL; each distinct cron expression (at most `expressions` of them)
     is evaluated once, so the cost follows the schedules in use, not the number of jobs.
     """
-    from django.db.models import DurationField, ExpressionWrapper, F
-    from django.db.models.functions import Coalesce
-
-    from heartbeats import schedules
-
     live = JobHeartbeat.objects.filter(paused=False)
     grace = Coalesce("grace", Value(default_grace), output_field=DurationField())
     span = ExpressionWrapper(F("period") + grace, output_field=DurationField())
