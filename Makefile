@@ -21,10 +21,14 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 venv: $(VENV)/.dev
 
+# DEBUG is off by default (a production .env that forgets it stays safe); the development
+# server turns it on for itself.
+RUN_ENV := DEBUG=true
+
 run: $(VENV)/.runtime
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py ensure_admin
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py ensure_admin
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(VENV)/.dev
 	scripts/ensure-system-deps.sh

@@ -57,6 +57,7 @@ def bench_environ(url: str) -> dict[str, str]:
     if host not in LOOPBACK_HOSTS:
         sys.exit(f"refusing host {host!r}: benchmarks run on loopback only")
     return {
+        "DEBUG": "true",  # settings import as in development; setup_django turns DEBUG off
         **os.environ,
         "DATABASE_URL": url,
         "CRONMONITOR_ENV_FILE": "/dev/null",

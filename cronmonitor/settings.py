@@ -144,11 +144,14 @@ def env_ping_keys(name: str) -> list[str]:
     return keys
 
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for (`make run` asks): a production .env that forgets DEBUG must not serve
+# debug pages signed with the public development key.
+DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_KEY)
 if not DEBUG and (SECRET_KEY == INSECURE_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured(
-        "SECRET_KEY must be set to a random value of 50+ characters when DEBUG is off"
+        "SECRET_KEY must be set to a random value of 50+ characters when DEBUG is off (the "
+        "default); for local development set DEBUG=true instead"
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -250,8 +253,9 @@ def _database(url: str) -> dict:
                 "timeout": env_wait("DB_POOL_TIMEOUT", 5),
             }
         else:
+            # A new connection per request costs more than the request (README, Production).
             config["CONN_MAX_AGE"] = env_int(
-                "DB_CONN_MAX_AGE", 0, minimum=0, maximum=MAX_SPAN_SECONDS, meaning=MAX_SPAN
+                "DB_CONN_MAX_AGE", 60, minimum=0, maximum=MAX_SPAN_SECONDS, meaning=MAX_SPAN
             )
             config["CONN_HEALTH_CHECKS"] = True
     return config
@@ -307,7 +311,8 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "heartbeats.logging.SecretSafeExceptionRepor
 # --- cronmonitor -------------------------------------------------------------------------
 STALE_AFTER_HOURS = env_hours("STALE_AFTER_HOURS", 24)
 ALERT_SUPPRESSION_HOURS = env_hours("ALERT_SUPPRESSION_HOURS", 6)
-HEALTHCHECK_SCHEDULE = env_crontab("HEALTHCHECK_SCHEDULE", "0 */6 * * *")
+# Every minute: a job is alerted by the first pass after its grace ends (README, Scheduling).
+HEALTHCHECK_SCHEDULE = env_crontab("HEALTHCHECK_SCHEDULE", "* * * * *")
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 RESEND_API_KEY = env.str("RESEND_API_KEY", default="")
 RESEND_FROM = env.str("RESEND_FROM", default="")

@@ -159,10 +159,17 @@ def _lock_decisions() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DECIDE_LOCK_KEY])
 
 
-def _run_history(
-    *, now: datetime, current: CheckRun | None
-) -> tuple[datetime | None, datetime | None]:
-    """When the previous check started, and until when an outage grace runs (one query).
+@dataclass(frozen=True)
+class _History:
+    """The checker's own past, as one pass sees it."""
+
+    previous: datetime | None  # the previous check of any trigger: where event pruning starts
+    previous_cron: datetime | None  # the previous cron run: what a crontab gap is measured from
+    grace_until: datetime | None  # until when an outage grace runs
+
+
+def _run_history(*, now: datetime, current: CheckRun | None) -> _History:
+    """The checker's past in one query.
 
     A deciding pass reads it under the decide lock, so a second checker sees the grace the
     first one just set; a quiet pass reads it unlocked, as it writes nothing from it.
@@ -172,9 +179,10 @@ def _run_history(
         earlier = Q(dry_run=False) & ~Q(pk=current.pk)
     row = CheckRun.objects.aggregate(
         previous=Max("started_at", filter=earlier),
+        previous_cron=Max("started_at", filter=earlier & Q(trigger="cron")),
         grace_until=Max("grace_until", filter=Q(grace_until__gt=now)),
     )
-    return row["previous"], row["grace_until"]
+    return _History(row["previous"], row["previous_cron"], row["grace_until"])
 
 
 @dataclass
@@ -197,8 +205,9 @@ def _decide(
     """Classify every job needing attention; build (not save) the alerts to send."""
     thresholds = config.thresholds()
     result.total_jobs = job_count.total(connection)
-    previous_check_at, grace_until = _run_history(now=now, current=current)
-    decision = _Decision(grace_until=grace_until, previous_check_at=previous_check_at)
+    history = _run_history(now=now, current=current)
+    previous_check_at = history.previous
+    decision = _Decision(grace_until=history.grace_until, previous_check_at=previous_check_at)
     fresh: list[tuple[JobHeartbeat, rules.Problem]] = []
     candidates = sorted(_candidates(now=now, job_names=job_names), key=lambda j: j.last_run_at)
     for job in candidates:
@@ -233,7 +242,8 @@ def _decide(
     )
     reason = _outage_reason(
         now=now,
-        history=(previous_check_at, grace_until),
+        trigger=trigger,
+        history=history,
         newly_down=newly_down,
         total_jobs=result.total_jobs,
         job_names=job_names,
@@ -264,20 +274,25 @@ def _decide(
 def _outage_reason(
     *,
     now: datetime,
-    history: tuple[datetime | None, datetime | None],
+    trigger: str,
+    history: _History,
     newly_down: int,
     total_jobs: int,
     job_names: list[str] | None,
 ) -> str | None:
     """`rules.outage_reason`, asked only where it means something: a pass limited to some jobs
-    (force alert) says nothing about the fleet, and inside a grace the outage is known."""
-    previous_check_at, grace_until = history
-    if job_names is not None or grace_until is not None:
+    (force alert) says nothing about the fleet, and inside a grace the outage is known.
+
+    A crontab gap is measured between cron runs, by a cron run: a manual run neither hides
+    one (the next cron run still reports it) nor reports one itself.
+    """
+    if job_names is not None or history.grace_until is not None:
         return None
+    previous_cron = history.previous_cron if trigger == "cron" else None
     return rules.outage_reason(
         now=now,
-        previous_check_at=previous_check_at,
-        checker_deadline=config.checker_deadline(previous_check_at) if previous_check_at else None,
+        previous_check_at=previous_cron,
+        checker_deadline=config.checker_deadline(previous_cron) if previous_cron else None,
         newly_down=newly_down,
         total_jobs=total_jobs,
         min_jobs=settings.OUTAGE_MIN_JOBS,
@@ -286,7 +301,7 @@ def _outage_reason(
 
 
 def _quiet_pass(
-    *, now: datetime, job_names: list[str] | None, current: CheckRun
+    *, now: datetime, trigger: str, job_names: list[str] | None, current: CheckRun
 ) -> tuple[int, datetime | None, bool] | None:
     """The job total, the previous check and whether any delivery waits for a retry later,
     when this pass has nothing to do; else None.
@@ -302,10 +317,15 @@ def _quiet_pass(
         return None
     history = _run_history(now=now, current=current)
     if _outage_reason(
-        now=now, history=history, newly_down=0, total_jobs=probe.total_jobs, job_names=job_names
+        now=now,
+        trigger=trigger,
+        history=history,
+        newly_down=0,
+        total_jobs=probe.total_jobs,
+        job_names=job_names,
     ):
         return None
-    return probe.total_jobs, history[0], probe.any_waiting
+    return probe.total_jobs, history.previous, probe.any_waiting
 
 
 def _outage_alert(reason: str, *, now: datetime, trigger: str, until: datetime) -> Alert:
@@ -388,7 +408,7 @@ def run_check(
 
 
 def _check(result, run, *, now, trigger, job_names, sleep, deadline) -> None:
-    quiet = _quiet_pass(now=now, job_names=job_names, current=run)
+    quiet = _quiet_pass(now=now, trigger=trigger, job_names=job_names, current=run)
     if quiet is None:
         previous_check_at = _decide_and_deliver(
             result, run, now=now, trigger=trigger, job_names=job_names, sleep=sleep,

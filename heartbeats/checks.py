@@ -7,7 +7,7 @@ import shutil
 from django.conf import settings
 from django.core.checks import Warning, register
 
-from heartbeats import config
+from heartbeats import config, schedules
 
 
 @register()
@@ -77,5 +77,35 @@ def delivery_lease_covers_a_send(app_configs, **kwargs) -> list[Warning]:
             hint="Raise ALERT_DELIVERY_LEASE_SECONDS, or lower ALERT_RETRIES_PER_RUN, "
             "ALERT_RETRY_BASE_SECONDS, ALERT_RETRY_AFTER_MAX_SECONDS or the alert timeouts.",
             id="heartbeats.W004",
+        )
+    ]
+
+
+@register()
+def jobs_outpace_the_checker(app_configs, **kwargs) -> list[Warning]:
+    """A job whose period plus grace is shorter than the wait between two checker passes can
+    miss its schedule and be alerted late (or run again, unnoticed, before any pass sees it)."""
+    from django.db import DatabaseError
+
+    from heartbeats.queries import jobs_shorter_than
+
+    interval = config.checker_interval()
+    if interval <= schedules.MIN_PERIOD:
+        return []  # every job's period is at least a minute: the every-minute default fits all
+    try:
+        names, total = jobs_shorter_than(interval, default_grace=config.default_grace())
+    except DatabaseError:  # not migrated yet, or no database: other checks say so
+        return []
+    if not total:
+        return []
+    more = f" and {total - len(names)} more" if total > len(names) else ""
+    return [
+        Warning(
+            f"{total} job{'s' if total != 1 else ''} ({', '.join(names)}{more}) expect a run "
+            f"sooner than the checker passes: period plus grace is under {interval} "
+            f"(the longest wait of HEALTHCHECK_SCHEDULE {settings.HEALTHCHECK_SCHEDULE!r}).",
+            hint="Run the checker more often (the default is every minute, '* * * * *'), or "
+            "give those jobs more grace.",
+            id="heartbeats.W005",
         )
     ]

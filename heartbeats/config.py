@@ -41,16 +41,28 @@ def configured_channels() -> list[str]:
 
 
 CHECKER_SLACK = timedelta(minutes=5)
+# At an every-minute schedule two missed runs are a slow pass or a reboot, not an outage.
+CHECKER_FLOOR = timedelta(minutes=15)
 
 
 def checker_deadline(last_started: datetime) -> datetime:
-    """When the checker counts as broken: two missed runs of HEALTHCHECK_SCHEDULE, plus slack."""
-    return schedules.checker_deadline(
+    """When the checker counts as away unless another cron run starts: two missed runs of
+    HEALTHCHECK_SCHEDULE plus slack, and never sooner than CHECKER_FLOOR after `last_started`.
+
+    The one threshold behind the outage guard, the summary's banner, /metrics and /healthz.
+    """
+    missed_two = schedules.checker_deadline(
         last_started=last_started,
         cron=settings.HEALTHCHECK_SCHEDULE,
         tz=settings.TIME_ZONE,
         slack=CHECKER_SLACK,
     )
+    return max(missed_two, last_started + CHECKER_FLOOR)
+
+
+def checker_interval() -> timedelta:
+    """The longest wait between two runs of HEALTHCHECK_SCHEDULE: how late a pass can come."""
+    return max(schedules.run_gaps(settings.HEALTHCHECK_SCHEDULE, settings.TIME_ZONE))
 
 
 def ping_keys() -> list[str]:

@@ -12,9 +12,22 @@ from datetime import datetime, timedelta
 from functools import reduce
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 
-from heartbeats import job_count
+from heartbeats import job_count, schedules
 from heartbeats.models import (
     Alert,
     AlertDelivery,
@@ -220,3 +233,32 @@ def slow_statements(table: str = JobHeartbeat._meta.db_table, limit: int = 10) -
             )
     except DatabaseError as exc:
         raise StatementsUnavailable(f"pg_stat_statements cannot be read: {exc}") from None
+
+
+def jobs_shorter_than(
+    interval: timedelta, *, default_grace: timedelta, shown: int = 5, expressions: int = 50
+) -> tuple[list[str], int]:
+    """Unpaused jobs whose period (or, for a cron job, shortest wait between runs) plus grace
+    is under `interval`: the first `shown` names, and how many there are.
+
+    Periods are compared in SQL; each distinct cron expression (at most `expressions` of them)
+    is evaluated once, so the cost follows the schedules in use, not the number of jobs.
+    """
+    live = JobHeartbeat.objects.filter(paused=False)
+    grace = Coalesce("grace", Value(default_grace), output_field=DurationField())
+    span = ExpressionWrapper(F("period") + grace, output_field=DurationField())
+    short = Q(pk__in=live.filter(period__isnull=False).alias(span=span).filter(span__lt=interval))
+    crons = live.exclude(cron="").values_list("cron", "tz").distinct().order_by("cron", "tz")
+    for cron, tz in crons[:expressions]:
+        try:
+            shortest = min(schedules.run_gaps(cron, tz))
+        except (schedules.ScheduleError, StopIteration, ValueError):
+            continue  # an unusable schedule is the admin form's to refuse, not this check's
+        if shortest < interval:
+            too_short = (
+                live.filter(cron=cron, tz=tz).alias(g=grace).filter(g__lt=interval - shortest)
+            )
+            short |= Q(pk__in=too_short)
+    matching = live.filter(short)
+    names = list(matching.order_by("job_name").values_list("job_name", flat=True)[:shown])
+    return names, (matching.count() if len(names) == shown else len(names))

@@ -170,9 +170,9 @@ def outage_reason(
 ) -> str | None:
     """Why this run looks like the monitor's own outage rather than real failures, if it does.
 
-    Either the checker itself missed two of its scheduled runs (`checker_deadline`, from
-    `config.checker_deadline`), or most jobs (more than `share` of them, and at least
-    `min_jobs`) went silent at once.
+    Either the checker itself was away (no cron run by `checker_deadline`, from
+    `config.checker_deadline`: two missed runs, at least 15 minutes), or most jobs (more than
+    `share` of them, and at least `min_jobs`) went silent at once.
     """
     if previous_check_at is not None and checker_deadline is not None and now > checker_deadline:
         hours = (now - previous_check_at).total_seconds() / 3600
@@ -205,7 +205,7 @@ def checker_problem(
     """What is wrong with the checker at `now`, if anything; a missed schedule comes first.
 
     `deadline` is when the checker counts as broken unless another run starts
-    (`schedules.checker_deadline`); None when it has never run.
+    (`config.checker_deadline`); None when it has never run.
     """
     if deadline is None:
         return CheckerProblem.NEVER_RAN

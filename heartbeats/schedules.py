@@ -6,6 +6,7 @@ cronsim, so "0 2 * * *" in Europe/Berlin follows that clock across DST changes.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -142,3 +143,19 @@ def checker_deadline(
     for _ in range(missed - 1):
         next(runs)
     return next(runs) + slack
+
+
+def run_gaps(
+    cron: str, tz: str, *, after: datetime | None = None, days: int = 8, runs: int = 500
+) -> list[timedelta]:
+    """The waits between consecutive runs of `cron` over `days` after `after` (or its next
+    `runs` runs, if fewer): a weekday schedule's weekend is in, a monthly one's month too."""
+    times = cron_runs(cron, tz, after or datetime.now(UTC))
+    first = previous = next(times)
+    gaps = []
+    for current in itertools.islice(times, runs):
+        gaps.append(current - previous)
+        if current - first > timedelta(days=days):
+            break
+        previous = current
+    return gaps

@@ -92,6 +92,7 @@ def summary_page(request: HttpRequest) -> HttpResponse:
         "time_zone": settings.TIME_ZONE,
         "schedule": settings.HEALTHCHECK_SCHEDULE,
         "checker_slack": config.CHECKER_SLACK,
+        "checker_floor": config.CHECKER_FLOOR,
     }
     return render(request, "heartbeats/summary.html", context)
 

@@ -56,6 +56,14 @@ def clock():
 
 
 @pytest.fixture
+def six_hourly_checker(settings):
+    """The runbook's lighter schedule, for tests whose passes are hours apart: at the
+    every-minute default such a gap is a suspected monitoring outage, which defers alerts."""
+    settings.HEALTHCHECK_SCHEDULE = "0 */6 * * *"
+    return settings
+
+
+@pytest.fixture
 def make_job(db):
     """Create a job whose last heartbeat was `age` ago (relative to `now`, default: T0)."""
 

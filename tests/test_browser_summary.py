@@ -32,8 +32,9 @@ def operator(settings, django_user_model, transactional_db):
 
 
 @pytest.fixture
-def history(make_job):
-    """A week of alerts over four jobs, two of them stale, and a failed last checker run."""
+def history(make_job, six_hourly_checker):
+    """A week of alerts over four jobs, two of them stale, and a failed last checker run (of a
+    6-hourly checker: its runs are hours apart)."""
     now = timezone.now()
     make_job("nightly-backup", age=50 * H, now=now, last_alert_at=now - 5 * H)
     make_job("invoice-export", age=27 * H, now=now, last_alert_at=now - 2 * H)

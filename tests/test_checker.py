@@ -17,7 +17,7 @@ from heartbeats import checker
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
 from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, T0, received
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("six_hourly_checker")]
 
 H = timedelta(hours=1)
 

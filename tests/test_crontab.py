@@ -34,6 +34,7 @@ def deployment(tmp_path, httpserver):
         f"DATABASE_URL=sqlite:///{database}\n"
         f"SLACK_WEBHOOK_URL={httpserver.url_for('/hook')}\n"
         "HEALTHCHECK_SCHEDULE=*/5 * * * *\n"
+        f"SECRET_KEY={'production-like-secret-key-' * 2}\n"  # DEBUG is off, as in production
     )
     manage(root, "migrate", "-v0")
     yield root, database

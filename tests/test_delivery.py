@@ -14,7 +14,7 @@ from heartbeats import checker, services
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("six_hourly_checker")]
 
 H = timedelta(hours=1)
 
