@@ -29,6 +29,8 @@ admin.site.site_header = "cronmonitor"
 admin.site.site_title = "cronmonitor"
 admin.site.index_title = "Jobs, alerts and deliveries"
 admin.site.site_url = reverse_lazy("summary")
+# The app list sidebar would take a quarter of a 1280 px screen from the job list.
+admin.site.enable_nav_sidebar = False
 
 
 @admin.register(JobHeartbeat)
@@ -57,6 +59,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     change_list_template = "admin/heartbeats/jobheartbeat/change_list.html"
     schedule_fields = ["period", "cron", "tz", "grace"]
     heartbeat_fields = [
+        "state",
         "last_run",
         "outcome",
         "n_runs",

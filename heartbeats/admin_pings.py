@@ -10,7 +10,11 @@ from heartbeats import timefmt
 from heartbeats.models import JobHeartbeat, PingEvent
 
 RECENT_EVENTS = 20
-BODY_PREVIEW_CHARS = 120
+BODY_PREVIEW_CHARS = 80
+BODY_STYLE = (
+    "white-space:pre-wrap;overflow-wrap:anywhere;max-width:70ch;max-height:24em;overflow:auto;"
+    "margin:4px 0"
+)
 COLUMNS = ["Received", "Kind", "Exit status", "Duration", "From", "Method", "User agent", "Body"]
 
 
@@ -21,18 +25,22 @@ def sender(event: PingEvent) -> str:
 
 
 def body_cell(body: str) -> SafeString:
-    """Short bodies whole; a long one as its first line, clipped, that opens to the full text."""
+    """A short body whole; a long one as its last line (where a failure says what went wrong),
+    clipped, that opens to the full text."""
     if not body:
         return format_html("{}", "-")
-    preview = body.strip().splitlines()[0] if body.strip() else body
-    if len(body) <= BODY_PREVIEW_CHARS and "\n" not in body.strip():
-        return format_html('<pre class="cm-body">{}</pre>', body)
-    clipped = preview[:BODY_PREVIEW_CHARS] + "…"
+    lines = body.strip().splitlines()
+    if len(body) <= BODY_PREVIEW_CHARS and len(lines) <= 1:
+        return format_html('<pre class="cm-body" style="{}">{}</pre>', BODY_STYLE, body)
+    last = lines[-1] if lines else ""
+    preview = "… " + (last if len(last) <= BODY_PREVIEW_CHARS else last[:BODY_PREVIEW_CHARS] + "…")
     return format_html(
-        '<details class="cm-body"><summary>{} <small>({} characters)</small></summary>'
-        "<pre>{}</pre></details>",
-        clipped,
+        '<details class="cm-body"><summary>{} <small>({} lines, {} characters)</small></summary>'
+        '<pre style="{}">{}</pre></details>',
+        preview,
+        len(lines),
         len(body),
+        BODY_STYLE,
         body,
     )
 
