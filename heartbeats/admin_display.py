@@ -56,10 +56,12 @@ def state_notes(job: JobHeartbeat, *, now: datetime) -> list[str]:
     """The lines under a job's state badge: how overdue it is, and why an alert waits and until
     when (an outage grace; a silence or maintenance window adds its own line here)."""
     notes = []
-    overdue = rules.overdue(
-        queries.job_facts(job), now=now, stale_after=config.thresholds().stale_after
-    )
-    if overdue is not None and job.job_state == JobState.DOWN:
+    facts = queries.job_facts(job)
+    overdue = rules.overdue(facts, now=now, stale_after=config.thresholds().stale_after)
+    if job.job_state == JobState.DOWN and rules.is_hung(facts, now=now):
+        running = timefmt.duration(now - job.last_start_at)
+        notes.append(f"running {running}, due to finish by {clock_time(job.run_deadline)}")
+    elif overdue is not None and job.job_state == JobState.DOWN:
         notes.append(f"{timefmt.duration(overdue)} overdue")
     if (until := deferred_until(job, now=now)) is not None:
         notes.append(f"deferred: outage grace until {clock_time(until)}")

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.contrib import admin
 from django.utils import timezone
 
-from heartbeats import config, queries
+from heartbeats import config, queries, timefmt
 from heartbeats.rules import AlertState, JobState
 
 ALERT_HISTORY_WINDOW = timedelta(hours=48)
@@ -77,7 +77,7 @@ class LastAlertFilter(admin.SimpleListFilter):
     parameter_name = "last_alert"
 
     def lookups(self, request, model_admin):
-        hours = f"{config.thresholds().suppression.total_seconds() / 3600:g} h"
+        hours = timefmt.duration(config.thresholds().suppression)
         return [
             ("suppressing", f"Within the anti-spam window (< {hours})"),
             ("48h", "In the last 48 h"),

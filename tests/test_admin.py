@@ -157,6 +157,14 @@ def test_a_job_held_back_by_an_outage_grace_says_until_when(viewer, clock):
     assert "deferred" not in viewer.get(reverse(CHANGELIST)).content.decode()
 
 
+def test_a_hung_job_is_down_and_says_how_long_it_has_run(viewer, make_job):
+    make_job("hung", age=timedelta(hours=5), last_start_at=T0 - timedelta(hours=3),
+             run_deadline=T0 - timedelta(hours=2))  # fmt: skip
+    row = row_of(viewer.get(reverse(CHANGELIST)).content.decode(), "hung")
+    assert ">down</span>" in row
+    assert '<small class="cm-note">running 3 h, due to finish by 10:00 UTC</small>' in row
+
+
 def test_timestamps_are_shown_in_the_operators_time_zone(viewer, settings):
     settings.TIME_ZONE = "Europe/Berlin"
     page = viewer.get(reverse(CHANGELIST)).content.decode()
