@@ -272,6 +272,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# The admin writes every moment as "2026-11-30 21:24 UTC" (heartbeats/timefmt.py), not "Nov. 30".
+FORMAT_MODULE_PATH = "cronmonitor.formats"
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

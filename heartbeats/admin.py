@@ -7,15 +7,30 @@ from functools import partial
 
 from django.contrib import admin
 from django.contrib.admin.utils import quote as admin_quote
-from django.urls import path, reverse
+from django.urls import path, reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from heartbeats import admin_actions, admin_display, config, queries, rules, services
+from heartbeats import (
+    admin_actions,
+    admin_display,
+    admin_pings,
+    config,
+    queries,
+    services,
+    timefmt,
+)
 from heartbeats.admin_config import configuration_view
-from heartbeats.admin_filters import AlertStateFilter, HealthFilter, LastAlertFilter
+from heartbeats.admin_filters import AlertStateFilter, HealthFilter, LastAlertFilter, StateFilter
 from heartbeats.admin_forms import JobHeartbeatForm
 from heartbeats.models import Alert, AlertDelivery, JobHeartbeat
+
+admin.site.site_header = "cronmonitor"
+admin.site.site_title = "cronmonitor"
+admin.site.index_title = "Jobs, alerts and deliveries"
+admin.site.site_url = reverse_lazy("summary")
+# The app list sidebar would take a quarter of a 1280 px screen from the job list.
+admin.site.enable_nav_sidebar = False
 
 
 @admin.register(JobHeartbeat)
@@ -24,14 +39,12 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     list_display = [
         "job_name",
         "state",
-        "status",
+        "reported_status",
         "last_run",
-        "hours_overdue",
         "last_alert",
         "alert_state_badge",
-        "paused",
     ]
-    list_filter = [HealthFilter, AlertStateFilter, LastAlertFilter, "status", "paused"]
+    list_filter = [StateFilter, HealthFilter, AlertStateFilter, LastAlertFilter, "status", "paused"]
     search_fields = ["job_name"]
     ordering = ["last_run_at"]
     list_per_page = 100
@@ -46,10 +59,11 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     change_list_template = "admin/heartbeats/jobheartbeat/change_list.html"
     schedule_fields = ["period", "cron", "tz", "grace"]
     heartbeat_fields = [
+        "state",
         "last_run",
         "outcome",
         "n_runs",
-        "last_duration",
+        "last_run_duration",
         "due",
         "alert_state_badge",
         "last_alert",
@@ -66,9 +80,12 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return queries.with_alert_state(
-            super().get_queryset(request), now=timezone.now(), thresholds=config.thresholds()
+        now, thresholds = timezone.now(), config.thresholds()
+        jobs = queries.with_alert_state(
+            super().get_queryset(request), now=now, thresholds=thresholds
         )
+        jobs = queries.with_job_state(jobs, now=now, stale_after=thresholds.stale_after)
+        return queries.with_outage_grace(jobs, now=now)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -133,46 +150,41 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
         }
         return super().changelist_view(request, extra_context)
 
-    @admin.display(description="state")
+    @admin.display(description="state", ordering="job_state")
     def state(self, job: JobHeartbeat) -> str:
-        return admin_display.state_badge(job)
+        return admin_display.state_cell(job, now=timezone.now())
+
+    @admin.display(description="reported status", ordering="status")
+    def reported_status(self, job: JobHeartbeat) -> str:
+        return job.status
 
     @admin.display(description="last run", ordering="last_run_at")
     def last_run(self, job: JobHeartbeat) -> str:
         if job.n_runs == 0:  # last_run_at is then only when the job was created
-            return f"Never (created {admin_display.local(job.created_at)})"
-        ago = admin_display.hours(timezone.now() - job.last_run_at)
-        return f"{admin_display.local(job.last_run_at)} ({ago} ago)"
+            return f"Never (created {timefmt.moment(job.created_at)})"
+        return timefmt.moment_and_age(job.last_run_at, now=timezone.now())
 
     @admin.display(description="last outcome")
     def outcome(self, job: JobHeartbeat) -> str:
         return job.get_last_outcome_display() if job.n_runs else "-"
 
-    @admin.display(description="hours overdue")
-    def hours_overdue(self, job: JobHeartbeat) -> str:
-        overdue = rules.overdue(
-            queries.job_facts(job),
-            now=timezone.now(),
-            stale_after=config.thresholds().stale_after,
-        )
-        if overdue is None:
-            return ""
-        return admin_display.badge(f"stale, {admin_display.hours(overdue)}", "#c62828")
+    @admin.display(description="last run took")
+    def last_run_duration(self, job: JobHeartbeat) -> str:
+        return timefmt.duration(job.last_duration)
 
     @admin.display(description="last alert", ordering="last_alert_at")
     def last_alert(self, job: JobHeartbeat) -> str:
-        hours = rules.hours_since(job.last_alert_at, now=timezone.now())
-        if hours is None:
-            return "Never alerted"
-        return f"{hours:.1f} hours ago"
+        if job.last_alert_at is None:
+            return "Never"
+        return timefmt.moment_and_age(job.last_alert_at, now=timezone.now())
 
     @admin.display(description="alert state", ordering="alert_state")
     def alert_state_badge(self, job: JobHeartbeat) -> str:
-        return admin_display.alert_state_badge(job.alert_state)
+        return admin_display.alert_state_badge(job, now=timezone.now())
 
     @admin.display(description="due at")
     def due(self, job: JobHeartbeat) -> str:
-        return admin_display.local(job.due_at)
+        return timefmt.moment(job.due_at)
 
     @admin.display(description="metadata")
     def pretty_metadata(self, job: JobHeartbeat) -> str:
@@ -194,9 +206,9 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     def ping_instructions(self, job: JobHeartbeat) -> str:
         return admin_display.ping_panel(job)
 
-    @admin.display(description=f"last {admin_display.RECENT_EVENTS} pings")
+    @admin.display(description=f"last {admin_pings.RECENT_EVENTS} pings")
     def recent_pings(self, job: JobHeartbeat) -> str:
-        return admin_display.events_table(job)
+        return admin_pings.events_table(job)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -221,7 +233,7 @@ def _job_link(job_name: str | None) -> str:
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "job_link", "kind", "trigger", "done", "deliveries_summary"]
+    list_display = ["created", "job_link", "kind", "trigger", "done", "deliveries_summary"]
     list_filter = [
         "kind",
         ("deliveries__channel", admin.ChoicesFieldListFilter),
@@ -237,6 +249,10 @@ class AlertAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("deliveries")
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, alert: Alert) -> str:
+        return timefmt.moment_and_age(alert.created_at, now=timezone.now())
 
     @admin.display(description="job", ordering="job")
     def job_link(self, alert: Alert) -> str:
@@ -255,18 +271,18 @@ class AlertAdmin(ReadOnlyAdmin):
 
 @admin.register(AlertDelivery)
 class AlertDeliveryAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "job_link",
-        "alert_kind",
-        "channel",
-        "state",
-        "attempts",
-        "sent_at",
-    ]
+    list_display = ["created", "job_link", "alert_kind", "channel", "state", "attempts", "sent"]
     list_filter = ["channel", "state", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["alert"]
     search_fields = ["alert__job__job_name"]
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, delivery: AlertDelivery) -> str:
+        return timefmt.moment_and_age(delivery.created_at, now=timezone.now())
+
+    @admin.display(description="sent", ordering="sent_at")
+    def sent(self, delivery: AlertDelivery) -> str:
+        return timefmt.moment_and_age(delivery.sent_at, now=timezone.now())
 
     @admin.display(description="job", ordering="alert__job")
     def job_link(self, delivery: AlertDelivery) -> str:

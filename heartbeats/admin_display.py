@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.urls import reverse
@@ -12,65 +12,81 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
-from heartbeats import config, queries, schedules
-from heartbeats.models import JobHeartbeat, PingEvent
-from heartbeats.rules import AlertState, JobState, job_state
+from heartbeats import config, queries, rules, schedules, timefmt
+from heartbeats.models import JobHeartbeat
+from heartbeats.rules import AlertState, JobState
 
-RECENT_EVENTS = 20
 UPCOMING_RUNS = 5
+UTC_NAMES = {"UTC", "Etc/UTC"}
 PING_KEY_PLACEHOLDER = "<ping-key>"
 
-BADGE_COLOURS = {
-    AlertState.HEALTHY: "#2e7d32",
+# Only problems are in colour; every other state or alert state is plain text.
+STATE_COLOURS = {JobState.DOWN: "#c62828", JobState.FAILED: "#c62828", JobState.LATE: "#b26a00"}
+ALERT_STATE_COLOURS = {
     AlertState.NEVER_ALERTED: "#c62828",
-    AlertState.SUPPRESSED: "#ef6c00",
     AlertState.SHOULD_ALERT: "#ad1457",
+    AlertState.SUPPRESSED: "#b26a00",
 }
 
 
-STATE_COLOURS = {
-    JobState.NEW: "#546e7a",
-    JobState.UP: "#2e7d32",
-    JobState.LATE: "#f9a825",
-    JobState.DOWN: "#c62828",
-    JobState.FAILED: "#c62828",
-    JobState.RUNNING: "#1565c0",
-    JobState.PAUSED: "#757575",
-}
-
-
-def state_badge(job: JobHeartbeat) -> SafeString:
-    """new, up, late, down, failed, running or paused, by the job's own schedule."""
-    state = job_state(
-        queries.job_facts(job), now=timezone.now(), stale_after=config.thresholds().stale_after
-    )
-    return badge(state.value, STATE_COLOURS[state])
-
-
-def local(moment: datetime | None) -> str:
-    """A timestamp in the operator's zone (TIME_ZONE), with the zone's abbreviation."""
-    if moment is None:
-        return "-"
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def hours(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 3600:.1f} h"
-
-
-def badge(text: str, colour: str) -> SafeString:
+def badge(text: str, colour: str | None) -> SafeString:
+    if colour is None:
+        return format_html('<span class="cm-plain">{}</span>', text)
     return format_html(
-        '<span class="cm-badge" style="background:{};color:#fff;padding:2px 8px;'
-        'border-radius:10px;display:inline-block">{}</span>',
+        '<span class="cm-badge" style="background:{};color:#fff;padding:1px 7px;'
+        'border-radius:10px;display:inline-block;white-space:nowrap">{}</span>',
         colour,
         text,
     )
 
 
-def alert_state_badge(state: str) -> SafeString:
-    alert_state = AlertState(state)
+def deferred_until(job: JobHeartbeat, *, now: datetime) -> datetime | None:
+    """Until when the checker holds back this job's down alert for a suspected outage: a down
+    job (not hung) that would be alerted now, while a check run's outage grace lasts."""
+    grace_until = getattr(job, "outage_grace_until", None)
+    if grace_until is None or grace_until <= now or job.job_state != JobState.DOWN:
+        return None
+    if rules.is_hung(queries.job_facts(job), now=now):
+        return None
+    waiting = {AlertState.NEVER_ALERTED, AlertState.SHOULD_ALERT}
+    return grace_until if job.alert_state in waiting else None
+
+
+def state_notes(job: JobHeartbeat, *, now: datetime) -> list[str]:
+    """The lines under a job's state badge: how overdue it is, and why an alert waits and until
+    when (an outage grace; a silence or maintenance window adds its own line here)."""
+    notes = []
+    facts = queries.job_facts(job)
+    overdue = rules.overdue(facts, now=now, stale_after=config.thresholds().stale_after)
+    if job.job_state == JobState.DOWN and rules.is_hung(facts, now=now):
+        running = timefmt.duration(now - job.last_start_at)
+        notes.append(f"running {running}, due to finish by {clock_time(job.run_deadline)}")
+    elif overdue is not None and job.job_state == JobState.DOWN:
+        notes.append(f"{timefmt.duration(overdue)} overdue")
+    if (until := deferred_until(job, now=now)) is not None:
+        notes.append(f"deferred: outage grace until {clock_time(until)}")
+    return notes
+
+
+def clock_time(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%H:%M %Z")
+
+
+def state_cell(job: JobHeartbeat, *, now: datetime) -> SafeString:
+    """One badge for the job's state (annotated by `queries.with_job_state`), notes below."""
+    state = JobState(job.job_state)
+    notes = format_html_join(
+        "", '<br><small class="cm-note">{}</small>', ((n,) for n in state_notes(job, now=now))
+    )
+    return format_html("{}{}", badge(state.value, STATE_COLOURS.get(state)), notes)
+
+
+def alert_state_badge(job: JobHeartbeat, *, now: datetime) -> SafeString:
+    if deferred_until(job, now=now) is not None:
+        return badge("Deferred (outage grace)", None)
+    alert_state = AlertState(job.alert_state)
     text = alert_state.describe(config.thresholds().suppression)
-    return badge(text, BADGE_COLOURS[alert_state])
+    return badge(text, ALERT_STATE_COLOURS.get(alert_state))
 
 
 def pretty_json(value: object) -> SafeString:
@@ -110,7 +126,7 @@ def schedule_in_words(job: JobHeartbeat) -> str:
         period=job.period,
         cron=job.cron,
         tz=job.tz,
-        grace=job.grace if job.grace is not None else config.default_grace(),
+        grace=config.grace_of(job.grace),
         stale_after=config.thresholds().stale_after,
     )
 
@@ -125,38 +141,23 @@ def upcoming_table(job: JobHeartbeat, *, now: datetime) -> SafeString:
     if not runs:
         return format_html("<p>{}</p>", "No schedule: the job is stale after the default window.")
     zone = schedules.zone(job.tz)
+    if job.tz in UTC_NAMES:  # one column: the second would repeat the first
+        columns = [lambda run: f"{run:%Y-%m-%d %H:%M} UTC"]
+        heading = format_html("<th>{}</th>", "UTC")
+    else:
+        columns = [
+            lambda run: f"{run:%Y-%m-%d %H:%M} UTC",
+            lambda run: run.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+        ]
+        heading = format_html("<th>UTC</th><th>{}</th>", job.tz)
     body = format_html_join(
         "",
-        "<tr><td>{}</td><td>{}</td></tr>",
-        ((f"{run:%Y-%m-%d %H:%M} UTC", run.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))
-         for run in runs),
-    )  # fmt: skip
-    return format_html(
-        '<table class="cm-upcoming"><thead><tr><th>UTC</th><th>{}</th></tr></thead>'
-        "<tbody>{}</tbody></table>",
-        job.tz,
-        body,
+        "<tr>" + "<td>{}</td>" * len(columns) + "</tr>",
+        ([column(run) for column in columns] for run in runs),
     )
-
-
-def events_table(job: JobHeartbeat) -> SafeString:
-    events = PingEvent.objects.filter(job=job).order_by("-created_at")[:RECENT_EVENTS]
-    rows = [
-        (
-            local(event.created_at),
-            event.get_kind_display(),
-            "-" if event.exit_status is None else event.exit_status,
-            "-" if event.duration is None else f"{event.duration.total_seconds():.1f} s",
-            event.remote_addr or "-",
-        )
-        for event in events
-    ]
-    if not rows:
-        return format_html("<p>{}</p>", "No ping received yet.")
-    body = format_html_join("", "<tr>" + "<td>{}</td>" * 5 + "</tr>", rows)
     return format_html(
-        '<table class="cm-events"><thead><tr><th>Received</th><th>Kind</th><th>Exit status</th>'
-        "<th>Duration</th><th>From</th></tr></thead><tbody>{}</tbody></table>",
+        '<table class="cm-upcoming"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        heading,
         body,
     )
 

@@ -7,20 +7,42 @@ from datetime import timedelta
 from django.contrib import admin
 from django.utils import timezone
 
-from heartbeats import config, queries
-from heartbeats.rules import AlertState
+from heartbeats import config, queries, timefmt
+from heartbeats.rules import AlertState, JobState
 
 ALERT_HISTORY_WINDOW = timedelta(hours=48)
 
 
-class HealthFilter(admin.SimpleListFilter):
-    """The runbook's "Monitor Stale Jobs" and "View Healthy Jobs"."""
+class StateFilter(admin.SimpleListFilter):
+    """The job's one state (`rules.job_state`), as the state column shows it."""
 
-    title = "health"
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [(state.value, state.value.capitalize()) for state in JobState]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {state.value for state in JobState}:
+            return queryset
+        state_q = queries.job_state_q(
+            JobState(self.value()), now=timezone.now(), stale_after=config.thresholds().stale_after
+        )
+        return queryset.filter(state_q)
+
+
+class HealthFilter(admin.SimpleListFilter):
+    """The runbook's "Monitor Stale Jobs" and "View Healthy Jobs": by heartbeat age alone, so a
+    failed job is not stale and a paused one can be; the "state" filter tells them apart."""
+
+    title = "runbook staleness (heartbeat age only)"
     parameter_name = "health"
 
     def lookups(self, request, model_admin):
-        return [("stale", "Stale"), ("healthy", "Healthy")]
+        return [
+            ("stale", "Stale: no heartbeat in time (paused included)"),
+            ("healthy", "Not stale: heartbeat in time (may have failed)"),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() not in {"stale", "healthy"}:
@@ -55,7 +77,7 @@ class LastAlertFilter(admin.SimpleListFilter):
     parameter_name = "last_alert"
 
     def lookups(self, request, model_admin):
-        hours = f"{config.thresholds().suppression.total_seconds() / 3600:g} h"
+        hours = timefmt.duration(config.thresholds().suppression)
         return [
             ("suppressing", f"Within the anti-spam window (< {hours})"),
             ("48h", "In the last 48 h"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -11,16 +12,35 @@ from django.core.exceptions import ValidationError
 from heartbeats import schedules
 from heartbeats.models import JobHeartbeat
 
+SPAN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+SPAN_PATTERN = re.compile(r"\s*(\d{1,9})\s*([smhd])\s*", re.IGNORECASE)
+
+
+class SpanField(forms.DurationField):
+    """A duration as people type it, `90s`, `15m`, `1h`, `1d`, or in Django's own format."""
+
+    default_error_messages = {
+        "invalid": "Enter a duration like 90s, 15m, 1h or 1d, or as [DD] [HH:[MM:]]SS.",
+    }
+
+    def to_python(self, value):
+        if isinstance(value, str) and (match := SPAN_PATTERN.fullmatch(value)):
+            count, unit = match.groups()
+            return timedelta(**{SPAN_UNITS[unit.lower()]: int(count)})
+        return super().to_python(value)
+
 
 class JobHeartbeatForm(forms.ModelForm):
     class Meta:
         model = JobHeartbeat
         fields = ["job_name", "status", "paused", "period", "cron", "tz", "grace"]
+        field_classes = {"period": SpanField, "grace": SpanField}
         help_texts = {
-            "period": "Expected time between runs, 1 minute to 366 days: [DD] [HH:[MM:]]SS.",
+            "period": "Expected time between runs, 1 minute to 366 days: 90s, 15m, 1h, 1d, "
+            "or [DD] [HH:[MM:]]SS.",
             "cron": "Cron expression evaluated in the time zone below, e.g. 0 2 * * *.",
             "tz": "IANA time zone of the cron expression, e.g. Europe/Berlin.",
-            "grace": "Tolerated lateness; blank uses DEFAULT_GRACE_MINUTES.",
+            "grace": "Tolerated lateness (5m, 1h...); blank uses DEFAULT_GRACE_MINUTES.",
         }
 
     def clean_period(self) -> timedelta | None:

@@ -19,6 +19,11 @@ def default_grace() -> timedelta:
     return timedelta(minutes=settings.DEFAULT_GRACE_MINUTES)
 
 
+def grace_of(grace: timedelta | None) -> timedelta:
+    """A job's effective grace: its own, or DEFAULT_GRACE_MINUTES when it has none."""
+    return grace if grace is not None else default_grace()
+
+
 def recovery_window() -> timedelta:
     """How soon after an alert a successful beat makes that alert a false positive."""
     return timedelta(minutes=settings.RECOVERY_WINDOW_MINUTES)

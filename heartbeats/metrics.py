@@ -8,12 +8,14 @@ runbook's "Monitoring & Observability" section; their definitions are shown on t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import (
+    BooleanField,
+    Case,
     Count,
     DateTimeField,
     Exists,
@@ -24,6 +26,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Sum,
+    When,
 )
 from django.db.models.functions import Coalesce, TruncDate
 
@@ -53,7 +56,11 @@ UNDELIVERED = (DeliveryState.FAILED, DeliveryState.EXPIRED)
 
 @dataclass(frozen=True)
 class JobCounts:
-    """The runbook's `healthcheck_summary` view."""
+    """The runbook's `healthcheck_summary` view, and the jobs in each `rules.JobState`.
+
+    `healthy` is the jobs that are up; `stale` keeps the runbook's meaning (no heartbeat in
+    time, whatever the job's state), so a failed job is neither.
+    """
 
     total: int
     healthy: int
@@ -61,6 +68,12 @@ class JobCounts:
     alerted_24h: int
     most_recent_heartbeat: datetime | None
     oldest_heartbeat: datetime | None
+    states: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def states_in_words(self) -> str:
+        """ "2 up, 1 failed": the states some job is in, in the rule's order."""
+        return ", ".join(f"{count} {state}" for state, count in self.states.items() if count)
 
 
 @dataclass(frozen=True)
@@ -127,22 +140,29 @@ class Summary:
 
 
 def job_counts(*, now: datetime) -> JobCounts:
-    """Totals over the heartbeat table in one aggregate; healthy means not stale."""
-    stale = queries.stale_q(now=now, stale_after=config.thresholds().stale_after)
+    """Totals over the heartbeat table in one aggregate, states by `queries.job_state_q`."""
+    stale_after = config.thresholds().stale_after
+    by_state = {
+        state.value: queries.job_state_q(state, now=now, stale_after=stale_after)
+        for state in rules.JobState
+    }
     row = JobHeartbeat.objects.aggregate(
         total=Count("pk"),
-        stale=Count("pk", filter=stale),
+        stale=Count("pk", filter=queries.stale_q(now=now, stale_after=stale_after)),
         alerted=Count("pk", filter=Q(last_alert_at__gt=now - ALERTED_RECENTLY)),
         most_recent=Max("last_run_at"),
         oldest=Min("last_run_at"),
+        **{f"state_{name}": Count("pk", filter=q) for name, q in by_state.items()},
     )
+    states = {name: row[f"state_{name}"] for name in by_state}
     return JobCounts(
         total=row["total"],
-        healthy=row["total"] - row["stale"],
+        healthy=states[rules.JobState.UP.value],
         stale=row["stale"],
         alerted_24h=row["alerted"],
         most_recent_heartbeat=row["most_recent"],
         oldest_heartbeat=row["oldest"],
+        states=states,
     )
 
 
@@ -288,22 +308,22 @@ class JobReading:
 
 
 def job_readings(*, now: datetime) -> Iterator[JobReading]:
-    """Every job's state by `rules.job_state` itself: one query read in chunks, so memory stays
-    flat however many jobs there are; the rule is applied per row."""
+    """Every job's state, by `queries.with_job_state` (the SQL twin of `rules.job_state`): one
+    query read in chunks, so memory stays flat however many jobs there are."""
     stale_after = config.thresholds().stale_after
-    fields = ("last_run_at", "due_at", "grace", "last_outcome", "last_start_at", "run_deadline")
-    rows = JobHeartbeat.objects.order_by("job_name").values_list(
-        "job_name", *fields, "paused", "n_runs"
-    )
-    for job_name, *values, paused, n_runs in rows.iterator(chunk_size=2000):
-        facts = rules.JobFacts(
-            **dict(zip(fields, values, strict=True)), paused=paused, n_runs=n_runs
+    jobs = queries.with_job_state(JobHeartbeat.objects.all(), now=now, stale_after=stale_after)
+    rows = jobs.annotate(
+        stale=Case(
+            When(queries.stale_q(now=now, stale_after=stale_after), then=True),
+            default=False,
+            output_field=BooleanField(),
         )
+    ).order_by("job_name")
+    for job_name, state, stale, last_run_at in rows.values_list(
+        "job_name", "job_state", "stale", "last_run_at"
+    ).iterator(chunk_size=2000):
         yield JobReading(
-            job_name=job_name,
-            state=rules.job_state(facts, now=now, stale_after=stale_after),
-            stale=rules.is_stale(facts, now=now, stale_after=stale_after),
-            last_run_at=facts.last_run_at,
+            job_name=job_name, state=rules.JobState(state), stale=stale, last_run_at=last_run_at
         )
 
 

@@ -7,6 +7,7 @@ import uuid
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 JOB_NAME_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -71,6 +72,14 @@ class JobHeartbeat(models.Model):
             ),
             models.Index(fields=["alerted"], name="job_alerted_idx", condition=Q(alerted=True)),
         ]
+        constraints = [
+            # Names are case-insensitive: `Nightly-Backup` is the job `nightly-backup`.
+            models.UniqueConstraint(
+                Lower("job_name"),
+                name="job_name_lower_unique",
+                violation_error_message="A job with this name (in any case) already exists.",
+            ),
+        ]
         permissions = [
             ("silence_all_alerts", "Can silence the alerts of every job"),
             ("bulk_recover_jobs", "Can mark every stale job as recovered"),
@@ -102,6 +111,9 @@ class PingEvent(models.Model):
     duration = models.DurationField(null=True, blank=True)
     body = models.TextField(blank=True)
     remote_addr = models.CharField(max_length=45, blank=True)
+    # The machine's own name, as `beat` reports it; HTTP pings leave it blank.
+    host = models.CharField(max_length=255, blank=True, default="", db_default="")
+    method = models.CharField(max_length=8, blank=True, default="", db_default="")
     user_agent = models.CharField(max_length=200, blank=True)
 
     class Meta:

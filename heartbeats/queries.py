@@ -22,12 +22,13 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
 from django.db.models.functions import Coalesce
 
-from heartbeats import job_count, schedules
+from heartbeats import config, job_count, schedules
 from heartbeats.models import (
     Alert,
     AlertDelivery,
@@ -37,7 +38,7 @@ from heartbeats.models import (
     JobHeartbeat,
     Outcome,
 )
-from heartbeats.rules import AlertState, JobFacts, Thresholds
+from heartbeats.rules import AlertState, JobFacts, JobState, Thresholds
 
 
 def job_facts(job: JobHeartbeat) -> JobFacts:
@@ -46,7 +47,7 @@ def job_facts(job: JobHeartbeat) -> JobFacts:
         last_run_at=job.last_run_at,
         last_alert_at=job.last_alert_at,
         due_at=job.due_at,
-        grace=job.grace,
+        grace=config.grace_of(job.grace),
         last_outcome=job.last_outcome,
         last_start_at=job.last_start_at,
         run_deadline=job.run_deadline,
@@ -133,6 +134,50 @@ def pass_probe(
 def _exists_sql(qs: QuerySet) -> tuple[str, tuple]:
     sql, params = qs.order_by().values("pk")[:1].query.sql_with_params()
     return f"EXISTS ({sql})", tuple(params)
+
+
+def job_state_whens(*, now: datetime, stale_after: timedelta, default_grace: timedelta) -> list:
+    """`rules.job_state` in SQL: one (state, condition) per state in the rule's order, the first
+    true condition giving the state, as a CASE does; `up` is what is left."""
+    grace = Coalesce(F("grace"), Value(default_grace))
+    return [
+        (JobState.PAUSED, Q(paused=True)),
+        (JobState.FAILED, failed_q()),
+        (JobState.DOWN, hung_q(now=now) | stale_q(now=now, stale_after=stale_after)),
+        (JobState.RUNNING, Q(last_start_at__isnull=False, run_deadline__isnull=False)),
+        (JobState.NEW, Q(n_runs=0)),
+        (JobState.LATE, Q(due_at__lt=Value(now) + grace)),
+    ]
+
+
+def job_state_q(state: JobState, *, now: datetime, stale_after: timedelta) -> Q:
+    """The rows whose `rules.job_state` is `state`: its condition and none of the earlier."""
+    whens = job_state_whens(now=now, stale_after=stale_after, default_grace=config.default_grace())
+    selected = Q()
+    for each, condition in whens:
+        if each == state:
+            return selected & condition
+        selected &= ~condition
+    return selected
+
+
+def with_job_state(qs: QuerySet, *, now: datetime, stale_after: timedelta) -> QuerySet:
+    """Annotate `job_state`, so lists, summaries and /metrics read the state from SQL."""
+    whens = job_state_whens(now=now, stale_after=stale_after, default_grace=config.default_grace())
+    return qs.annotate(
+        job_state=Case(
+            *(When(condition, then=Value(state.value)) for state, condition in whens),
+            default=Value(JobState.UP.value),
+            output_field=CharField(),
+        )
+    )
+
+
+def with_outage_grace(qs: QuerySet, *, now: datetime) -> QuerySet:
+    """Annotate `outage_grace_until`: the end of a check run's outage grace still running at
+    `now` (the same for every row, computed once by the database), or NULL."""
+    grace = CheckRun.objects.filter(grace_until__gt=now).order_by("-grace_until")
+    return qs.annotate(outage_grace_until=Subquery(grace.values("grace_until")[:1]))
 
 
 def suppressed_q(*, now: datetime, suppression: timedelta) -> Q:

@@ -45,6 +45,8 @@ class AlertState(enum.StrEnum):
 
 
 class JobState(enum.StrEnum):
+    """What the job list, filters, summary, /metrics and the checker call a job's state."""
+
     NEW = "new"
     UP = "up"
     LATE = "late"
@@ -117,16 +119,18 @@ def went_down_since(facts: JobFacts, since: datetime | None, *, stale_after: tim
     return since is None or deadline > since
 
 
+def is_hung(facts: JobFacts, *, now: datetime) -> bool:
+    """A run started and did not finish by its deadline (start plus grace)."""
+    return facts.run_deadline is not None and now > facts.run_deadline
+
+
 def problem(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> Problem | None:
-    """The reason to alert about a job now, if any; a paused job has none."""
-    if facts.paused:
-        return None
-    if facts.last_outcome == "fail":
+    """The reason to alert about a job now, if any: its state is failed or down."""
+    state = job_state(facts, now=now, stale_after=stale_after)
+    if state == JobState.FAILED:
         return Problem.FAILED
-    if facts.run_deadline is not None and now > facts.run_deadline:
-        return Problem.HUNG
-    if is_stale(facts, now=now, stale_after=stale_after):
-        return Problem.DOWN
+    if state == JobState.DOWN:
+        return Problem.HUNG if is_hung(facts, now=now) else Problem.DOWN
     return None
 
 
@@ -142,12 +146,17 @@ def alert_state(facts: JobFacts, *, now: datetime, thresholds: Thresholds) -> Al
 
 
 def job_state(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> JobState:
-    """The state shown to operators: new, up, late, down, failed, running or paused."""
+    """The one state of a job, first match wins: paused, failed (last run failed), down (no
+    run in time, or a run past its deadline), running, new (never ran), late (past its
+    expected run, within grace; `facts.grace` is the effective grace) or up.
+
+    `queries.job_state_whens` is its SQL twin; the checker alerts on failed and down only.
+    """
     if facts.paused:
         return JobState.PAUSED
     if facts.last_outcome == "fail":
         return JobState.FAILED
-    if is_stale(facts, now=now, stale_after=stale_after):
+    if is_hung(facts, now=now) or is_stale(facts, now=now, stale_after=stale_after):
         return JobState.DOWN
     if facts.last_start_at is not None and facts.run_deadline is not None:
         return JobState.RUNNING

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+from heartbeats import timefmt
+
 # Longer than this is not a schedule a monitor can watch (and far dates overflow datetime).
 MAX_SPAN = timedelta(days=366)
 # Cron's own resolution, and Healthchecks.io's shortest period.
@@ -51,7 +53,7 @@ def check_span(
     if value < timedelta(0) or (value == timedelta(0) and not allow_zero):
         raise ScheduleError(f"the {what} must be {'0 or more' if allow_zero else 'positive'}")
     if value < minimum:
-        raise ScheduleError(f"the {what} must be at least {_span(minimum)}")
+        raise ScheduleError(f"the {what} must be at least {timefmt.duration(minimum)}")
     if value > MAX_SPAN:
         raise ScheduleError(f"the {what} must be at most {MAX_SPAN.days} days")
 
@@ -110,24 +112,15 @@ def upcoming(
     return []
 
 
-def _span(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0 and seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} seconds"
-
-
 def describe(
     *, period: timedelta | None, cron: str, tz: str, grace: timedelta, stale_after: timedelta
 ) -> str:
     """The schedule in words, for the admin and alert messages."""
     if cron:
-        return f"cron '{cron}' ({tz}), {_span(grace)} grace"
+        return f"cron '{cron}' ({tz}), {timefmt.duration(grace)} grace"
     if period is not None:
-        return f"every {_span(period)}, {_span(grace)} grace"
-    return f"default: stale after {_span(stale_after)} without a heartbeat"
+        return f"every {timefmt.duration(period)}, {timefmt.duration(grace)} grace"
+    return f"default: stale after {timefmt.duration(stale_after)} without a heartbeat"
 
 
 def checker_deadline(

@@ -7,13 +7,14 @@ a run in progress) and one event insert, in one short transaction.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
@@ -156,16 +157,20 @@ def _upsert_sql(kind: str, *, create: bool, lookup: str) -> tuple[str, list[str]
     elif kind == EventKind.START:
         sets += ["last_start_at = %s"]
         names += ["now"]
+    # Names match whatever their case, through the unique index on lower(job_name).
+    where = "lower(job_name) = lower(%s)" if lookup == "job_name" else f"{lookup} = %s"
     if not create:
-        sql = f"UPDATE job_heartbeats SET {', '.join(sets)} WHERE {lookup} = %s RETURNING *"
+        sql = f"UPDATE job_heartbeats SET {', '.join(sets)} WHERE {where} RETURNING *"
         return sql, [*names, "lookup"]
     columns = (
         "job_name, uuid, last_run_at, status, metadata, created_at, updated_at, last_outcome, "
         "n_runs, paused, alerted, cron, tz, last_start_at"
     )
-    values = f"%s, %s, %s, %s, {_json_param()}, %s, %s, %s, %s, %s, %s, '', 'UTC', %s"
+    # An existing job's stored spelling, so the conflict lands on the primary key and updates.
+    name = f"COALESCE((SELECT job_name FROM job_heartbeats WHERE {where}), %s)"
+    values = f"{name}, %s, %s, %s, {_json_param()}, %s, %s, %s, %s, %s, %s, '', 'UTC', %s"
     insert_names = [
-        "lookup", "uuid", "now", "insert_status", "insert_metadata", "now", "now",
+        "lookup", "lookup", "uuid", "now", "insert_status", "insert_metadata", "now", "now",
         "outcome", "insert_runs", "false", "false", "insert_start",
     ]  # fmt: skip
     sql = (
@@ -193,6 +198,8 @@ def record_signal(
     body: str = "",
     remote_addr: str = "",
     user_agent: str = "",
+    host: str = "",
+    method: str = "",
 ) -> SignalResult | None:
     """Record one signal for a job (found by name, or by UUID); None when it does not exist.
 
@@ -230,26 +237,42 @@ def record_signal(
     lookup = "job_name" if job_name is not None else "uuid"
     create = create and job_name is not None
     sql, names = _upsert_sql(kind, create=create, lookup=lookup)
+    values = [params[name] for name in names]
+    write = functools.partial(
+        _write, sql, values, kind=kind, now=now, rid=rid, created=create,
+        event=PingEvent(
+            created_at=now, kind=kind, rid=rid, exit_status=exit_status,
+            body=storable_body(body), remote_addr=remote_addr[:45], host=host[:255],
+            method=method[:8], user_agent=user_agent[:200],
+        ),
+    )  # fmt: skip
+    try:
+        return write()
+    except IntegrityError:
+        if not create:
+            raise
+        # Another process created this name in another case a moment ago (the lower-case
+        # index refused the second): the statement now finds that job and updates it.
+        return write()
+
+
+def _write(
+    sql: str, values: list, *, kind: str, now: datetime, rid: uuid.UUID | None, created: bool,
+    event: PingEvent,
+) -> SignalResult | None:  # fmt: skip
+    """The signal's upsert and event insert, in one short transaction."""
     with transaction.atomic():
-        rows = list(JobHeartbeat.objects.raw(sql, [params[name] for name in names]))
+        rows = list(JobHeartbeat.objects.raw(sql, values))
         if not rows:
             return None
         job = rows[0]
-        created = create and job.created_at == now
-        duration = _finish_run(job, kind=kind, now=now, rid=rid) if finishing else None
+        created = created and job.created_at == now
+        finishing = kind in FINISHING_KINDS
+        event.duration = _finish_run(job, kind=kind, now=now, rid=rid) if finishing else None
         if kind == EventKind.START:
             _start_run(job, now=now)
-        event = PingEvent.objects.create(
-            job=job,
-            created_at=now,
-            kind=kind,
-            rid=rid,
-            exit_status=exit_status,
-            duration=duration,
-            body=storable_body(body),
-            remote_addr=remote_addr[:45],
-            user_agent=user_agent[:200],
-        )
+        event.job = job
+        event.save(force_insert=True)
     return SignalResult(job=job, created=created, event=event)
 
 

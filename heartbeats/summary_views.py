@@ -173,6 +173,7 @@ def summary_document(figures: metrics.Summary) -> dict:
             "total": jobs.total,
             "healthy": jobs.healthy,
             "stale": jobs.stale,
+            "states": jobs.states,
             "alerted_24h": jobs.alerted_24h,
             "most_recent_heartbeat": iso(jobs.most_recent_heartbeat),
             "oldest_heartbeat": iso(jobs.oldest_heartbeat),

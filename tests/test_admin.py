@@ -13,6 +13,7 @@ from django.urls import reverse
 from heartbeats.models import (
     Alert,
     AlertDelivery,
+    CheckRun,
     EventKind,
     JobHeartbeat,
     PingEvent,
@@ -78,24 +79,96 @@ def test_alert_state_column_can_be_sorted(viewer):
     assert names[:2] == ["fresh", "paused"] or names[:2] == ["paused", "fresh"]
 
 
+def row_of(page: str, name: str) -> str:
+    return page[page.index(f">{name}<") :].split("</tr>")[0]
+
+
 def test_columns_show_age_overdue_last_alert_and_a_coloured_badge(viewer):
     page = viewer.get(reverse(CHANGELIST)).content.decode()
-    row = page[page.index(">should<") :].split("</tr>")[0]
-    assert "2026-02-28 10:00 UTC (50.0 h ago)" in row
-    assert "stale, 26.0 h" in row
-    assert "10.0 hours ago" in row
+    row = row_of(page, "should")
+    assert "2026-02-28 10:00 UTC, 2 d ago" in row
+    assert '<small class="cm-note">1 d 2 h overdue</small>' in row
+    assert "2026-03-02 02:00 UTC, 10 h ago" in row
     assert 'class="cm-badge" style="background:#ad1457' in row
     assert "Should alert (&gt;= 6 h since last alert)" in row
-    fresh = page[page.index(">fresh<") :].split("</tr>")[0]
-    assert "stale," not in fresh
-    assert "Never alerted" in fresh
-    assert "Healthy" in fresh
+    assert '<td class="field-reported_status">healthy</td>' in row
+    fresh = row_of(page, "fresh")
+    assert "overdue" not in fresh and "cm-badge" not in fresh
+    assert '<span class="cm-plain">up</span>' in fresh
+    assert '<td class="field-last_alert">Never</td>' in fresh
+    assert '<span class="cm-plain">Healthy</span>' in fresh
+
+
+def test_only_problems_are_in_colour_and_no_column_is_a_boolean_icon(viewer):
+    """Every unpaused job used to carry a red ✖ (the paused column): paused is a state now."""
+    page = viewer.get(reverse(CHANGELIST)).content.decode()
+    table = page[page.index('id="result_list"') :].split("</table>")[0]
+    assert "icon-no.svg" not in table and "icon-yes.svg" not in table
+    coloured = {
+        name for name in ALL_JOBS if "cm-badge" in row_of(page, name).split("field-state")[1]
+    }
+    assert coloured == {"never", "suppressed", "should", "old-alert", "failing"}
+
+
+def test_a_failed_run_is_the_state_and_the_reported_status_is_plain_text(viewer, make_job):
+    """`beat J --status failed` is up with status "failed"; a failed run is failed."""
+    make_job("says-failed", age=timedelta(hours=1), status="failed")
+    page = viewer.get(reverse(CHANGELIST)).content.decode()
+    says = row_of(page, "says-failed")
+    assert '<span class="cm-plain">up</span>' in says
+    assert '<td class="field-reported_status">failed</td>' in says
+    assert ">failed</span>" in row_of(page, "failing")
+    assert "<th" in page and ">reported status<" in page.lower()
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("up", {"fresh"}),
+        ("down", {"never", "suppressed", "should", "old-alert"}),
+        ("failed", {"failing"}),
+        ("paused", {"paused"}),
+        ("late", set()),
+        ("new", set()),
+        ("running", set()),
+    ],
+)
+def test_the_state_filter_has_every_state(viewer, state, expected):
+    assert set(changelist_names(viewer, f"?state={state}")) == expected
+
+
+def test_the_runbook_stale_filter_says_what_it_means(viewer):
+    page = viewer.get(reverse(CHANGELIST)).content.decode()
+    assert "runbook staleness (heartbeat age only)" in page
+    assert "Stale: no heartbeat in time (paused included)" in page
+
+
+def test_a_job_held_back_by_an_outage_grace_says_until_when(viewer, clock):
+    CheckRun.objects.create(
+        started_at=T0 - timedelta(minutes=5), grace_until=T0 + timedelta(minutes=25)
+    )
+    page = viewer.get(reverse(CHANGELIST)).content.decode()
+    never = row_of(page, "never")
+    assert '<small class="cm-note">deferred: outage grace until 12:25 UTC</small>' in never
+    assert '<span class="cm-plain">Deferred (outage grace)</span>' in never
+    assert "deferred" not in row_of(page, "suppressed")  # alerted already: not held back
+    assert "deferred" not in row_of(page, "failing")  # failures are not deferred
+    clock.advance(minutes=26)
+    assert "deferred" not in viewer.get(reverse(CHANGELIST)).content.decode()
+
+
+def test_a_hung_job_is_down_and_says_how_long_it_has_run(viewer, make_job):
+    make_job("hung", age=timedelta(hours=5), last_start_at=T0 - timedelta(hours=3),
+             run_deadline=T0 - timedelta(hours=2))  # fmt: skip
+    row = row_of(viewer.get(reverse(CHANGELIST)).content.decode(), "hung")
+    assert ">down</span>" in row
+    assert '<small class="cm-note">running 3 h, due to finish by 10:00 UTC</small>' in row
 
 
 def test_timestamps_are_shown_in_the_operators_time_zone(viewer, settings):
     settings.TIME_ZONE = "Europe/Berlin"
     page = viewer.get(reverse(CHANGELIST)).content.decode()
-    assert "2026-02-28 11:00 CET (50.0 h ago)" in page
+    assert "2026-02-28 11:00 CET, 2 d ago" in page
 
 
 def test_changelist_query_count_does_not_grow_with_the_number_of_jobs(db, clock):
@@ -167,7 +240,7 @@ def test_change_form_shows_uuid_ping_urls_examples_and_pretty_metadata(editor):
     )
     assert "0 2 * * * /usr/local/bin/your-job.sh &amp;&amp; curl" in page
     assert "<pre>{\n  &quot;db&quot;: {\n    &quot;size&quot;: 7\n  }," in page
-    assert "default: stale after 1 day without a heartbeat" in page
+    assert "default: stale after 1 d without a heartbeat" in page
     assert f"?job__exact={job.pk}" in page
 
 
@@ -192,7 +265,7 @@ def test_change_form_lists_the_last_20_pings_with_durations(editor):
     page = client.get(change_url(job)).content.decode()
     table = page[page.index('class="cm-events"') :].split("</table>")[0]
     assert table.count("<tr>") == 21
-    assert "0.5 s" in table and "19.5 s" in table and "20.5 s" not in table
+    assert "<td>500 ms</td>" in table and "<td>20 s</td>" in table and "<td>21 s</td>" not in table
 
 
 def test_saving_a_cron_schedule_recomputes_due_at_and_shows_upcoming_runs(editor):
@@ -204,7 +277,7 @@ def test_saving_a_cron_schedule_recomputes_due_at_and_shows_upcoming_runs(editor
     # last run 09:00 UTC = 10:00 CET; next 02:00 CET is 01:00 UTC the next day, plus grace.
     assert job.due_at == datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
     page = client.get(change_url(job)).content.decode()
-    assert "cron &#x27;0 2 * * *&#x27; (Europe/Berlin), 30 minutes grace" in page
+    assert "cron &#x27;0 2 * * *&#x27; (Europe/Berlin), 30 min grace" in page
     assert "<td>2026-03-03 01:00 UTC</td><td>2026-03-03 02:00 CET</td>" in page
     upcoming = page[page.index('class="cm-upcoming"') :].split("</table>")[0]
     assert upcoming.count("<tr><td>") == 5
@@ -316,7 +389,8 @@ def test_state_column_follows_each_jobs_schedule(viewer, make_job):
 
     def state(name: str) -> str:
         row = page[page.index(f">{name}<") :].split("</tr>")[0]
-        return row.split('class="cm-badge"')[1].split(">")[1].split("<")[0]
+        cell = row.split('class="field-state"')[1]
+        return cell.split("</span>")[0].rsplit(">", 1)[1]
 
     assert [state(n) for n in ("every-5-min", "late-one", "down-one", "failing", "paused")] == [
         "up", "late", "down", "failed", "paused",

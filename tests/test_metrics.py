@@ -83,16 +83,24 @@ def world(make_job):
 def test_job_counts_follow_the_runbook_view(world):
     assert metrics.job_counts(now=NOW) == metrics.JobCounts(
         total=6,
-        healthy=3,
+        healthy=2,  # up: the late one is not counted healthy
         stale=3,
         alerted_24h=2,
         most_recent_heartbeat=NOW - H / 2,
         oldest_heartbeat=NOW - 48 * H,
+        states={"new": 0, "up": 2, "late": 1, "down": 3, "failed": 0, "running": 0, "paused": 0},
     )
 
 
+def test_a_failed_job_is_neither_healthy_nor_stale(world, make_job):
+    make_job("cleanup", age=H, now=NOW, last_outcome="fail", status="failed")
+    counts = metrics.job_counts(now=NOW)
+    assert (counts.healthy, counts.stale, counts.states["failed"]) == (2, 3, 1)
+
+
 def test_job_counts_of_an_empty_table(db):
-    assert metrics.job_counts(now=NOW) == metrics.JobCounts(0, 0, 0, 0, None, None)
+    empty = dict.fromkeys(["new", "up", "late", "down", "failed", "running", "paused"], 0)
+    assert metrics.job_counts(now=NOW) == metrics.JobCounts(0, 0, 0, 0, None, None, empty)
 
 
 @pytest.mark.parametrize(

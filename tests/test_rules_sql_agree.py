@@ -88,3 +88,51 @@ def test_alert_state_annotation(population):
         job.job_name: rules.alert_state(queries.job_facts(job), now=T0, thresholds=THRESHOLDS).value
         for job in JobHeartbeat.objects.all()
     }
+
+
+@pytest.fixture
+def state_population(population, make_job, settings):
+    """Beside `population`: one job per state, at the edges of late, running and hung."""
+    settings.DEFAULT_GRACE_MINUTES = 30
+    grace = timedelta(minutes=30)
+    make_job("late-edge", age=H, due_at=T0 + grace - S, period=H)
+    make_job("up-edge", age=H, due_at=T0 + grace, period=H)
+    make_job("late-own-grace", age=H, due_at=T0 + 5 * S, period=H, grace=10 * S)
+    make_job("up-own-grace", age=H, due_at=T0 + 10 * S, period=H, grace=10 * S)
+    make_job("running", age=H, last_start_at=T0 - H, run_deadline=T0)
+    make_job("new", age=H, n_runs=0)
+    make_job("new-stale", age=48 * H, n_runs=0)
+    make_job("paused-failed", age=H, paused=True, last_outcome="fail")
+    make_job("failed-running", age=H, last_outcome="fail", last_start_at=T0, run_deadline=T0 + H)
+
+
+def test_job_state_sql_agrees_with_python(state_population):
+    annotated = dict(
+        queries.with_job_state(JobHeartbeat.objects.all(), now=T0, stale_after=24 * H).values_list(
+            "job_name", "job_state"
+        )
+    )
+    python = {
+        job.job_name: rules.job_state(queries.job_facts(job), now=T0, stale_after=24 * H).value
+        for job in JobHeartbeat.objects.all()
+    }
+    assert annotated == python
+    expected = {
+        "late-edge": "late",
+        "up-edge": "up",
+        "late-own-grace": "late",
+        "up-own-grace": "up",
+        "running": "running",
+        "hung": "down",
+        "new": "new",
+        "new-stale": "down",
+        "paused-failed": "paused",
+        "failed-running": "failed",
+    }
+    assert {name: python[name] for name in expected} == expected
+    for state in rules.JobState:
+        selected = JobHeartbeat.objects.filter(
+            queries.job_state_q(state, now=T0, stale_after=24 * H)
+        ).values_list("job_name", flat=True)
+        assert set(selected) == {name for name, value in python.items() if value == state}
+        assert selected, state

@@ -132,7 +132,7 @@ def test_a_job_without_schedule_has_no_due_time():
 
 @pytest.mark.parametrize("period", [timedelta(microseconds=1), timedelta(seconds=30)])
 def test_a_period_under_a_minute_is_refused(period):
-    with pytest.raises(schedules.ScheduleError, match="the period must be at least 1 minute"):
+    with pytest.raises(schedules.ScheduleError, match="the period must be at least 1 min"):
         schedules.validate(period=period, cron="", tz="UTC")
 
 
@@ -149,7 +149,7 @@ def job_form(job: JobHeartbeat, **changes: str) -> JobHeartbeatForm:
 def test_the_job_form_refuses_a_30_second_period(make_job):
     form = job_form(make_job("backup"), period="30")
     assert not form.is_valid()
-    assert form.errors["period"] == ["The period must be at least 1 minute."]
+    assert form.errors["period"] == ["The period must be at least 1 min."]
 
 
 @pytest.mark.parametrize(("period", "expected"), [("60", 60), ("00:01:00", 60), ("01:00:00", 3600)])
@@ -158,3 +158,25 @@ def test_the_job_form_accepts_a_period_of_a_minute_or_more(make_job, period, exp
     assert form.is_valid(), form.errors
     assert form.cleaned_data["period"] == timedelta(seconds=expected)
     assert form.cleaned_data["grace"] == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("period", "expected"),
+    [("90s", timedelta(seconds=90)), ("15m", timedelta(minutes=15)), ("1h", timedelta(hours=1)),
+     (" 1D ", timedelta(days=1)), ("2 h", timedelta(hours=2))],
+)  # fmt: skip
+def test_the_job_form_accepts_periods_with_a_unit(make_job, period, expected):
+    form = job_form(make_job("backup"), period=period, grace="5m")
+    assert form.is_valid(), form.errors
+    assert (form.cleaned_data["period"], form.cleaned_data["grace"]) == (
+        expected,
+        timedelta(minutes=5),
+    )
+
+
+@pytest.mark.parametrize("period", ["1w", "h", "1.5h", "1h30m", "-1h"])
+def test_the_job_form_refuses_other_periods_clearly(make_job, period):
+    form = job_form(make_job("backup"), period=period)
+    assert form.errors["period"] == [
+        "Enter a duration like 90s, 15m, 1h or 1d, or as [DD] [HH:[MM:]]SS."
+    ]

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat, PingEvent
 from heartbeats.templatetags import summary_format
+from tests.admin_support import staff_client
 from tests.conftest import T0
 
 H = timedelta(hours=1)
@@ -154,6 +155,7 @@ def test_summary_json_for_staff(staff, monitored):
         "total": 2,
         "healthy": 1,
         "stale": 1,
+        "states": {"new": 0, "up": 1, "late": 0, "down": 1, "failed": 0, "running": 0, "paused": 0},
         "alerted_24h": 1,
         "most_recent_heartbeat": "2026-03-02T11:45:00Z",
         "oldest_heartbeat": "2026-03-01T06:00:00Z",
@@ -216,6 +218,23 @@ def test_summary_json_token_auth_is_off_without_a_token(client, db, settings):
 
 def test_summary_json_refuses_non_staff(member):
     assert member.get("/summary.json").status_code == 403
+
+
+def test_a_failed_job_is_counted_failed_everywhere_never_healthy(staff, monitored, make_job):
+    """`beat web1.cleanup -- sh -c 'exit 3'`: not healthy, not stale, failed on the page, in
+    the JSON, in /metrics and in the job list's state filter alike."""
+    make_job("web1.cleanup", age=H / 2, last_outcome="fail", status="failed")
+    page = staff.get("/summary/").content.decode()
+    assert '<td class="number" id="job-states">1 up, 1 down, 1 failed</td>' in page
+    assert 'Healthy jobs (up)</th><td class="number">1</td>' in page
+    jobs = staff.get("/summary.json").json()["jobs"]
+    assert (jobs["healthy"], jobs["stale"], jobs["states"]["failed"]) == (1, 1, 1)
+    samples = metric_samples(staff.get("/metrics").content.decode())
+    assert samples[("cronmonitor_jobs", (("state", "failed"),))] == 1
+    assert samples[("cronmonitor_jobs", (("state", "up"),))] == 1
+    viewer = staff_client("view_jobheartbeat", username="viewer")
+    listed = viewer.get("/admin/heartbeats/jobheartbeat/?state=failed").context["cl"].result_list
+    assert [job.job_name for job in listed] == ["web1.cleanup"]
 
 
 def metric_samples(text: str) -> dict:
@@ -367,7 +386,7 @@ def test_query_count_is_the_same_for_10_and_1000(staff, clock, url, auth):
     ("delta", "text"),
     [
         (None, "\u2013"),
-        (timedelta(seconds=59), "0 min"),
+        (timedelta(seconds=59), "59 s"),
         (timedelta(hours=6), "6 h"),
         (timedelta(hours=3, minutes=20, seconds=30), "3 h 20 min"),
         (timedelta(days=2, hours=3, minutes=4), "2 d 3 h"),

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 from django import template
 
+from heartbeats import timefmt
+
 register = template.Library()
-NO_DATA = "\u2013"  # en dash
+NO_DATA = timefmt.NO_VALUE
 
 
 @register.filter
@@ -17,11 +19,5 @@ def percent(rate: float | None) -> str:
 
 @register.filter
 def span(delta: timedelta | None) -> str:
-    """A duration in its two largest units, to the minute: "2 d 3 h", "6 h", "4 min"."""
-    if delta is None:
-        return NO_DATA
-    minutes = int(delta.total_seconds() // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
-    return " ".join(parts[:2]) or "0 min"
+    """A duration in words, as everywhere else: "2 d 3 h", "6 h", "4 min"."""
+    return timefmt.duration(delta)

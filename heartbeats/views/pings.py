@@ -89,6 +89,7 @@ def _ping(
             rid=rid,
             body=_read_body(request),
             remote_addr=_remote_addr(request),
+            method=request.method,
             user_agent=request.headers.get("User-Agent", ""),
         )
     except DatabaseError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import functools
+import socket
 import sys
 import uuid
 from collections.abc import Callable
@@ -56,7 +57,7 @@ class Command(BaseCommand):
             if command:
                 self._wrap(name, command, signal, options)
             else:
-                services.record_signal(job_name=name, now=timezone.now(), **signal)
+                services.record_signal(job_name=name, now=timezone.now(), host=_host(), **signal)
         except services.InvalidSignal as exc:
             raise CommandError(str(exc), returncode=2) from None
         except DatabaseError as exc:
@@ -97,9 +98,14 @@ class Command(BaseCommand):
 
     def _report(self, **signal) -> None:
         try:
-            services.record_signal(now=timezone.now(), **signal)
+            services.record_signal(now=timezone.now(), host=_host(), **signal)
         except DatabaseError as exc:
             self.stderr.write(f"{signal['kind']} not recorded, {_database_problem(exc)}")
+
+
+def _host() -> str:
+    """This machine's name, so the job page and alerts say where a run happened."""
+    return socket.gethostname()
 
 
 def _parse_with_command(

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('heartbeats', '0004_job_count'),
+        ('heartbeats', '0005_delivery_open_alert_idx'),
     ]
 
     operations = [
