@@ -127,6 +127,27 @@ def test_a_job_without_schedule_has_no_due_time():
     assert schedules.upcoming(after=utc(3, 1, 0), period=None, cron="", tz="UTC") == []
 
 
+def test_upcoming_lists_the_next_five_runs():
+    runs = schedules.upcoming(after=utc(3, 1, 0), period=timedelta(hours=1), cron="", tz="UTC")
+    assert runs == [utc(3, 1, hour) for hour in range(1, 6)]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ({"grace": timedelta(seconds=-1)}, "the grace time must be 0 or more"),
+        (
+            {"period": timedelta(hours=1), "cron": "0 2 * * *"},
+            "give either a period or a cron expression, not both",
+        ),
+    ],
+)
+def test_validate_refuses_a_negative_grace_or_two_schedules(schedule, message):
+    with pytest.raises(schedules.ScheduleError) as refused:
+        schedules.validate(**{"period": None, "cron": "", "tz": "UTC", **schedule})
+    assert str(refused.value) == message
+
+
 # --- the shortest period (1 minute) -----------------------------------------------------
 
 
