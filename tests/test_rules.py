@@ -1,10 +1,21 @@
-"""The rules' own words and units, as the admin, the summary page and /healthz show them."""
+"""The rules the admin, the summary page and /healthz show: states, their words, units and
+ping keys."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from heartbeats.rules import AlertState, CheckerProblem, hours_since
+import pytest
+
+from heartbeats.rules import (
+    AlertState,
+    CheckerProblem,
+    JobFacts,
+    JobState,
+    hours_since,
+    job_state,
+    ping_key_matches,
+)
 from tests.conftest import T0
 
 
@@ -28,3 +39,32 @@ def test_checker_problems_are_described_in_words():
 def test_hours_since_counts_hours_and_knows_never():
     assert hours_since(T0 - timedelta(minutes=90), now=T0) == 1.5
     assert hours_since(None, now=T0) is None
+
+
+M = timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        ({"paused": True, "last_outcome": "fail"}, JobState.PAUSED),
+        ({"last_outcome": "fail", "last_run_at": T0 - 25 * 60 * M}, JobState.FAILED),
+        ({"last_run_at": T0 - 25 * 60 * M, "last_start_at": T0}, JobState.DOWN),
+        ({"last_start_at": T0 - M, "run_deadline": T0 + M, "n_runs": 0}, JobState.RUNNING),
+        ({"last_start_at": T0 - M, "n_runs": 0}, JobState.NEW),
+        ({"due_at": T0 + 4 * M, "grace": 5 * M}, JobState.LATE),
+        ({"due_at": T0 + 5 * M, "grace": 5 * M}, JobState.UP),
+        ({"due_at": T0 + M}, JobState.UP),
+    ],
+)
+def test_job_state_in_the_order_operators_need_it(facts, expected):
+    facts = JobFacts(**{"last_run_at": T0 - M, **facts})
+    assert job_state(facts, now=T0, stale_after=24 * 60 * M) == expected
+
+
+def test_a_ping_key_matches_only_a_whole_configured_key():
+    keys = ["first-key-0123456789", "second-key-0123456789"]
+    assert ping_key_matches("first-key-0123456789", keys)
+    assert ping_key_matches("second-key-0123456789", keys)
+    assert not ping_key_matches("second-key-012345678", keys)
+    assert not ping_key_matches("first-key-0123456789", [])
