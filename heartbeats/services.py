@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -318,7 +318,7 @@ def apply_schedule(job: JobHeartbeat) -> None:
 SCHEDULE_FIELDS = ("period", "cron", "tz", "grace")
 
 
-def save_job_edits(job: JobHeartbeat, *, fields: Iterable[str], now: datetime) -> None:
+def save_job_edits(job: JobHeartbeat, *, fields: Sequence[str], now: datetime) -> None:
     """Write an operator's edits of `job`: only `fields`, onto the row as it is now.
 
     The row is read again under a lock, so what a signal or the checker wrote since the form
@@ -341,7 +341,7 @@ def save_job_edits(job: JobHeartbeat, *, fields: Iterable[str], now: datetime) -
     job.refresh_from_db()
 
 
-def add_job(job: JobHeartbeat, *, fields: Iterable[str], now: datetime) -> None:
+def add_job(job: JobHeartbeat, *, fields: Sequence[str], now: datetime) -> None:
     """Create a job an operator entered; if a first signal created it meanwhile, apply the
     edits to that row rather than replace it (and its UUID, runs and metadata)."""
     apply_schedule(job)

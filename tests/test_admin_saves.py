@@ -76,6 +76,15 @@ def test_a_ping_while_the_admin_saves_is_kept(editor, clock):
     assert_ping_kept(now)
 
 
+def test_pausing_in_the_form_pauses_and_writes_nothing_else(editor, clock):
+    client, job = editor
+    data = as_shown(client, job, paused="on")
+    failing_ping(clock.advance(minutes=5))
+    assert client.post(change_url(job), data).status_code == 302
+    job = JobHeartbeat.objects.get(pk="backup")
+    assert (job.paused, job.status, job.n_runs, job.grace) == (True, "disk-full", 2, None)
+
+
 def test_a_job_a_first_ping_creates_while_the_admin_adds_it_is_kept(db, clock):
     client = staff_client("view_jobheartbeat", "add_jobheartbeat", "change_jobheartbeat")
     form = {"job_name": "backup", "status": "healthy", "tz": "UTC", "grace": "00:20:00"}
