@@ -15,6 +15,7 @@ from heartbeats.rules import (
     hours_since,
     job_state,
     ping_key_matches,
+    went_down_since,
 )
 from tests.conftest import T0
 
@@ -68,3 +69,20 @@ def test_a_ping_key_matches_only_a_whole_configured_key():
     assert ping_key_matches("second-key-0123456789", keys)
     assert not ping_key_matches("second-key-012345678", keys)
     assert not ping_key_matches("first-key-0123456789", [])
+
+
+H = 60 * M
+
+
+@pytest.mark.parametrize(
+    ("facts", "since", "expected"),
+    [
+        ({}, None, True),
+        ({}, T0 - 2 * H, True),
+        ({}, T0 - H, False),  # its deadline is the previous check itself: already counted
+        ({"due_at": T0 - 3 * H}, T0 - 2 * H, False),
+    ],
+)
+def test_went_down_since_the_previous_check(facts, since, expected):
+    facts = JobFacts(**{"last_run_at": T0 - 25 * H, **facts})
+    assert went_down_since(facts, since, stale_after=24 * H) is expected
