@@ -12,9 +12,11 @@ from heartbeats.rules import (
     CheckerProblem,
     JobFacts,
     JobState,
+    Problem,
     hours_since,
     job_state,
     ping_key_matches,
+    problem,
     went_down_since,
 )
 from tests.conftest import T0
@@ -86,3 +88,9 @@ H = 60 * M
 def test_went_down_since_the_previous_check(facts, since, expected):
     facts = JobFacts(**{"last_run_at": T0 - 25 * H, **facts})
     assert went_down_since(facts, since, stale_after=24 * H) is expected
+
+
+def test_a_run_is_hung_only_after_its_deadline():
+    facts = JobFacts(last_run_at=T0 - H, last_start_at=T0 - 10 * M, run_deadline=T0)
+    assert problem(facts, now=T0, stale_after=24 * H) is None
+    assert problem(facts, now=T0 + timedelta(microseconds=1), stale_after=24 * H) == Problem.HUNG
