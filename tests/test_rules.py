@@ -1,5 +1,5 @@
-"""The rules the admin, the summary page and /healthz show: states, their words, units and
-ping keys."""
+"""The pure rules case by case: job states and their words, problems, which jobs count as
+newly down, units and ping keys."""
 
 from __future__ import annotations
 
