@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cronmonitor
 # Tests never read a developer's .env: they configure what they need.
 TEST_ENV := CRONMONITOR_ENV_FILE=/dev/null
 
-.PHONY: run test lint venv bench-smoke
+.PHONY: run test lint venv bench-smoke mutation
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ bench-smoke: $(VENV)/.dev
 	scripts/ensure-postgres.sh "$(TEST_DATABASE_URL)"
 	$(TEST_ENV) DATABASE_URL=sqlite:///db-test.sqlite3 $(PY) -m pytest -q tests/test_bench_smoke.py
 	$(TEST_ENV) DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q tests/test_bench_smoke.py
+
+# Mutation testing ([tool.mutmut] in pyproject.toml), on SQLite. One worker: every worker's
+# pytest session creates and drops the same SQLite test database file.
+MUTANTS ?=
+mutation: $(VENV)/.dev
+	rm -rf mutants
+	$(TEST_ENV) DATABASE_URL=sqlite:///db-test.sqlite3 $(VENV)/bin/mutmut run --max-children 1 $(MUTANTS)
+	$(VENV)/bin/mutmut results
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

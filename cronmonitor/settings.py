@@ -305,7 +305,8 @@ if BEHIND_HTTPS_PROXY:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_SSL_REDIRECT_EXEMPT = [r"^healthz$", r"^ping/"]
+    # Load balancers and cron clients may call these over plain HTTP: a redirect loses a POST.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz\Z", r"^ping/"]
 
 DEFAULT_EXCEPTION_REPORTER = "heartbeats.logging.SecretSafeExceptionReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "heartbeats.logging.SecretSafeExceptionReporterFilter"

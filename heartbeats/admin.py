@@ -105,9 +105,8 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "job_name"] if obj is not None else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
-        services.apply_schedule(obj)
-        obj.updated_at = timezone.now()
-        super().save_model(request, obj, form, change)
+        save = services.save_job_edits if change else services.add_job
+        save(obj, fields=form.changed_data if change else list(form.fields), now=timezone.now())
 
     def has_silence_all_alerts_permission(self, request) -> bool:
         return request.user.has_perm("heartbeats.silence_all_alerts")

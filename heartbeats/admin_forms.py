@@ -1,4 +1,5 @@
-"""The job change form: the schedule fields, checked by `schedules.validate`."""
+"""The job change form: the schedule fields, checked by `schedules.validate`, and which
+fields the operator edited."""
 
 from __future__ import annotations
 
@@ -42,6 +43,13 @@ class JobHeartbeatForm(forms.ModelForm):
             "tz": "IANA time zone of the cron expression, e.g. Europe/Berlin.",
             "grace": "Tolerated lateness (5m, 1h...); blank uses DEFAULT_GRACE_MINUTES.",
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The page posts back the values it showed, so `changed_data` names what the operator
+        # edited, not what a ping changed since the page was loaded.
+        for field in self.fields.values():
+            field.show_hidden_initial = True
 
     def clean_period(self) -> timedelta | None:
         return self._span("period", schedules.check_period)

@@ -10,8 +10,9 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-JOB_NAME_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-STATUS_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+# \A and \Z, not ^ and $: RegexValidator searches, and $ also matches before a final newline.
+JOB_NAME_PATTERN = r"\A[A-Za-z0-9._:-]{1,128}\Z"
+STATUS_PATTERN = r"\A[A-Za-z0-9_-]{1,32}\Z"
 
 validate_job_name = RegexValidator(
     JOB_NAME_PATTERN,

@@ -11,6 +11,7 @@ import functools
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +22,6 @@ from django.db.models.functions import RowNumber
 from heartbeats import config, queries, schedules
 from heartbeats.models import (
     PROBLEM_KINDS,
-    STATUS_PATTERN,
     Alert,
     AlertDelivery,
     DeliveryState,
@@ -35,6 +35,7 @@ from heartbeats.models import (
 MAX_METADATA_BYTES = 64 * 1024
 MAX_METADATA_DEPTH = 20
 FINISHING_KINDS = (EventKind.SUCCESS, EventKind.FAIL)
+RUN_ID_SHAPE = re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", re.IGNORECASE)
 SIGNAL_SUFFIXES = {
     "": EventKind.SUCCESS,
     "start": EventKind.START,
@@ -107,7 +108,8 @@ def validate_signal(*, job_name: str, status: str | None) -> None:
             validate_status(status)
         except Exception:
             raise InvalidSignal(
-                f"invalid status {status[:40]!r}: one word matching {STATUS_PATTERN}"
+                f"invalid status {status[:40]!r}: use one word of up to 32 letters, digits, '_' "
+                "or '-'"
             ) from None
 
 
@@ -129,11 +131,13 @@ def parse_signal(suffix: str) -> tuple[EventKind, int | None]:
 
 
 def parse_rid(text: str) -> uuid.UUID:
-    """A run id, which pairs a start with its finish."""
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise InvalidSignal("invalid uuid format") from None
+    """A run id, which pairs a start with its finish: a UUID, with or without its dashes.
+
+    `uuid.UUID` alone also takes braces, a "urn:uuid:" prefix and, through `int`, a newline or
+    space in place of a missing digit."""
+    if not RUN_ID_SHAPE.fullmatch(text):
+        raise InvalidSignal("invalid uuid format")
+    return uuid.UUID(text)
 
 
 def storable_body(body: str) -> str:
@@ -332,6 +336,44 @@ def apply_schedule(job: JobHeartbeat) -> None:
         tz=job.tz,
         grace=job.grace if job.grace is not None else config.default_grace(),
     )
+
+
+SCHEDULE_FIELDS = ("period", "cron", "tz", "grace")
+
+
+def save_job_edits(job: JobHeartbeat, *, fields: Sequence[str], now: datetime) -> None:
+    """Write an operator's edits of `job`: only `fields`, onto the row as it is now.
+
+    The row is read again under a lock, so what a signal or the checker wrote since the form
+    was read (last run, run count, metadata, alert state) is kept, and a new schedule's
+    `due_at` follows from the job's latest run. Pausing goes through `set_paused`, as the
+    admin actions do. `job` is reloaded with the result.
+    """
+    edited = [field for field in fields if field != "paused"]
+    with transaction.atomic():
+        current = JobHeartbeat.objects.select_for_update().get(pk=job.pk)
+        for field in edited:
+            setattr(current, field, getattr(job, field))
+        current.updated_at = now
+        if set(edited) & set(SCHEDULE_FIELDS):
+            apply_schedule(current)
+            edited.append("due_at")
+        current.save(update_fields=[*edited, "updated_at"])
+        if "paused" in fields:
+            set_paused(JobHeartbeat.objects.filter(pk=job.pk), paused=job.paused, now=now)
+    job.refresh_from_db()
+
+
+def add_job(job: JobHeartbeat, *, fields: Sequence[str], now: datetime) -> None:
+    """Create a job an operator entered; if a first signal created it meanwhile, apply the
+    edits to that row rather than replace it (and its UUID, runs and metadata)."""
+    apply_schedule(job)
+    job.updated_at = now
+    try:
+        with transaction.atomic():
+            job.save(force_insert=True)
+    except IntegrityError:
+        save_job_edits(job, fields=[field for field in fields if field != "job_name"], now=now)
 
 
 def prune_events(*, keep: int, since: datetime | None = None, batch_size: int = 1000) -> int:

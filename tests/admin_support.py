@@ -41,3 +41,17 @@ def changelist_names(client: Client, query: str = "") -> list[str]:
     response = client.get(reverse(CHANGELIST) + query)
     assert response.status_code == 200, response
     return [job.job_name for job in response.context["cl"].result_list]
+
+
+def change_url(job) -> str:
+    return reverse("admin:heartbeats_jobheartbeat_change", args=[job.pk])
+
+
+def as_shown(client: Client, job, **changes) -> dict:
+    """What a browser posts from the change form as loaded now, with `changes` typed in: each
+    field, and the hidden initial value the page was rendered with."""
+    form = client.get(change_url(job)).context["adminform"].form
+    shown = {bound.name: bound.field.prepare_value(bound.value()) for bound in form}
+    data = {f"initial-{name}": "" if value is None else str(value) for name, value in shown.items()}
+    data.update({name: value for name, value in shown.items() if value not in (None, False)})
+    return {**data, **changes}

@@ -18,7 +18,14 @@ from heartbeats.models import (
     JobHeartbeat,
     PingEvent,
 )
-from tests.admin_support import CHANGELIST, changelist_names, runbook_jobs, staff_client
+from tests.admin_support import (
+    CHANGELIST,
+    as_shown,
+    change_url,
+    changelist_names,
+    runbook_jobs,
+    staff_client,
+)
 from tests.conftest import T0
 
 ALL_JOBS = {"fresh", "never", "suppressed", "should", "old-alert", "failing", "paused"}
@@ -220,10 +227,6 @@ def editor(db, clock, make_job, settings):
     return client, job
 
 
-def change_url(job: JobHeartbeat) -> str:
-    return reverse("admin:heartbeats_jobheartbeat_change", args=[job.pk])
-
-
 def form_data(**changes) -> dict:
     data = {"status": "healthy", "period": "", "cron": "", "tz": "UTC", "grace": ""}
     return {**data, **changes}
@@ -270,7 +273,7 @@ def test_change_form_lists_the_last_20_pings_with_durations(editor):
 
 def test_saving_a_cron_schedule_recomputes_due_at_and_shows_upcoming_runs(editor):
     client, job = editor
-    data = form_data(cron="0 2 * * *", tz="Europe/Berlin", grace="00:30:00")
+    data = as_shown(client, job, cron="0 2 * * *", tz="Europe/Berlin", grace="00:30:00")
     response = client.post(change_url(job), data)
     assert response.status_code == 302
     job.refresh_from_db()
@@ -285,10 +288,10 @@ def test_saving_a_cron_schedule_recomputes_due_at_and_shows_upcoming_runs(editor
 
 def test_saving_a_period_schedule_recomputes_due_at(editor):
     client, job = editor
-    client.post(change_url(job), form_data(period="06:00:00", grace="00:10:00"))
+    client.post(change_url(job), as_shown(client, job, period="06:00:00", grace="00:10:00"))
     job.refresh_from_db()
     assert job.due_at == job.last_run_at + timedelta(hours=6, minutes=10)
-    client.post(change_url(job), form_data())
+    client.post(change_url(job), as_shown(client, job, period="", grace=""))
     job.refresh_from_db()
     assert job.due_at is None
 

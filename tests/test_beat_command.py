@@ -48,6 +48,8 @@ def test_beat_creates_then_updates(clock):
         (["ok", "--metadata", '{"a": Infinity}'], "Infinity is not allowed"),
         (["ok", "--metadata", '{"a": "\\u0000"}'], "must not contain NUL characters"),
         (["ok", "--status", ""], "invalid status ''"),
+        (["backup\n"], "invalid job name 'backup\\n'"),
+        (["ok", "--status", "ok\n"], "invalid status 'ok\\n'"),
     ],
 )
 def test_bad_input_is_one_line_non_zero_and_writes_nothing(args, message, make_job):
@@ -126,6 +128,7 @@ def test_rid_pairs_a_start_with_its_finish(clock):
         (["backup", "--exit-status", "256"], "invalid exit status 256: use 0 to 255"),
         (["backup", "--exit-status", "-1"], "invalid exit status -1: use 0 to 255"),
         (["backup", "--rid", "nope"], "invalid uuid format"),
+        (["backup", "--rid", f"{uuid.uuid4().hex[:-1]}\n"], "invalid uuid format"),
         (["backup", "--start", "--status", "ok"], "--status and --metadata go only with a"),
         (["backup", "--log", "x", "--metadata", "{}"], "--status and --metadata go only with"),
         (["backup", "--start", "--", "true"], "a wrapped command reports its own start"),

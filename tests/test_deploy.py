@@ -48,3 +48,14 @@ def test_the_models_need_no_migration_that_is_not_written():
     done = manage("makemigrations", "--check", "--dry-run", **PRODUCTION)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No changes detected" in done.stdout
+
+
+def test_healthz_and_pings_are_served_over_http_and_nothing_else():
+    """Behind the proxy, plain HTTP is redirected except for /healthz (load balancers) and
+    /ping/ (a redirect loses a POST's body); the exemptions match whole paths."""
+    probe = (
+        "from django.test import Client; c = Client(HTTP_HOST='cron.example.com'); "
+        "print([c.get(path).get('Location') for path in ('/healthz', '/ping/x', '/healthz%0A')])"
+    )
+    done = manage("shell", "--no-imports", "-c", probe, **PRODUCTION)
+    assert done.stdout.strip() == "[None, None, 'https://cron.example.com/healthz%0A']", done.stderr

@@ -131,7 +131,10 @@ def test_bad_suffix_is_refused_with_its_reason(
     assert not PingEvent.objects.exists()
 
 
-@pytest.mark.parametrize("rid", ["", "nope", "1234", str(uuid.uuid4())[:-1]])
+@pytest.mark.parametrize(
+    "rid",
+    ["", "nope", "1234", str(uuid.uuid4())[:-1], f"{uuid.uuid4().hex[:-1]}%0A"],
+)
 @pytest.mark.parametrize("form", ["uuid", "key"])
 @pytest.mark.parametrize("method", METHODS)
 def test_bad_rid_is_refused(client, ping_keys, job, rid, form, method):
@@ -225,6 +228,15 @@ def test_create_needs_the_key_and_a_valid_name(db, client, ping_keys, clock):
     bad = client.get(f"/ping/{KEY}/{'x' * 129}?create=1")
     assert bad.status_code == 400
     assert bad.content.startswith(b"invalid job name")
+    assert not JobHeartbeat.objects.exists()
+
+
+def test_a_name_with_a_trailing_newline_is_refused_not_created(db, client, ping_keys, clock):
+    response = client.get(f"/ping/{KEY}/backup%0A?create=1")
+    assert (response.status_code, response.content.decode()) == (
+        400,
+        "invalid job name 'backup\\n': use 1 to 128 letters, digits, '.', '_', '-' or ':'",
+    )
     assert not JobHeartbeat.objects.exists()
 
 

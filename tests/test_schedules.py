@@ -127,6 +127,72 @@ def test_a_job_without_schedule_has_no_due_time():
     assert schedules.upcoming(after=utc(3, 1, 0), period=None, cron="", tz="UTC") == []
 
 
+def test_upcoming_lists_the_next_five_runs():
+    runs = schedules.upcoming(after=utc(3, 1, 0), period=timedelta(hours=1), cron="", tz="UTC")
+    assert runs == [utc(3, 1, hour) for hour in range(1, 6)]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ({"grace": timedelta(seconds=-1)}, "the grace time must be 0 or more"),
+        (
+            {"period": timedelta(hours=1), "cron": "0 2 * * *"},
+            "give either a period or a cron expression, not both",
+        ),
+    ],
+)
+def test_validate_refuses_a_negative_grace_or_two_schedules(schedule, message):
+    with pytest.raises(schedules.ScheduleError) as refused:
+        schedules.validate(**{"period": None, "cron": "", "tz": "UTC", **schedule})
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "message"),
+    [
+        (schedules.check_period, timedelta(0), "the period must be positive"),
+        (schedules.check_grace, timedelta(days=367), "the grace time must be at most 366 days"),
+    ],
+)
+def test_a_span_out_of_range_is_refused_in_words(check, value, message):
+    with pytest.raises(schedules.ScheduleError) as refused:
+        check(value)
+    assert str(refused.value) == message
+
+
+def test_validate_accepts_a_cron_in_its_zone_and_names_what_is_wrong():
+    schedules.validate(period=None, cron="0 2 * * *", tz="Europe/Berlin")
+    with pytest.raises(schedules.ScheduleError) as bad_zone:
+        schedules.validate(period=None, cron="0 2 * * *", tz="Mars/Olympus")
+    assert str(bad_zone.value) == "unknown time zone 'Mars/Olympus'"
+    with pytest.raises(schedules.ScheduleError) as bad_cron:
+        schedules.validate(period=None, cron="61 * * * *", tz="UTC")
+    assert str(bad_cron.value).startswith("invalid cron expression '61 * * * *': ")
+
+
+@pytest.mark.parametrize(
+    ("period", "grace", "cron", "words"),
+    [
+        (2 * 86400, 3600, "", "every 2 days, 1 hour grace"),
+        (90 * 60, 0, "", "every 90 minutes, 0 seconds grace"),
+        (60, 61, "", "every 1 minute, 61 seconds grace"),
+        (None, 300, "0 2 * * *", "cron '0 2 * * *' (Europe/Berlin), 5 minutes grace"),
+        (None, 300, "", "default: stale after 1 day without a heartbeat"),
+    ],
+)
+def test_a_schedule_in_words(period, grace, cron, words):
+    period = None if period is None else timedelta(seconds=period)
+    described = schedules.describe(
+        period=period,
+        cron=cron,
+        tz="Europe/Berlin",
+        grace=timedelta(seconds=grace),
+        stale_after=timedelta(hours=24),
+    )
+    assert described == words
+
+
 # --- the shortest period (1 minute) -----------------------------------------------------
 
 
