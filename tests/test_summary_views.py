@@ -229,7 +229,7 @@ def test_a_failed_job_is_counted_failed_everywhere_never_healthy(staff, monitore
     assert 'Healthy jobs (up)</th><td class="number">1</td>' in page
     jobs = staff.get("/summary.json").json()["jobs"]
     assert (jobs["healthy"], jobs["stale"], jobs["states"]["failed"]) == (1, 1, 1)
-    samples = metric_samples(staff.get("/metrics").content.decode())
+    samples = metric_samples(scrape(staff))
     assert samples[("cronmonitor_jobs", (("state", "failed"),))] == 1
     assert samples[("cronmonitor_jobs", (("state", "up"),))] == 1
     viewer = staff_client("view_jobheartbeat", username="viewer")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('heartbeats', '0004_job_count'),
+        ('heartbeats', '0007_display_names_and_ping_senders'),
     ]
 
     operations = [
