@@ -42,14 +42,21 @@ def assert_ping_kept(now: datetime) -> None:
 
 
 @contextmanager
-def after_first_read_of(table: str, action: Callable[[], None]) -> Iterator[None]:
-    """Run `action` once, right after the first query that reads `table`: between the admin
-    reading the row and writing it."""
+def after_first_read_of(
+    table: str, action: Callable[[], None], *, containing: str = ""
+) -> Iterator[None]:
+    """Run `action` once, right after the first query that reads `table` (and contains
+    `containing`): between the admin reading the row and writing it."""
     done = threading.Event()
 
     def wrapper(execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        if not done.is_set() and sql.startswith("SELECT") and f'FROM "{table}"' in sql:
+        if (
+            not done.is_set()
+            and sql.startswith("SELECT")
+            and f'FROM "{table}"' in sql
+            and containing in sql
+        ):
             done.set()
             action()
         return result
@@ -89,7 +96,9 @@ def test_a_job_a_first_ping_creates_while_the_admin_adds_it_is_kept(db, clock):
     client = staff_client("view_jobheartbeat", "add_jobheartbeat", "change_jobheartbeat")
     form = {"job_name": "backup", "status": "healthy", "tz": "UTC", "grace": "00:20:00"}
     pinged = []
-    with after_first_read_of("job_heartbeats", lambda: pinged.append(failing_ping(clock.now()))):
+    # After the form's last check (the name as the primary key), before its insert.
+    first_ping = lambda: pinged.append(failing_ping(clock.now()))  # noqa: E731
+    with after_first_read_of("job_heartbeats", first_ping, containing='"job_name" = %s'):
         response = client.post(reverse("admin:heartbeats_jobheartbeat_add"), form)
     assert response.status_code == 302
     job = JobHeartbeat.objects.get(pk="backup")
