@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from heartbeats import config, delivery, job_count, queries, rules, schedules, services
+from heartbeats import config, delivery, incidents, job_count, queries, rules, services
 from heartbeats.logging import redact
 from heartbeats.models import (
     PROBLEM_KINDS,
@@ -32,7 +32,6 @@ from heartbeats.models import (
     DeliveryState,
     EventKind,
     JobHeartbeat,
-    PingEvent,
     RunOutcome,
 )
 
@@ -47,8 +46,26 @@ NO_CHANNEL_ERROR = "no alert channel is configured: stale jobs cannot be alerted
 @dataclass(frozen=True)
 class JobOutcome:
     job_name: str
-    action: str  # sent, suppressed, failed, pending, would_send, no_channel, deferred, expired
+    # sent, suppressed, failed, pending, would_send, no_channel, deferred, silenced
+    action: str
     detail: str = ""
+
+
+# How the summary line names each outcome, in its order.
+OUTCOME_WORDS = {
+    "sent": "alerted",
+    "would_send": "would be alerted",
+    "suppressed": "suppressed",
+    "deferred": "deferred by outage grace",
+    "silenced": "silenced",
+    "pending": "pending",
+    "failed": "not delivered",
+    "no_channel": "not alerted (no channel)",
+}
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 @dataclass
@@ -61,41 +78,69 @@ class CheckResult:
     suppressed_alerts: int = 0
     failed_alerts: int = 0
     recoveries: int = 0
+    recoveries_sent: int = 0
     outage: str = ""
     retries_waiting: int = 0
     next_retry_at: datetime | None = None
+    problems: dict[str, int] = field(default_factory=dict)
     channels: list[str] = field(default_factory=list)
     jobs: list[JobOutcome] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def count_problem(self, problem: rules.Problem, *, stale: bool) -> None:
+        self.problems[problem.value] = self.problems.get(problem.value, 0) + 1
+        self.stale_jobs += stale
+
+    def outcomes(self) -> dict[str, int]:
+        """Each job with a problem counted once, by what finally happened to it this pass."""
+        final = {outcome.job_name: outcome.action for outcome in self.jobs}
+        counts: dict[str, int] = {}
+        for action in final.values():
+            counts[action] = counts.get(action, 0) + 1
+        return counts
+
     def as_dict(self) -> dict:
         data = asdict(self)
         data["jobs"] = [asdict(j) for j in self.jobs]
+        data["outcomes"] = self.outcomes()
         data["next_retry_at"] = self.next_retry_at.isoformat() if self.next_retry_at else None
         return data
 
     def summary_line(self) -> str:
-        verb = "would send" if self.dry_run else "sent"
-        line = (
-            f"Checked {self.total_jobs} jobs ({self.trigger}"
-            f"{', dry run' if self.dry_run else ''}): {self.stale_jobs} stale, "
-            f"{self.alerts_sent} alerts {verb}, {self.suppressed_alerts} suppressed, "
-            f"{self.failed_alerts} failed"
-        )
-        if self.retries_waiting and self.next_retry_at:
-            what = "delivery" if self.retries_waiting == 1 else "deliveries"
-            line += (
-                f"; {self.retries_waiting} {what} waiting to retry, next at "
-                f"{self.next_retry_at:%Y-%m-%d %H:%M} UTC"
+        head = f"Checked {_count(self.total_jobs, 'job')} ({self.trigger}"
+        head += f"{', dry run' if self.dry_run else ''}): "
+        n_problems = sum(self.problems.values())
+        if n_problems:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.problems.items()))
+            head += f"{n_problems} with a problem ({kinds}), {self.stale_jobs} of them stale: "
+            outcomes = self.outcomes()
+            head += ", ".join(
+                f"{outcomes[action]} {words}"
+                for action, words in OUTCOME_WORDS.items()
+                if outcomes.get(action)
             )
-        return line + (f"; suspected monitoring outage: {self.outage}" if self.outage else "")
+        else:
+            head += "no job has a problem"
+        parts = [head]
+        if self.recoveries_sent or self.recoveries:
+            verb = "would be sent" if self.dry_run else "sent"
+            count = self.recoveries if self.dry_run else self.recoveries_sent
+            parts.append(f"{_count(count, 'recovery notice')} {verb}")
+        if self.failed_alerts:
+            parts.append(f"{_count(self.failed_alerts, 'alert')} with a failed delivery")
+        if self.retries_waiting and self.next_retry_at:
+            what = _count(self.retries_waiting, "delivery", "deliveries")
+            parts.append(
+                f"{what} waiting to retry, next at {self.next_retry_at:%Y-%m-%d %H:%M} UTC"
+            )
+        if self.outage:
+            parts.append(f"suspected monitoring outage: {self.outage}")
+        return "; ".join(parts)
 
 
 def _candidates(*, now: datetime, job_names: list[str] | None):
     thresholds = config.thresholds()
     open_alert = Alert.objects.filter(job=OuterRef("pk"), done=False, kind__in=PROBLEM_KINDS)
-    last_event = PingEvent.objects.filter(job=OuterRef("pk")).order_by("-created_at")
-    last_fail = last_event.filter(kind=EventKind.FAIL)
     last_problem = Alert.objects.filter(job=OuterRef("pk"), kind__in=PROBLEM_KINDS).order_by(
         "-created_at"
     )
@@ -106,9 +151,6 @@ def _candidates(*, now: datetime, job_names: list[str] | None):
         )
         .annotate(
             has_open_alert=Exists(open_alert),
-            last_event_kind=Subquery(last_event.values("kind")[:1]),
-            last_event_at=Subquery(last_event.values("created_at")[:1]),
-            last_fail_body=Subquery(last_fail.values("body")[:1]),
             down_last_run=Subquery(last_problem.values("details__last_run_at")[:1]),
             # What "Last alert" says once an operator reset or forced one (last_alert_at None).
             last_sent_alert_at=Subquery(
@@ -123,27 +165,13 @@ def _candidates(*, now: datetime, job_names: list[str] | None):
     return qs
 
 
-def _details(job: JobHeartbeat, problem: rules.Problem, *, now: datetime) -> dict:
-    """The snapshot a message is built from, so a retried delivery says what was decided."""
-    stale_after = config.thresholds().stale_after
-    overdue = rules.overdue(queries.job_facts(job), now=now, stale_after=stale_after)
-    grace = job.grace if job.grace is not None else config.default_grace()
-    last_event = ""
-    if job.last_event_kind:
-        last_event = f"{job.last_event_kind} at {job.last_event_at:%Y-%m-%d %H:%M UTC}"
+def _details(job: JobHeartbeat, problem: rules.Problem, assessment: incidents.Assessment) -> dict:
+    """What only the decision knows; the message's other facts are read when it is sent."""
     return {
         "problem": problem.value,
         "last_run_at": job.last_run_at.isoformat(),
         "last_alert_at": _iso(job.last_alert_at or job.last_sent_alert_at),
-        "overdue_hours": round(overdue.total_seconds() / 3600, 2) if overdue else None,
-        "status": job.status,
-        "schedule": schedules.describe(
-            period=job.period, cron=job.cron, tz=job.tz, grace=grace, stale_after=stale_after
-        ),
-        "last_event": last_event,
-        "output_tail": (job.last_fail_body or "")[-OUTPUT_TAIL_CHARS:]
-        if problem == rules.Problem.FAILED
-        else "",
+        "flapping_incidents": assessment.flapping_incidents,
     }
 
 
@@ -183,6 +211,8 @@ class _Decision:
     grace_until: datetime | None = None
     previous_check_at: datetime | None = None
     recovered: list[JobHeartbeat] = field(default_factory=list)
+    assessed: list[tuple[JobHeartbeat, incidents.Assessment]] = field(default_factory=list)
+    silenced_until: datetime | None = None
 
 
 def _decide(
@@ -197,33 +227,42 @@ def _decide(
     thresholds = config.thresholds()
     result.total_jobs = job_count.total(connection)
     previous_check_at, grace_until = _run_history(now=now, current=current)
-    decision = _Decision(grace_until=grace_until, previous_check_at=previous_check_at)
-    fresh: list[tuple[JobHeartbeat, rules.Problem]] = []
+    decision = _Decision(
+        grace_until=grace_until,
+        previous_check_at=previous_check_at,
+        silenced_until=incidents.silenced_until(now=now),
+    )
+    fresh: list[tuple[JobHeartbeat, rules.Problem, incidents.Assessment]] = []
     candidates = sorted(_candidates(now=now, job_names=job_names), key=lambda j: j.last_run_at)
     for job in candidates:
         facts = queries.job_facts(job)
         problem = rules.problem(facts, now=now, stale_after=thresholds.stale_after)
         if problem is None:
-            decision.recovered.append(job)  # alerted earlier, fine again
+            if decision.silenced_until is None:
+                decision.recovered.append(job)  # alerted earlier, fine again
             continue
-        if rules.is_stale(facts, now=now, stale_after=thresholds.stale_after):
-            result.stale_jobs += 1
+        result.count_problem(
+            problem, stale=rules.is_stale(facts, now=now, stale_after=thresholds.stale_after)
+        )
+        assessment = incidents.assess(job, facts, now=now)
+        decision.assessed.append((job, assessment))
         if job.has_open_alert:
             result.jobs.append(
                 JobOutcome(job.job_name, "pending", "an earlier alert is still being delivered")
             )
-        elif rules.is_suppressed(job.last_alert_at, now=now, suppression=thresholds.suppression):
+        elif assessment.suppressed:
             hours = rules.hours_since(job.last_alert_at, now=now)
             logger.info("Suppressing alert for %s (last alert %.1fh ago)", job.job_name, hours)
             result.suppressed_alerts += 1
+            why = "flapping" if job.flapping else "same incident"
             result.jobs.append(
-                JobOutcome(job.job_name, "suppressed", f"last alert {hours:.1f}h ago")
+                JobOutcome(job.job_name, "suppressed", f"{why}, last alert {hours:.1f}h ago")
             )
         else:
-            fresh.append((job, problem))
+            fresh.append((job, problem, assessment))
     newly_down = sum(
         1
-        for job, p in fresh
+        for job, p, _ in fresh
         if p == rules.Problem.DOWN
         and not job.alerted
         and rules.went_down_since(
@@ -240,10 +279,15 @@ def _decide(
     if reason:
         result.outage = reason
         decision.grace_until = now + timedelta(minutes=settings.OUTAGE_GRACE_MINUTES)
-        decision.outage_alert = _outage_alert(
-            reason, now=now, trigger=trigger, until=decision.grace_until
-        )
-    for job, problem in fresh:
+        if decision.silenced_until is None:
+            decision.outage_alert = _outage_alert(
+                reason, now=now, trigger=trigger, until=decision.grace_until
+            )
+    for job, problem, assessment in fresh:
+        if decision.silenced_until is not None:
+            until = f"{decision.silenced_until:%Y-%m-%d %H:%M} UTC"
+            result.jobs.append(JobOutcome(job.job_name, "silenced", f"all alerts until {until}"))
+            continue
         if problem == rules.Problem.DOWN and decision.grace_until is not None:
             result.jobs.append(
                 JobOutcome(
@@ -255,7 +299,7 @@ def _decide(
             continue
         decision.alerts.append(
             Alert(job=job, kind=problem.value, created_at=now, trigger=trigger,
-                  details=_details(job, problem, now=now))
+                  details=_details(job, problem, assessment))
         )  # fmt: skip
     return decision
 
@@ -422,6 +466,7 @@ def _decide_and_deliver(result, run, *, now, trigger, job_names, sleep) -> datet
     with transaction.atomic():
         _lock_decisions()
         decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=run)
+        incidents.record(decision.assessed, now=now)
         recoveries = _recoveries(decision.recovered, now=now, trigger=trigger)
         result.recoveries = len(recoveries)
         if channels:
@@ -437,15 +482,28 @@ def _decide_and_deliver(result, run, *, now, trigger, job_names, sleep) -> datet
 
 
 def _merge(result: CheckResult, report: delivery.DeliveryReport) -> None:
+    """What became of each alert this pass touched: sent when any channel delivered it (an
+    email copy counts even if Slack failed), pending while a channel still retries."""
     problem_kinds = {k.value for k in PROBLEM_KINDS}
-    for alert, action in (
-        [(a, "sent") for a in report.sent]
-        + [(a, "failed") for a in report.failed]
-        + [(a, "pending") for a in report.pending]
-    ):
+    reported = [*report.sent, *report.failed, *report.pending]
+    states: dict = {}
+    for alert_id, state in AlertDelivery.objects.filter(
+        alert_id__in=[a.id for a in reported]
+    ).values_list("alert_id", "state"):
+        states.setdefault(alert_id, set()).add(state)
+    for alert in reported:
+        got = states.get(alert.id, set())
+        if DeliveryState.SENT in got:
+            action = "sent"
+        elif DeliveryState.PENDING in got:
+            action = "pending"
+        else:
+            action = "failed"
         if alert.kind in problem_kinds:
             result.jobs.append(JobOutcome(alert.job_id, action, alert.kind))
-    result.alerts_sent = sum(1 for a in report.sent if a.kind in problem_kinds)
+            result.alerts_sent += action == "sent"
+        elif alert.kind == AlertKind.RECOVERY:
+            result.recoveries_sent += action == "sent"
     result.failed_alerts = len(report.failed)
     result.errors.extend(report.errors)
 

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 
-from heartbeats import notifiers
+from heartbeats import alert_content, notifiers
 from heartbeats.config import configured_channels
 from heartbeats.models import (
     PROBLEM_KINDS,
@@ -145,34 +145,14 @@ def _renew(ids: list[int], lease_until: datetime) -> datetime:
 
 
 def _message_for(alerts: Sequence[Alert]) -> notifiers.Message:
+    """The message, its facts read now: a retry says what is true when it is sent."""
     if len(alerts) == 1 and alerts[0].job_id is None:
         details = alerts[0].details
         return notifiers.format_notice(details.get("title", "cronmonitor"), details.get("body", ""))
-    job_alerts = [job_alert(a) for a in alerts]
+    job_alerts = alert_content.job_alerts(alerts, now=timezone.now())
     if len(job_alerts) == 1:
         return notifiers.format_job_alert(job_alerts[0])
     return notifiers.format_digest(job_alerts)
-
-
-def job_alert(alert: Alert) -> notifiers.JobAlert:
-    """Rebuild the message facts from the snapshot stored with the alert."""
-    d = alert.details
-
-    def moment(key: str) -> datetime | None:
-        return datetime.fromisoformat(d[key]) if d.get(key) else None
-
-    return notifiers.JobAlert(
-        job_name=alert.job_id or "",
-        kind=alert.kind,
-        last_run_at=moment("last_run_at"),
-        overdue_hours=d.get("overdue_hours"),
-        status=d.get("status", ""),
-        last_alert_at=moment("last_alert_at"),
-        schedule=d.get("schedule", ""),
-        last_event=d.get("last_event", ""),
-        output_tail=d.get("output_tail", ""),
-        downtime_hours=d.get("downtime_hours"),
-    )
 
 
 def _idempotency_key(deliveries: Sequence[AlertDelivery]) -> str:

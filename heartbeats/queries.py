@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import reduce
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Case, CharField, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 
 from heartbeats import job_count
 from heartbeats.models import (
@@ -38,11 +38,17 @@ def job_facts(job: JobHeartbeat) -> JobFacts:
         run_deadline=job.run_deadline,
         paused=job.paused,
         n_runs=job.n_runs,
+        last_success_at=job.last_success_at,
+        watched_since=job.watched_since,
+        incident_opened_at=job.incident_opened_at,
+        flapping=job.flapping,
     )
 
 
 def _stale_branches(*, now: datetime, stale_after: timedelta) -> list[Q]:
-    return [Q(due_at__isnull=True, last_run_at__lt=now - stale_after), Q(due_at__lt=now)]
+    cutoff = now - stale_after
+    unwatched = Q(watched_since__isnull=True) | Q(watched_since__lt=cutoff)
+    return [Q(due_at__isnull=True, last_run_at__lt=cutoff) & unwatched, Q(due_at__lt=now)]
 
 
 def stale_q(*, now: datetime, stale_after: timedelta) -> Q:
@@ -120,8 +126,9 @@ def _exists_sql(qs: QuerySet) -> tuple[str, tuple]:
 
 
 def suppressed_q(*, now: datetime, suppression: timedelta) -> Q:
-    """`rules.is_suppressed` in SQL."""
-    return Q(last_alert_at__gt=now - suppression)
+    """`rules.is_suppressed` in SQL: a recent alert, and no recovery since it (or flapping)."""
+    recovered = Q(last_success_at__gt=F("last_alert_at")) | Q(watched_since__gt=F("last_alert_at"))
+    return Q(last_alert_at__gt=now - suppression) & (Q(flapping=True) | ~recovered)
 
 
 def alert_state_q(state: AlertState, *, now: datetime, thresholds: Thresholds) -> Q:

@@ -153,6 +153,9 @@ def _upsert_sql(kind: str, *, create: bool, lookup: str) -> tuple[str, list[str]
         names += ["status"]
         sets += [f"metadata = COALESCE({_json_param()}, job_heartbeats.metadata)"]
         names += ["metadata"]
+        if kind == EventKind.SUCCESS:
+            sets += ["last_success_at = %s"]
+            names += ["now"]
     elif kind == EventKind.START:
         sets += ["last_start_at = %s"]
         names += ["now"]
@@ -161,12 +164,13 @@ def _upsert_sql(kind: str, *, create: bool, lookup: str) -> tuple[str, list[str]
         return sql, [*names, "lookup"]
     columns = (
         "job_name, uuid, last_run_at, status, metadata, created_at, updated_at, last_outcome, "
-        "n_runs, paused, alerted, cron, tz, last_start_at"
+        "n_runs, paused, alerted, cron, tz, last_start_at, last_success_at, flapping, "
+        "recent_incidents"
     )
-    values = f"%s, %s, %s, %s, {_json_param()}, %s, %s, %s, %s, %s, %s, '', 'UTC', %s"
+    values = f"%s, %s, %s, %s, {_json_param()}, %s, %s, %s, %s, %s, %s, '', 'UTC', %s, %s, %s, '[]'"
     insert_names = [
         "lookup", "uuid", "now", "insert_status", "insert_metadata", "now", "now",
-        "outcome", "insert_runs", "false", "false", "insert_start",
+        "outcome", "insert_runs", "false", "false", "insert_start", "insert_success", "false",
     ]  # fmt: skip
     sql = (
         f"INSERT INTO job_heartbeats ({columns}) VALUES ({values}) "
@@ -226,6 +230,7 @@ def record_signal(
         "insert_runs": 1 if finishing else 0,
         "false": False,
         "insert_start": ops.adapt_datetimefield_value(now) if kind == EventKind.START else None,
+        "insert_success": ops.adapt_datetimefield_value(now) if kind == EventKind.SUCCESS else None,
     }
     lookup = "job_name" if job_name is not None else "uuid"
     create = create and job_name is not None

@@ -61,12 +61,14 @@ def test_slack_shows_hostile_name_status_and_output_literally(make_job, slack_ok
         assert "&lt;https://evil.example|click&gt; &amp; co" in sent
         assert "&amp;lt;" not in sent
     assert body["text"].startswith("inj&lt;!channel&gt; FAILED\n")
-    assert "Status: &lt;!here&gt;" in body["text"]
+    assert "Reported status: &lt;!here&gt;" in body["text"]
     assert f"Details: {url}" in body["text"]
     assert slack_markup(body["text"]) == []
     assert slack_markup(blocks) == [f"<{url}|Open in cronmonitor>"]
     assert body["blocks"][0]["text"]["text"] == "inj&lt;!channel&gt; FAILED"
-    assert {"type": "mrkdwn", "text": "*Status*\n&lt;!here&gt;"} in body["blocks"][1]["fields"]
+    assert {"type": "mrkdwn", "text": "*Reported status*\n&lt;!here&gt;"} in body["blocks"][1][
+        "fields"
+    ]
 
 
 def test_output_cannot_close_its_slack_code_block(make_job, slack_ok, email_ok):
