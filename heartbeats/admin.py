@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from heartbeats import admin_actions, admin_display, config, queries, rules, services
+from heartbeats import admin_actions, admin_display, config, incidents, queries, rules, services
 from heartbeats.admin_config import configuration_view
 from heartbeats.admin_filters import AlertStateFilter, HealthFilter, LastAlertFilter
 from heartbeats.admin_forms import JobHeartbeatForm
@@ -115,6 +115,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
             route(
                 "silence-all/", procedure_view, "silence_all", procedure=admin_actions.SILENCE_ALL
             ),
+            route("unsilence/", admin_actions.unsilence_view, "unsilence"),
             route(
                 "bulk-recover/",
                 procedure_view,
@@ -130,6 +131,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
             "can_change_jobs": self.has_change_permission(request),
             "can_silence_all": self.has_silence_all_alerts_permission(request),
             "can_bulk_recover": self.has_bulk_recover_jobs_permission(request),
+            "silenced_until": incidents.silenced_until(now=timezone.now()),
         }
         return super().changelist_view(request, extra_context)
 
