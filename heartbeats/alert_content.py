@@ -1,18 +1,23 @@
 """What a job alert says, read from the job and its pings when the message is sent.
 
-A retried alert then says how overdue the job is now, not when it was decided. The decision
-leaves in the alert's details only what it alone knows (flapping, the run before a "back up").
+A retried Slack message then says how overdue the job is now, not when it was decided. Email is
+the exception: Resend deduplicates a retry only when its key *and* body are the same (a changed
+body under the same key is refused), so the email's time-relative figures are stated as of the
+decision. The decision leaves in the alert's details only what it alone knows (flapping, the
+run before a "back up").
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Right
+from django.utils import timezone
 
 from heartbeats import config, notifiers, queries, rules, schedules
 from heartbeats.models import Alert, EventKind, JobHeartbeat, PingEvent
@@ -56,8 +61,22 @@ def _events(alerts: Sequence[Alert]) -> dict[tuple[str, tuple[str, ...]], PingEv
     return found
 
 
-def job_alerts(alerts: Sequence[Alert], *, now: datetime) -> list[notifiers.JobAlert]:
-    """The facts of each alert's message as they stand at `now` (two or three queries)."""
+def message(alerts: Sequence[Alert]) -> notifiers.Message:
+    """One job alert, or a digest of several: Slack's facts as of now, email's as decided."""
+    live = _format(job_alerts(alerts, now=timezone.now()))
+    decided = _format(job_alerts(alerts, now=None))
+    return replace(decided, blocks=live.blocks, slack_source=live.text)
+
+
+def _format(job_alerts: list[notifiers.JobAlert]) -> notifiers.Message:
+    if len(job_alerts) == 1:
+        return notifiers.format_job_alert(job_alerts[0])
+    return notifiers.format_digest(job_alerts)
+
+
+def job_alerts(alerts: Sequence[Alert], *, now: datetime | None) -> list[notifiers.JobAlert]:
+    """The facts of each alert's message as they stand at `now` (None: as each alert was
+    decided), in two or three queries."""
     names = {a.job_id for a in alerts if a.job_id}
     jobs = {job.job_name: job for job in JobHeartbeat.objects.filter(job_name__in=names)}
     events = _events(alerts)
@@ -70,8 +89,9 @@ def job_alerts(alerts: Sequence[Alert], *, now: datetime) -> list[notifiers.JobA
 
 
 def _job_alert(
-    alert: Alert, job: JobHeartbeat | None, event: PingEvent | None, *, now: datetime
+    alert: Alert, job: JobHeartbeat | None, event: PingEvent | None, *, now: datetime | None
 ) -> notifiers.JobAlert:
+    now = now or alert.created_at
     d = alert.details
     common = {
         "job_name": alert.job_id or "",

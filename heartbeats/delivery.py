@@ -145,14 +145,10 @@ def _renew(ids: list[int], lease_until: datetime) -> datetime:
 
 
 def _message_for(alerts: Sequence[Alert]) -> notifiers.Message:
-    """The message, its facts read now: a retry says what is true when it is sent."""
     if len(alerts) == 1 and alerts[0].job_id is None:
         details = alerts[0].details
         return notifiers.format_notice(details.get("title", "cronmonitor"), details.get("body", ""))
-    job_alerts = alert_content.job_alerts(alerts, now=timezone.now())
-    if len(job_alerts) == 1:
-        return notifiers.format_job_alert(job_alerts[0])
-    return notifiers.format_digest(job_alerts)
+    return alert_content.message(alerts)
 
 
 def _idempotency_key(deliveries: Sequence[AlertDelivery]) -> str:

@@ -87,11 +87,14 @@ class Message:
     text: str
     html: str
     blocks: list[dict] = field(default_factory=list)
+    # Slack's own text when it differs from the email's (its facts are read later, see
+    # alert_content.message); empty: the same as `text`.
+    slack_source: str = ""
 
     @property
     def slack_text(self) -> str:
         """`text` for Slack: it holds no markup of ours, so all of it is shown literally."""
-        return slack_escape(self.text)
+        return slack_escape(self.slack_source or self.text)
 
 
 def slack_escape(text: str) -> str:

@@ -39,7 +39,7 @@ class AlertState(enum.StrEnum):
         return {
             AlertState.HEALTHY: "Healthy",
             AlertState.NEVER_ALERTED: "Never alerted (should alert)",
-            AlertState.SUPPRESSED: f"Suppressed (same incident, < {hours} since last alert)",
+            AlertState.SUPPRESSED: f"Suppressed (< {hours} since last alert)",
             AlertState.SHOULD_ALERT: f"Should alert (>= {hours} since last alert)",
         }[self]
 
