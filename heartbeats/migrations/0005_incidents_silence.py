@@ -4,6 +4,13 @@ import django.utils.timezone
 from django.db import migrations, models
 from django.db.models import F
 
+from heartbeats import job_count
+
+
+def restore_job_count(apps, schema_editor):
+    """SQLite rebuilt the jobs table for the new columns, dropping its counting triggers."""
+    job_count.install(schema_editor.connection)
+
 
 def backfill(apps, schema_editor):
     """A job's last success is its last run when that run succeeded; an alerted job's incident
@@ -54,4 +61,5 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
+        migrations.RunPython(restore_job_count, migrations.RunPython.noop),
     ]
