@@ -44,7 +44,7 @@ def assess(job: JobHeartbeat, facts: rules.JobFacts, *, now: datetime) -> Assess
     only then does the anti-spam rule hold back a new incident, so the incident that tips a
     job into flapping is alerted (the one "flapping" alert) and later ones wait for the window.
     """
-    stored = [datetime.fromisoformat(moment) for moment in job.recent_incidents]
+    stored = [datetime.fromisoformat(moment) for moment in job.recent_incidents or []]
     prior = rules.incidents_within(stored, now=now, window=flap_window())
     new_incident = rules.opens_incident(facts)
     openings = [*prior, now] if new_incident else prior
@@ -69,7 +69,9 @@ def record(assessed: list[tuple[JobHeartbeat, Assessment]], *, now: datetime) ->
     groups: dict[tuple[bool, tuple[str, ...], bool], list[str]] = defaultdict(list)
     for job, assessment in assessed:
         openings = tuple(moment.isoformat() for moment in assessment.openings)
-        unchanged = openings == tuple(job.recent_incidents) and assessment.flapping == job.flapping
+        unchanged = (
+            openings == tuple(job.recent_incidents or ()) and assessment.flapping == job.flapping
+        )
         if assessment.new_incident or not unchanged:
             groups[(assessment.new_incident, openings, assessment.flapping)].append(job.job_name)
     for (new_incident, openings, flapping), names in groups.items():

@@ -61,8 +61,8 @@ class JobHeartbeat(models.Model):
     # The checker's incident record: when the current one opened, and the openings within
     # FLAP_WINDOW_HOURS (ISO times), from which flapping is judged.
     incident_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
-    recent_incidents = models.JSONField(default=list, blank=True, editable=False)
-    flapping = models.BooleanField(default=False, editable=False)
+    recent_incidents = models.JSONField(default=list, blank=True, null=True, editable=False)
+    flapping = models.BooleanField(default=False, db_default=False, editable=False)
 
     period = models.DurationField(null=True, blank=True, help_text="Expected time between runs.")
     cron = models.CharField(max_length=100, blank=True, help_text="Cron expression, e.g. 0 2 * * *")

@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='jobheartbeat',
             name='flapping',
-            field=models.BooleanField(default=False, editable=False),
+            field=models.BooleanField(db_default=False, default=False, editable=False),
         ),
         migrations.AddField(
             model_name='jobheartbeat',
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='jobheartbeat',
             name='recent_incidents',
-            field=models.JSONField(blank=True, default=list, editable=False),
+            field=models.JSONField(blank=True, default=list, editable=False, null=True),
         ),
         migrations.AddField(
             model_name='jobheartbeat',
