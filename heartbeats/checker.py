@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 
 CHECKER_JOB = "cron-healthcheck"
 DECIDE_LOCK_KEY = 7_202_611  # any constant shared by all checkers of one database
-OUTPUT_TAIL_CHARS = 1000
 NO_CHANNEL_ERROR = "no alert channel is configured: stale jobs cannot be alerted"
 
 
