@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from heartbeats import checker, services
+from heartbeats import checker, metrics, services
 from heartbeats.models import JobHeartbeat
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
@@ -75,6 +75,7 @@ def test_a_resumed_job_is_judged_from_its_resumption(
     make_job("started", age=H, paused=True, last_start_at=T0 - 2 * H, run_deadline=T0 - H)
     assert services.set_paused(JobHeartbeat.objects.all(), paused=False, now=T0) == 2
     assert check(T0).summary_line() == "Checked 2 jobs (manual): no job has a problem"
+    assert metrics.stale_jobs(now=T0) == []  # the summary page agrees with the checker
     assert JobHeartbeat.objects.get(pk="started").run_deadline == T0 + H
     clock.advance(hours=1, seconds=1)
     check(clock.now())
