@@ -314,6 +314,9 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "heartbeats.logging.SecretSafeExceptionRepor
 # --- cronmonitor -------------------------------------------------------------------------
 STALE_AFTER_HOURS = env_hours("STALE_AFTER_HOURS", 24)
 ALERT_SUPPRESSION_HOURS = env_hours("ALERT_SUPPRESSION_HOURS", 6)
+# More than FLAP_THRESHOLD incidents within FLAP_WINDOW_HOURS: one "flapping" alert, then anti-spam.
+FLAP_THRESHOLD = env_int("FLAP_THRESHOLD", 4, minimum=1)
+FLAP_WINDOW_HOURS = env_hours("FLAP_WINDOW_HOURS", 6)
 # Every minute: a job is alerted by the first pass after its grace ends (README, Scheduling).
 HEALTHCHECK_SCHEDULE = env_crontab("HEALTHCHECK_SCHEDULE", "* * * * *")
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")

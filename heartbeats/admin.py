@@ -16,6 +16,7 @@ from heartbeats import (
     admin_display,
     admin_pings,
     config,
+    incidents,
     queries,
     services,
     timefmt,
@@ -131,6 +132,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
             route(
                 "silence-all/", procedure_view, "silence_all", procedure=admin_actions.SILENCE_ALL
             ),
+            route("unsilence/", admin_actions.unsilence_view, "unsilence"),
             route(
                 "bulk-recover/",
                 procedure_view,
@@ -146,6 +148,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
             "can_change_jobs": self.has_change_permission(request),
             "can_silence_all": self.has_silence_all_alerts_permission(request),
             "can_bulk_recover": self.has_bulk_recover_jobs_permission(request),
+            "silenced_until": incidents.silenced_until(now=timezone.now()),
         }
         return super().changelist_view(request, extra_context)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -24,11 +24,13 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from heartbeats import checker, config, delivery, queries, services
+from heartbeats import checker, config, delivery, incidents, queries, services
 from heartbeats.logging import redact
 from heartbeats.models import JobHeartbeat
 
 NOT_PROBLEM = "healthy: nothing to alert"
+
+MAX_SILENCE_HOURS = 168  # a week: longer is better done by pausing jobs
 
 # One check, one message: beyond this a selection is better served by the whole checker.
 FORCE_ALERT_LIMIT = 500
@@ -156,56 +158,92 @@ def resume_jobs(modeladmin, request, queryset) -> None:
     _set_paused(modeladmin, request, queryset, paused=False)
 
 
+class ProcedureInputError(ValueError):
+    """A confirmation form value that cannot be used; the message says why, in one line."""
+
+
 @dataclass(frozen=True)
 class Procedure:
-    """A runbook procedure over the whole table, confirmed on a page that states its reach."""
+    """A runbook procedure over the whole table, confirmed on a page that states its reach.
+
+    `run` does it, records it in the admin history and returns what to tell the operator.
+    """
 
     url_name: str
     title: str
     permission: str
     count: Callable[[datetime], int]
-    run: Callable[[datetime], int]
-    explain: Callable[[int], str]
-    done: Callable[[int], str]
+    run: Callable[[HttpRequest, datetime], str]
+    explain: Callable[[int, datetime], str]
+    asks_hours: bool = False
 
 
-def _silence_explain(count: int) -> str:
-    window = f"{config.thresholds().suppression.total_seconds() / 3600:g} h"
+def _silence_hours(request: HttpRequest) -> float:
+    """The silence's length from the confirmation form; the anti-spam window by default."""
+    text = request.POST.get("hours", "").strip()
+    default = config.thresholds().suppression.total_seconds() / 3600
+    try:
+        hours = float(text) if text else default
+    except ValueError:
+        raise ProcedureInputError(f"{text[:20]} is not a number of hours.") from None
+    if not 0 < hours <= MAX_SILENCE_HOURS:
+        raise ProcedureInputError(f"Silence for more than 0 and at most {MAX_SILENCE_HOURS} h.")
+    return hours
+
+
+def _silence_explain(count: int, now: datetime) -> str:
+    until = now + config.thresholds().suppression
     message = ngettext(
-        "This marks %(count)d job as alerted just now, every job and not only the selected "
-        "ones: no alert goes out for %(window)s (the anti-spam window).",
-        "This marks all %(count)d jobs as alerted just now, every job and not only the "
-        "selected ones: no alert goes out for %(window)s (the anti-spam window).",
+        "No alert about any of the %(count)d job (every job, not only the selected ones) goes "
+        "out until the time below, %(until)s by default. Alerts are not marked as sent: "
+        "those still due when the silence ends go out then. 'Unsilence' ends it early.",
+        "No alert about any of the %(count)d jobs (every job, not only the selected ones) goes "
+        "out until the time below, %(until)s by default. Alerts are not marked as sent: "
+        "those still due when the silence ends go out then. 'Unsilence' ends it early.",
         count,
     )
-    return message % {"count": count, "window": window}
+    return message % {"count": count, "until": f"{until:%Y-%m-%d %H:%M} UTC"}
 
 
-def _silence_done(count: int) -> str:
-    message = ngettext(
-        "Silenced the alerts of %(count)d job.", "Silenced the alerts of %(count)d jobs.", count
-    )
-    return message % {"count": count}
+def _silence_run(request: HttpRequest, now: datetime) -> str:
+    until = now + timedelta(hours=_silence_hours(request))
+    services.silence_all(now=now, until=until)
+    done = f"Silenced all alerts until {until:%Y-%m-%d %H:%M} UTC."
+    log_table(request, "all jobs", done)
+    return done
 
 
 def _stale_count(now: datetime) -> int:
-    return queries.stale_jobs(now=now, stale_after=config.thresholds().stale_after).count()
+    stale = queries.stale_jobs(now=now, stale_after=config.thresholds().stale_after)
+    return stale.filter(paused=False).count()
 
 
-def _recover_explain(count: int) -> str:
+def _recover_explain(count: int, now: datetime) -> str:
     message = ngettext(
-        "This marks the %(count)d stale job as run just now, with status 'recovered' and its "
-        "alert timestamp set to now.",
-        "This marks the %(count)d stale jobs as run just now, with status 'recovered' and "
-        "their alert timestamps set to now.",
+        "This gives the %(count)d stale job a fresh window from now, as resuming does: it is "
+        "alerted again only if it then misses its schedule. Its last run stays as it was; "
+        "paused jobs are left alone.",
+        "This gives the %(count)d stale jobs a fresh window from now, as resuming does: each "
+        "is alerted again only if it then misses its schedule. Their last runs stay as they "
+        "were; paused jobs are left alone.",
         count,
     )
     return message % {"count": count}
 
 
-def _recover_done(count: int) -> str:
-    message = ngettext("Recovered %(count)d stale job.", "Recovered %(count)d stale jobs.", count)
-    return message % {"count": count}
+def _recover_run(request: HttpRequest, now: datetime) -> str:
+    names = services.bulk_recover(now=now)
+    log_jobs(
+        request,
+        JobHeartbeat.objects.filter(job_name__in=names),
+        f"Recovered by 'Bulk recover': a fresh window from {now:%Y-%m-%d %H:%M} UTC.",
+    )
+    message = ngettext(
+        "Recovered %(count)d stale job.", "Recovered %(count)d stale jobs.", len(names)
+    )
+    done = message % {"count": len(names)}
+    log_table(request, "all jobs", done)
+    return done
 
 
 SILENCE_ALL = Procedure(
@@ -213,9 +251,9 @@ SILENCE_ALL = Procedure(
     title="Silence all alerts",
     permission="heartbeats.silence_all_alerts",
     count=lambda now: JobHeartbeat.objects.count(),
-    run=lambda now: services.silence_all(now=now),
+    run=_silence_run,
     explain=_silence_explain,
-    done=_silence_done,
+    asks_hours=True,
 )
 
 BULK_RECOVER = Procedure(
@@ -223,9 +261,8 @@ BULK_RECOVER = Procedure(
     title="Bulk recover stale jobs",
     permission="heartbeats.bulk_recover_jobs",
     count=_stale_count,
-    run=lambda now: services.bulk_recover(now=now),
+    run=_recover_run,
     explain=_recover_explain,
-    done=_recover_done,
 )
 
 
@@ -234,11 +271,16 @@ def procedure_view(request: HttpRequest, *, modeladmin, procedure: Procedure) ->
     if not request.user.has_perm(procedure.permission):
         raise PermissionDenied
     now = timezone.now()
+    error = ""
     if request.method == "POST" and request.POST.get("confirm") == "yes":
-        count = procedure.run(now)
-        log_table(request, "all jobs", procedure.done(count))
-        modeladmin.message_user(request, procedure.done(count), messages.SUCCESS)
-        return HttpResponseRedirect(changelist_url())
+        try:
+            with transaction.atomic():
+                done = procedure.run(request, now)
+        except ProcedureInputError as exc:
+            error = str(exc)
+        else:
+            modeladmin.message_user(request, done, messages.SUCCESS)
+            return HttpResponseRedirect(changelist_url())
     count = procedure.count(now)
     context = {
         **modeladmin.admin_site.each_context(request),
@@ -246,12 +288,31 @@ def procedure_view(request: HttpRequest, *, modeladmin, procedure: Procedure) ->
         "title": f"{procedure.title}: are you sure?",
         "procedure": procedure,
         "count": count,
-        "explanation": procedure.explain(count),
+        "explanation": procedure.explain(count, now),
         "action_url": reverse(procedure.url_name),
+        "error": error,
+        "default_hours": f"{config.thresholds().suppression.total_seconds() / 3600:g}",
+        "silenced_until": incidents.silenced_until(now=now),
     }
     return TemplateResponse(
-        request, "admin/heartbeats/jobheartbeat/confirm_procedure.html", context
+        request,
+        "admin/heartbeats/jobheartbeat/confirm_procedure.html",
+        context,
+        status=400 if error else 200,
     )
+
+
+@require_POST
+def unsilence_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
+    """The "Unsilence" button: alerts are decided again from the next pass."""
+    if not request.user.has_perm(SILENCE_ALL.permission):
+        raise PermissionDenied
+    if services.unsilence(now=timezone.now()):
+        log_table(request, "all jobs", "Ended the silence of all alerts.")
+        modeladmin.message_user(request, "Alerts are on again.", messages.SUCCESS)
+    else:
+        modeladmin.message_user(request, "Alerts were not silenced.", messages.WARNING)
+    return HttpResponseRedirect(changelist_url())
 
 
 @admin.action(

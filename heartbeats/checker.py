@@ -13,16 +13,16 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, Q, Subquery
-from django.db.models.functions import Right
 from django.utils import timezone
 
-from heartbeats import config, delivery, job_count, outbox, queries, rules, schedules, services
+from heartbeats import config, delivery, incidents, job_count, outbox, queries, rules, services
+from heartbeats.check_result import CheckResult, JobOutcome
 from heartbeats.logging import redact
 from heartbeats.models import (
     PROBLEM_KINDS,
@@ -33,7 +33,6 @@ from heartbeats.models import (
     DeliveryState,
     EventKind,
     JobHeartbeat,
-    PingEvent,
     RunOutcome,
 )
 
@@ -41,63 +40,12 @@ logger = logging.getLogger(__name__)
 
 CHECKER_JOB = "cron-healthcheck"
 DECIDE_LOCK_KEY = 7_202_611  # any constant shared by all checkers of one database
-OUTPUT_TAIL_CHARS = 1000
 NO_CHANNEL_ERROR = "no alert channel is configured: stale jobs cannot be alerted"
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    job_name: str
-    action: str  # sent, suppressed, failed, pending, would_send, no_channel, deferred, expired
-    detail: str = ""
-
-
-@dataclass
-class CheckResult:
-    trigger: str
-    dry_run: bool = False
-    total_jobs: int = 0
-    stale_jobs: int = 0
-    alerts_sent: int = 0
-    suppressed_alerts: int = 0
-    failed_alerts: int = 0
-    recoveries: int = 0
-    outage: str = ""
-    retries_waiting: int = 0
-    next_retry_at: datetime | None = None
-    left_for_next_pass: int = 0  # deliveries not tried before the deadline
-    channels: list[str] = field(default_factory=list)
-    jobs: list[JobOutcome] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        data["jobs"] = [asdict(j) for j in self.jobs]
-        data["next_retry_at"] = self.next_retry_at.isoformat() if self.next_retry_at else None
-        return data
-
-    def summary_line(self) -> str:
-        verb = "would send" if self.dry_run else "sent"
-        line = (
-            f"Checked {self.total_jobs} jobs ({self.trigger}"
-            f"{', dry run' if self.dry_run else ''}): {self.stale_jobs} stale, "
-            f"{self.alerts_sent} alerts {verb}, {self.suppressed_alerts} suppressed, "
-            f"{self.failed_alerts} failed"
-        )
-        if self.retries_waiting and self.next_retry_at:
-            what = "delivery" if self.retries_waiting == 1 else "deliveries"
-            line += (
-                f"; {self.retries_waiting} {what} waiting to retry, next at "
-                f"{self.next_retry_at:%Y-%m-%d %H:%M} UTC"
-            )
-        return line + (f"; suspected monitoring outage: {self.outage}" if self.outage else "")
 
 
 def _candidates(*, now: datetime, job_names: list[str] | None):
     thresholds = config.thresholds()
     open_alert = Alert.objects.filter(job=OuterRef("pk"), done=False, kind__in=PROBLEM_KINDS)
-    last_event = PingEvent.objects.filter(job=OuterRef("pk")).order_by("-created_at")
-    last_fail = last_event.filter(kind=EventKind.FAIL)
     last_problem = Alert.objects.filter(job=OuterRef("pk"), kind__in=PROBLEM_KINDS).order_by(
         "-created_at"
     )
@@ -108,10 +56,6 @@ def _candidates(*, now: datetime, job_names: list[str] | None):
         )
         .annotate(
             has_open_alert=Exists(open_alert),
-            last_event_kind=Subquery(last_event.values("kind")[:1]),
-            last_event_at=Subquery(last_event.values("created_at")[:1]),
-            # Only the tail a message shows leaves the database, however large the body.
-            last_fail_body=Subquery(last_fail.values(tail=Right("body", OUTPUT_TAIL_CHARS))[:1]),
             down_last_run=Subquery(last_problem.values("details__last_run_at")[:1]),
             # What "Last alert" says once an operator reset or forced one (last_alert_at None).
             last_sent_alert_at=Subquery(
@@ -126,25 +70,13 @@ def _candidates(*, now: datetime, job_names: list[str] | None):
     return qs
 
 
-def _details(job: JobHeartbeat, problem: rules.Problem, *, now: datetime) -> dict:
-    """The snapshot a message is built from, so a retried delivery says what was decided."""
-    stale_after = config.thresholds().stale_after
-    overdue = rules.overdue(queries.job_facts(job), now=now, stale_after=stale_after)
-    grace = job.grace if job.grace is not None else config.default_grace()
-    last_event = ""
-    if job.last_event_kind:
-        last_event = f"{job.last_event_kind} at {job.last_event_at:%Y-%m-%d %H:%M UTC}"
+def _details(job: JobHeartbeat, problem: rules.Problem, assessment: incidents.Assessment) -> dict:
+    """What only the decision knows; the message's other facts are read when it is sent."""
     return {
         "problem": problem.value,
         "last_run_at": job.last_run_at.isoformat(),
         "last_alert_at": _iso(job.last_alert_at or job.last_sent_alert_at),
-        "overdue_hours": round(overdue.total_seconds() / 3600, 2) if overdue else None,
-        "status": job.status,
-        "schedule": schedules.describe(
-            period=job.period, cron=job.cron, tz=job.tz, grace=grace, stale_after=stale_after
-        ),
-        "last_event": last_event,
-        "output_tail": (job.last_fail_body or "") if problem == rules.Problem.FAILED else "",
+        "flapping_incidents": assessment.flapping_incidents,
     }
 
 
@@ -192,6 +124,8 @@ class _Decision:
     grace_until: datetime | None = None
     previous_check_at: datetime | None = None
     recovered: list[JobHeartbeat] = field(default_factory=list)
+    assessed: list[tuple[JobHeartbeat, incidents.Assessment]] = field(default_factory=list)
+    silenced_until: datetime | None = None
 
 
 def _decide(
@@ -207,33 +141,42 @@ def _decide(
     result.total_jobs = job_count.total(connection)
     history = _run_history(now=now, current=current)
     previous_check_at = history.previous
-    decision = _Decision(grace_until=history.grace_until, previous_check_at=previous_check_at)
-    fresh: list[tuple[JobHeartbeat, rules.Problem]] = []
+    decision = _Decision(
+        grace_until=history.grace_until,
+        previous_check_at=previous_check_at,
+        silenced_until=incidents.silenced_until(now=now),
+    )
+    fresh: list[tuple[JobHeartbeat, rules.Problem, incidents.Assessment]] = []
     candidates = sorted(_candidates(now=now, job_names=job_names), key=lambda j: j.last_run_at)
     for job in candidates:
         facts = queries.job_facts(job)
         problem = rules.problem(facts, now=now, stale_after=thresholds.stale_after)
         if problem is None:
-            decision.recovered.append(job)  # alerted earlier, fine again
+            if decision.silenced_until is None:
+                decision.recovered.append(job)  # alerted earlier, fine again
             continue
-        if rules.is_stale(facts, now=now, stale_after=thresholds.stale_after):
-            result.stale_jobs += 1
+        result.count_problem(
+            problem, stale=rules.is_stale(facts, now=now, stale_after=thresholds.stale_after)
+        )
+        assessment = incidents.assess(job, facts, now=now)
+        decision.assessed.append((job, assessment))
         if job.has_open_alert:
             result.jobs.append(
                 JobOutcome(job.job_name, "pending", "an earlier alert is still being delivered")
             )
-        elif rules.is_suppressed(job.last_alert_at, now=now, suppression=thresholds.suppression):
+        elif assessment.suppressed:
             hours = rules.hours_since(job.last_alert_at, now=now)
             logger.info("Suppressing alert for %s (last alert %.1fh ago)", job.job_name, hours)
             result.suppressed_alerts += 1
+            why = "flapping" if job.flapping else "same incident"
             result.jobs.append(
-                JobOutcome(job.job_name, "suppressed", f"last alert {hours:.1f}h ago")
+                JobOutcome(job.job_name, "suppressed", f"{why}, last alert {hours:.1f}h ago")
             )
         else:
-            fresh.append((job, problem))
+            fresh.append((job, problem, assessment))
     newly_down = sum(
         1
-        for job, p in fresh
+        for job, p, _ in fresh
         if p == rules.Problem.DOWN
         and not job.alerted
         and rules.went_down_since(
@@ -251,10 +194,15 @@ def _decide(
     if reason:
         result.outage = reason
         decision.grace_until = now + timedelta(minutes=settings.OUTAGE_GRACE_MINUTES)
-        decision.outage_alert = _outage_alert(
-            reason, now=now, trigger=trigger, until=decision.grace_until
-        )
-    for job, problem in fresh:
+        if decision.silenced_until is None:
+            decision.outage_alert = _outage_alert(
+                reason, now=now, trigger=trigger, until=decision.grace_until
+            )
+    for job, problem, assessment in fresh:
+        if decision.silenced_until is not None:
+            until = f"{decision.silenced_until:%Y-%m-%d %H:%M} UTC"
+            result.jobs.append(JobOutcome(job.job_name, "silenced", f"all alerts until {until}"))
+            continue
         if problem == rules.Problem.DOWN and decision.grace_until is not None:
             result.jobs.append(
                 JobOutcome(
@@ -266,7 +214,7 @@ def _decide(
             continue
         decision.alerts.append(
             Alert(job=job, kind=problem.value, created_at=now, trigger=trigger,
-                  details=_details(job, problem, now=now))
+                  details=_details(job, problem, assessment))
         )  # fmt: skip
     return decision
 
@@ -454,6 +402,7 @@ def _decide_and_deliver(
     with transaction.atomic():
         _lock_decisions()
         decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=run)
+        incidents.record(decision.assessed, now=now)
         recoveries = _recoveries(decision.recovered, now=now, trigger=trigger)
         result.recoveries = len(recoveries)
         if channels:
@@ -469,15 +418,28 @@ def _decide_and_deliver(
 
 
 def _merge(result: CheckResult, report: delivery.DeliveryReport) -> None:
+    """What became of each alert this pass touched: sent when any channel delivered it (an
+    email copy counts even if Slack failed), pending while a channel still retries."""
     problem_kinds = {k.value for k in PROBLEM_KINDS}
-    for alert, action in (
-        [(a, "sent") for a in report.sent]
-        + [(a, "failed") for a in report.failed]
-        + [(a, "pending") for a in report.pending]
-    ):
+    reported = [*report.sent, *report.failed, *report.pending]
+    states: dict = {}
+    for alert_id, state in AlertDelivery.objects.filter(
+        alert_id__in=[a.id for a in reported]
+    ).values_list("alert_id", "state"):
+        states.setdefault(alert_id, set()).add(state)
+    for alert in reported:
+        got = states.get(alert.id, set())
+        if DeliveryState.SENT in got:
+            action = "sent"
+        elif DeliveryState.PENDING in got:
+            action = "pending"
+        else:
+            action = "failed"
         if alert.kind in problem_kinds:
             result.jobs.append(JobOutcome(alert.job_id, action, alert.kind))
-    result.alerts_sent = sum(1 for a in report.sent if a.kind in problem_kinds)
+            result.alerts_sent += action == "sent"
+        elif alert.kind == AlertKind.RECOVERY:
+            result.recoveries_sent += action == "sent"
     result.failed_alerts = len(report.failed)
     result.left_for_next_pass = report.left_for_next_pass
     result.errors.extend(report.errors)

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from heartbeats import notifiers, outbox
+from heartbeats import alert_content, notifiers, outbox
 from heartbeats.config import configured_channels
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus
 
@@ -66,31 +66,7 @@ def _message_for(alerts: Sequence[Alert]) -> notifiers.Message:
     if len(alerts) == 1 and alerts[0].job_id is None:
         details = alerts[0].details
         return notifiers.format_notice(details.get("title", "cronmonitor"), details.get("body", ""))
-    job_alerts = [job_alert(a) for a in alerts]
-    if len(job_alerts) == 1:
-        return notifiers.format_job_alert(job_alerts[0])
-    return notifiers.format_digest(job_alerts)
-
-
-def job_alert(alert: Alert) -> notifiers.JobAlert:
-    """Rebuild the message facts from the snapshot stored with the alert."""
-    d = alert.details
-
-    def moment(key: str) -> datetime | None:
-        return datetime.fromisoformat(d[key]) if d.get(key) else None
-
-    return notifiers.JobAlert(
-        job_name=alert.job_id or "",
-        kind=alert.kind,
-        last_run_at=moment("last_run_at"),
-        overdue_hours=d.get("overdue_hours"),
-        status=d.get("status", ""),
-        last_alert_at=moment("last_alert_at"),
-        schedule=d.get("schedule", ""),
-        last_event=d.get("last_event", ""),
-        output_tail=d.get("output_tail", ""),
-        downtime_hours=d.get("downtime_hours"),
-    )
+    return alert_content.message(alerts)
 
 
 def _idempotency_key(deliveries: Sequence[AlertDelivery]) -> str:

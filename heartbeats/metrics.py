@@ -19,7 +19,6 @@ from django.db.models import (
     Count,
     DateTimeField,
     Exists,
-    F,
     Max,
     Min,
     OuterRef,
@@ -28,7 +27,7 @@ from django.db.models import (
     Sum,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 
 from heartbeats import config, queries, rules
 from heartbeats.models import (
@@ -261,7 +260,8 @@ def daily_alerts(*, now: datetime, days: int = DAILY_DAYS) -> list[DayCount]:
 def stale_jobs(*, now: datetime, limit: int = STALE_LIST_LIMIT) -> list[StaleJob]:
     """The stale jobs, most overdue first: ordered by the deadline `rules.overdue` measures from."""
     stale_after = config.thresholds().stale_after
-    deadline = Coalesce("due_at", F("last_run_at") + stale_after, output_field=DateTimeField())
+    watch_start = Greatest("last_run_at", Coalesce("watched_since", "last_run_at"))
+    deadline = Coalesce("due_at", watch_start + stale_after, output_field=DateTimeField())
     jobs = (
         queries.stale_jobs(now=now, stale_after=stale_after)
         .annotate(deadline=deadline)
@@ -273,7 +273,7 @@ def stale_jobs(*, now: datetime, limit: int = STALE_LIST_LIMIT) -> list[StaleJob
             last_run_at=job.last_run_at,
             due_at=job.due_at,
             overdue=rules.overdue(
-                rules.JobFacts(last_run_at=job.last_run_at, due_at=job.due_at),
+                queries.job_facts(job),
                 now=now,
                 stale_after=stale_after,
             ),

@@ -56,6 +56,15 @@ class JobHeartbeat(models.Model):
     paused = models.BooleanField(default=False)
     # True from a delivered problem alert until the recovery notice is queued.
     alerted = models.BooleanField(default=False, editable=False)
+    # A successful run after the last alert ends its incident: a new problem is alerted at once.
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A fresh window (resume, bulk recover): the job is judged from here, not its last run.
+    watched_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # The checker's incident record: when the current one opened, and the openings within
+    # FLAP_WINDOW_HOURS (ISO times), from which flapping is judged.
+    incident_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
+    recent_incidents = models.JSONField(default=list, blank=True, null=True, editable=False)
+    flapping = models.BooleanField(default=False, db_default=False, editable=False)
 
     period = models.DurationField(null=True, blank=True, help_text="Expected time between runs.")
     cron = models.CharField(max_length=100, blank=True, help_text="Cron expression, e.g. 0 2 * * *")
@@ -92,6 +101,21 @@ class JobHeartbeat(models.Model):
     @property
     def has_schedule(self) -> bool:
         return bool(self.period or self.cron)
+
+
+class AlertSilence(models.Model):
+    """The one "Silence all alerts" switch: no alert is decided before `until`.
+
+    A single row (pk 1), so the admin and the checker read one value; alerts due when it ends
+    are decided by the next pass, as nothing else was changed.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"alerts silenced until {self.until:%Y-%m-%d %H:%M} UTC" if self.until else "on"
 
 
 class EventKind(models.TextChoices):

@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -21,6 +21,7 @@ from django.contrib.admin.utils import quote as admin_quote
 
 from heartbeats.config import configured_channels
 from heartbeats.logging import redact
+from heartbeats.wrapper import describe_exit
 
 if TYPE_CHECKING:
     import requests
@@ -47,7 +48,7 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True)
 class JobAlert:
-    """What a message says about one job, snapshotted when the alert was decided."""
+    """What a message says about one job, read from the job when the message is sent."""
 
     job_name: str
     kind: str
@@ -59,6 +60,26 @@ class JobAlert:
     last_event: str = ""
     output_tail: str = ""
     downtime_hours: float | None = None
+    due_at: datetime | None = None
+    last_success_at: datetime | None = None
+    exit_status: int | None = None
+    host: str = ""
+    duration: timedelta | None = None
+    started_at: datetime | None = None
+    run_deadline: datetime | None = None
+    running_hours: float | None = None
+    flapping_incidents: int | None = None
+    flap_window_hours: float | None = None
+
+
+STATE_WORDS = {
+    "down": "down: no heartbeat by its due time",
+    "failed": "failed: its last run reported a failure",
+    "hung": "running: started, not finished in time",
+    "recovery": "back up",
+}
+# Digest headings: "3 jobs down, 1 failed, 2 back up".
+DIGEST_WORDS = {"down": "down", "failed": "failed", "hung": "hung", "recovery": "back up"}
 
 
 @dataclass(frozen=True)
@@ -67,11 +88,14 @@ class Message:
     text: str
     html: str
     blocks: list[dict] = field(default_factory=list)
+    # Slack's own text when it differs from the email's (its facts are read later, see
+    # alert_content.message); empty: the same as `text`.
+    slack_source: str = ""
 
     @property
     def slack_text(self) -> str:
         """`text` for Slack: it holds no markup of ours, so all of it is shown literally."""
-        return slack_escape(self.text)
+        return slack_escape(self.slack_source or self.text)
 
 
 def slack_escape(text: str) -> str:
@@ -131,7 +155,26 @@ def _span(hours: float, *, digits: int) -> str:
     return f"{hours:.{digits}f} h"
 
 
+def _in_words(duration: timedelta) -> str:
+    """A run's duration as people say it: "0.4 s", "3 min 12 s", "2 h 5 min"."""
+    seconds = duration.total_seconds()
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
 def _headline(alert: JobAlert) -> str:
+    if alert.flapping_incidents and alert.kind != "recovery":
+        window = f"{alert.flap_window_hours or 0:g} h"
+        return (
+            f"{alert.job_name} is FLAPPING: {alert.flapping_incidents} incidents in {window}, "
+            f"now {alert.kind.upper()}"
+        )
     if alert.kind == "down":
         overdue = _span(alert.overdue_hours or 0, digits=1)
         return f"{alert.job_name} is DOWN: no heartbeat, {overdue} overdue"
@@ -147,16 +190,31 @@ def _headline(alert: JobAlert) -> str:
 
 
 def _facts(alert: JobAlert) -> list[tuple[str, str]]:
-    facts = [
-        ("Job", alert.job_name),
-        ("Last run", _when(alert.last_run_at)),
-        ("Status", alert.status or "-"),
-        ("Last alert", _when(alert.last_alert_at) if alert.last_alert_at else "never alerted"),
-    ]
+    """The message's facts in order of use at 3 a.m. (Slack shows the first ten)."""
+    facts = [("Job", alert.job_name), ("State", STATE_WORDS.get(alert.kind, alert.kind))]
+    if alert.due_at is not None and alert.kind == "down":
+        facts.append(("Expected by", _when(alert.due_at)))
     if alert.overdue_hours is not None:
-        facts.insert(1, ("Overdue", _span(alert.overdue_hours, digits=1)))
+        facts.append(("Overdue", _span(alert.overdue_hours, digits=1)))
+    if alert.kind == "hung" and alert.started_at is not None:
+        running = _span(alert.running_hours or 0, digits=1)
+        facts.append(("Running for", f"{running} (started {_when(alert.started_at)})"))
+        facts.append(("Should have finished by", _when(alert.run_deadline)))
+    if alert.exit_status is not None and alert.kind == "failed":
+        facts.append(("Exit status", f"{alert.exit_status} ({describe_exit(alert.exit_status)})"))
     if alert.schedule:
         facts.append(("Schedule", alert.schedule))
+    facts.append(("Last run", _when(alert.last_run_at)))
+    facts.append(("Last successful run", _when(alert.last_success_at)))
+    if alert.duration is not None:
+        facts.append(("Run duration", _in_words(alert.duration)))
+    if alert.host:
+        facts.append(("Reported from", alert.host))
+    if alert.status:
+        facts.append(("Reported status", alert.status))
+    facts.append(
+        ("Last alert", _when(alert.last_alert_at) if alert.last_alert_at else "never alerted")
+    )
     if alert.last_event:
         facts.append(("Last event", alert.last_event))
     return facts
@@ -169,7 +227,7 @@ def format_job_alert(alert: JobAlert) -> Message:
     url = job_url(alert.job_name)
     text_lines = [headline, *(f"{k}: {v}" for k, v in facts), f"Details: {url}"]
     if alert.output_tail:
-        text_lines += ["", "Output (tail):", alert.output_tail]
+        text_lines += ["", "Output (last lines):", alert.output_tail]
     rows = "".join(
         f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
         for k, v in facts
@@ -215,9 +273,22 @@ def _slack_job_links(alerts: Sequence[JobAlert], *, limit: int = 2900, most: int
     return "\n".join(lines)
 
 
+def digest_headline(alerts: Sequence[JobAlert]) -> str:
+    """What a digest holds, by kind: "3 jobs down, 2 back up"."""
+    counts: dict[str, int] = {}
+    for alert in alerts:
+        counts[alert.kind] = counts.get(alert.kind, 0) + 1
+    parts = []
+    for kind, words in [*DIGEST_WORDS.items(), *((k, k) for k in counts if k not in DIGEST_WORDS)]:
+        if counts.get(kind):
+            noun = "" if parts else (" job" if counts[kind] == 1 else " jobs")
+            parts.append(f"{counts[kind]}{noun} {words}")
+    return ", ".join(parts)
+
+
 def format_digest(alerts: Sequence[JobAlert]) -> Message:
     """Many jobs in one message, so a storm is one notification per channel."""
-    headline = f"{len(alerts)} jobs need attention"
+    headline = digest_headline(alerts)
     lines = [f"- {_headline(a)} ({job_url(a.job_name)})" for a in alerts]
     items = "".join(
         f"<li><a href='{html.escape(job_url(a.job_name))}'>{html.escape(_headline(a))}</a></li>"

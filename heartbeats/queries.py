@@ -53,11 +53,17 @@ def job_facts(job: JobHeartbeat) -> JobFacts:
         run_deadline=job.run_deadline,
         paused=job.paused,
         n_runs=job.n_runs,
+        last_success_at=job.last_success_at,
+        watched_since=job.watched_since,
+        incident_opened_at=job.incident_opened_at,
+        flapping=job.flapping,
     )
 
 
 def _stale_branches(*, now: datetime, stale_after: timedelta) -> list[Q]:
-    return [Q(due_at__isnull=True, last_run_at__lt=now - stale_after), Q(due_at__lt=now)]
+    cutoff = now - stale_after
+    unwatched = Q(watched_since__isnull=True) | Q(watched_since__lt=cutoff)
+    return [Q(due_at__isnull=True, last_run_at__lt=cutoff) & unwatched, Q(due_at__lt=now)]
 
 
 def stale_q(*, now: datetime, stale_after: timedelta) -> Q:
@@ -181,8 +187,9 @@ def with_outage_grace(qs: QuerySet, *, now: datetime) -> QuerySet:
 
 
 def suppressed_q(*, now: datetime, suppression: timedelta) -> Q:
-    """`rules.is_suppressed` in SQL."""
-    return Q(last_alert_at__gt=now - suppression)
+    """`rules.is_suppressed` in SQL: a recent alert, and no recovery since it (or flapping)."""
+    recovered = Q(last_success_at__gt=F("last_alert_at")) | Q(watched_since__gt=F("last_alert_at"))
+    return Q(last_alert_at__gt=now - suppression) & (Q(flapping=True) | ~recovered)
 
 
 def alert_state_q(state: AlertState, *, now: datetime, thresholds: Thresholds) -> Q:

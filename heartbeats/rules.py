@@ -77,18 +77,70 @@ class JobFacts:
     run_deadline: datetime | None = None
     paused: bool = False
     n_runs: int = 1
+    last_success_at: datetime | None = None
+    watched_since: datetime | None = None
+    incident_opened_at: datetime | None = None
+    flapping: bool = False
+
+
+def watch_start(facts: JobFacts) -> datetime:
+    """Where an unscheduled job's silence is counted from: its last run, or a later fresh
+    window (resume, bulk recover), so a job paused for days is not stale the moment it resumes."""
+    if facts.watched_since is not None and facts.watched_since > facts.last_run_at:
+        return facts.watched_since
+    return facts.last_run_at
+
+
+def down_deadline(facts: JobFacts, *, stale_after: timedelta) -> datetime:
+    """When the job counts as down: its due time, or `stale_after` after its watch start."""
+    if facts.due_at is not None:
+        return facts.due_at
+    return watch_start(facts) + stale_after
 
 
 def is_stale(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> bool:
     """Down: past its own due time, or (no schedule) last beat older than `stale_after`."""
-    if facts.due_at is not None:
-        return now > facts.due_at
-    return now - facts.last_run_at > stale_after
+    return now > down_deadline(facts, stale_after=stale_after)
 
 
-def is_suppressed(last_alert_at: datetime | None, *, now: datetime, suppression: timedelta) -> bool:
-    """Anti-spam: alerted less than `suppression` ago (exactly `suppression` ago alerts again)."""
+def is_recent_alert(
+    last_alert_at: datetime | None, *, now: datetime, suppression: timedelta
+) -> bool:
+    """Anti-spam window: alerted less than `suppression` ago (exactly that long ago is not)."""
     return last_alert_at is not None and now - last_alert_at < suppression
+
+
+def _closed_after(facts: JobFacts, moment: datetime) -> bool:
+    """A successful run or a fresh window after `moment`: what ends an incident."""
+    return any(m is not None and m > moment for m in (facts.last_success_at, facts.watched_since))
+
+
+def is_suppressed(facts: JobFacts, *, now: datetime, suppression: timedelta) -> bool:
+    """Anti-spam applies to repeats within one incident: alerted recently, and the job has not
+    recovered since that alert; a flapping job is held to the anti-spam window whatever it did."""
+    last = facts.last_alert_at
+    if last is None or not is_recent_alert(last, now=now, suppression=suppression):
+        return False
+    return facts.flapping or not _closed_after(facts, last)
+
+
+def opens_incident(facts: JobFacts) -> bool:
+    """Whether a job with a problem now starts a new incident: none recorded yet, or the last
+    one ended (a successful run or a fresh window since it opened)."""
+    opened = facts.incident_opened_at
+    return opened is None or _closed_after(facts, opened)
+
+
+def incidents_within(
+    openings: Sequence[datetime], *, now: datetime, window: timedelta
+) -> list[datetime]:
+    """The incident openings inside the flapping window ending at `now` (older ones drop)."""
+    return [moment for moment in openings if now - moment < window]
+
+
+def is_flapping(openings: int, *, threshold: int) -> bool:
+    """More than `threshold` incidents within the window."""
+    return openings > threshold
 
 
 def hours_since(moment: datetime | None, *, now: datetime) -> float | None:
@@ -107,16 +159,14 @@ def overdue(facts: JobFacts, *, now: datetime, stale_after: timedelta) -> timede
     """How long past its deadline a stale job is; None when it is not stale."""
     if not is_stale(facts, now=now, stale_after=stale_after):
         return None
-    deadline = facts.due_at if facts.due_at is not None else facts.last_run_at + stale_after
-    return now - deadline
+    return now - down_deadline(facts, stale_after=stale_after)
 
 
 def went_down_since(facts: JobFacts, since: datetime | None, *, stale_after: timedelta) -> bool:
     """Whether a job's down deadline passed after `since` (the previous check): only those
     count as "went silent at the same time", so jobs held back by an outage grace are not
     counted again, and alerted, once it ends."""
-    deadline = facts.due_at if facts.due_at is not None else facts.last_run_at + stale_after
-    return since is None or deadline > since
+    return since is None or down_deadline(facts, stale_after=stale_after) > since
 
 
 def is_hung(facts: JobFacts, *, now: datetime) -> bool:
@@ -140,7 +190,7 @@ def alert_state(facts: JobFacts, *, now: datetime, thresholds: Thresholds) -> Al
         return AlertState.HEALTHY
     if facts.last_alert_at is None:
         return AlertState.NEVER_ALERTED
-    if is_suppressed(facts.last_alert_at, now=now, suppression=thresholds.suppression):
+    if is_suppressed(facts, now=now, suppression=thresholds.suppression):
         return AlertState.SUPPRESSED
     return AlertState.SHOULD_ALERT
 

@@ -24,9 +24,11 @@ from heartbeats.models import (
     PROBLEM_KINDS,
     Alert,
     AlertDelivery,
+    AlertSilence,
     DeliveryState,
     EventKind,
     JobHeartbeat,
+    Outcome,
     PingEvent,
     validate_job_name,
     validate_status,
@@ -158,6 +160,9 @@ def _upsert_sql(kind: str, *, create: bool, lookup: str) -> tuple[str, list[str]
         names += ["status"]
         sets += [f"metadata = COALESCE({_json_param()}, job_heartbeats.metadata)"]
         names += ["metadata"]
+        if kind == EventKind.SUCCESS:
+            sets += ["last_success_at = %s"]
+            names += ["now"]
     elif kind == EventKind.START:
         sets += ["last_start_at = %s"]
         names += ["now"]
@@ -168,14 +173,17 @@ def _upsert_sql(kind: str, *, create: bool, lookup: str) -> tuple[str, list[str]
         return sql, [*names, "lookup"]
     columns = (
         "job_name, uuid, last_run_at, status, metadata, created_at, updated_at, last_outcome, "
-        "n_runs, paused, alerted, cron, tz, last_start_at"
+        "n_runs, paused, alerted, cron, tz, last_start_at, last_success_at, flapping, "
+        "recent_incidents"
     )
     # An existing job's stored spelling, so the conflict lands on the primary key and updates.
     name = f"COALESCE((SELECT job_name FROM job_heartbeats WHERE {where}), %s)"
-    values = f"{name}, %s, %s, %s, {_json_param()}, %s, %s, %s, %s, %s, %s, '', 'UTC', %s"
+    values = (
+        f"{name}, %s, %s, %s, {_json_param()}, %s, %s, %s, %s, %s, %s, '', 'UTC', %s, %s, %s, '[]'"
+    )
     insert_names = [
         "lookup", "lookup", "uuid", "now", "insert_status", "insert_metadata", "now", "now",
-        "outcome", "insert_runs", "false", "false", "insert_start",
+        "outcome", "insert_runs", "false", "false", "insert_start", "insert_success", "false",
     ]  # fmt: skip
     sql = (
         f"INSERT INTO job_heartbeats ({columns}) VALUES ({values}) "
@@ -237,6 +245,7 @@ def record_signal(
         "insert_runs": 1 if finishing else 0,
         "false": False,
         "insert_start": ops.adapt_datetimefield_value(now) if kind == EventKind.START else None,
+        "insert_success": ops.adapt_datetimefield_value(now) if kind == EventKind.SUCCESS else None,
     }
     lookup = "job_name" if job_name is not None else "uuid"
     create = create and job_name is not None
@@ -409,17 +418,18 @@ def reset_alerts(jobs: QuerySet[JobHeartbeat], *, now: datetime) -> int:
     return jobs.update(last_alert_at=None, updated_at=now)
 
 
-def silence_all(*, now: datetime) -> int:
-    """Disable All Alerts Temporarily: every job counts as alerted just now, and problem
-    alerts still waiting to be (re)sent are dropped (those a checker is sending right now
-    finish)."""
+def silence_all(*, now: datetime, until: datetime) -> None:
+    """Disable All Alerts Temporarily: no alert is decided before `until`. Nothing about the
+    jobs changes (`last_alert_at` keeps its meaning), so every alert still due when the silence
+    ends goes out then; problem alerts waiting to be (re)sent are dropped for the same reason
+    (those a checker is sending right now finish)."""
     waiting = AlertDelivery.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now),
         state=DeliveryState.PENDING,
         alert__kind__in=PROBLEM_KINDS,
     )
     with transaction.atomic():
-        count = JobHeartbeat.objects.update(last_alert_at=now, updated_at=now)
+        AlertSilence.objects.update_or_create(pk=1, defaults={"until": until, "updated_at": now})
         alert_ids = set(waiting.values_list("alert_id", flat=True))
         AlertDelivery.objects.filter(alert_id__in=alert_ids, state=DeliveryState.PENDING).filter(
             Q(lease_until__isnull=True) | Q(lease_until__lt=now)
@@ -427,31 +437,50 @@ def silence_all(*, now: datetime) -> int:
         Alert.objects.filter(id__in=alert_ids).exclude(
             deliveries__state=DeliveryState.PENDING
         ).update(done=True)
-    return count
 
 
-def bulk_recover(*, now: datetime) -> int:
-    """Bulk Job Recovery: mark every stale job as run just now, recovered and alerted."""
-    stale = queries.stale_jobs(now=now, stale_after=config.thresholds().stale_after)
+def unsilence(*, now: datetime) -> bool:
+    """End "Silence all alerts" now; whether a silence was in force."""
+    return bool(AlertSilence.objects.filter(pk=1, until__gt=now).update(until=None, updated_at=now))
+
+
+def fresh_window(jobs: QuerySet[JobHeartbeat], *, now: datetime) -> list[str]:
+    """Judge these jobs from `now`, as if just set up: resume and bulk recover.
+
+    Each is alerted again only if it then misses its schedule (or, without one, stays silent
+    for STALE_AFTER_HOURS); a run in progress gets its grace from now; a recorded failure no
+    longer counts. `last_run_at` and `last_alert_at` keep their real values. Returns the names.
+    """
     with transaction.atomic():
-        names = list(stale.select_for_update().values_list("job_name", flat=True))
-        jobs = JobHeartbeat.objects.filter(job_name__in=names)
-        count = jobs.update(
-            last_run_at=now,
-            status="recovered",
-            last_alert_at=now,
-            updated_at=now,
-            alerted=False,
-            last_outcome="success",
-            run_deadline=None,
+        locked = list(jobs.select_for_update().order_by("job_name"))
+        for job in locked:
+            grace = job.grace if job.grace is not None else config.default_grace()
+            if job.run_deadline is not None:
+                job.run_deadline = now + grace
+            job.due_at = schedules.due_at(
+                last_run_at=now, period=job.period, cron=job.cron, tz=job.tz, grace=grace
+            )
+        names = [job.job_name for job in locked]
+        JobHeartbeat.objects.filter(job_name__in=names).update(
+            watched_since=now, last_outcome=Outcome.SUCCESS, alerted=False, updated_at=now
         )
-        scheduled = list(jobs.filter(Q(period__isnull=False) | ~Q(cron="")))
-        for job in scheduled:
-            apply_schedule(job)
-        JobHeartbeat.objects.bulk_update(scheduled, ["due_at"], batch_size=1000)
-    return count
+        JobHeartbeat.objects.bulk_update(locked, ["due_at", "run_deadline"], batch_size=1000)
+    return names
+
+
+def bulk_recover(*, now: datetime) -> list[str]:
+    """Bulk Job Recovery: a fresh window for every stale job that is not paused (a paused
+    job is left as it is); returns their names, for each job's history."""
+    stale = queries.stale_jobs(now=now, stale_after=config.thresholds().stale_after)
+    return fresh_window(stale.filter(paused=False), now=now)
 
 
 def set_paused(jobs: QuerySet[JobHeartbeat], *, paused: bool, now: datetime) -> int:
-    """Pause (no alerts, pings still recorded) or resume jobs."""
-    return jobs.update(paused=paused, updated_at=now)
+    """Pause (no alerts, pings still recorded) or resume jobs; resuming starts a fresh window
+    for the jobs that were paused, so time spent paused is never alerted on."""
+    if paused:
+        return jobs.update(paused=True, updated_at=now)
+    with transaction.atomic():
+        names = fresh_window(jobs.filter(paused=True), now=now)
+        JobHeartbeat.objects.filter(job_name__in=names).update(paused=False)
+    return len(names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,18 @@ def run(command: list[str], *, stdout: Sink, stderr: Sink, tail_bytes: int) -> C
                 del tail[: max(0, len(tail) - tail_bytes)]
     status = process.returncode
     return CommandRun(128 - status if status < 0 else status, _text(bytes(tail)))
+
+
+def describe_exit(exit_status: int) -> str:
+    """An exit status as a shell reports it: 128 + N is "killed by signal N (SIGNAME)"."""
+    number = exit_status - 128
+    try:
+        name = signal.Signals(number).name if number > 0 else ""
+    except ValueError:
+        name = ""
+    if name:
+        return f"killed by signal {number} ({name})"
+    return f"exited with status {exit_status}"
 
 
 def _text(tail: bytes) -> str:

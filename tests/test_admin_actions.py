@@ -8,7 +8,7 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 
-from heartbeats.models import Alert, CheckRun, JobHeartbeat
+from heartbeats.models import Alert, AlertSilence, CheckRun, JobHeartbeat
 from tests.admin_support import CHANGELIST, runbook_jobs, staff_client
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
@@ -39,6 +39,10 @@ def last_alerts() -> dict[str, object]:
 def history(object_id: str | None = None) -> list[str]:
     entries = LogEntry.objects.filter(object_id=object_id, action_flag=CHANGE)
     return [entry.change_message for entry in entries.order_by("action_time", "pk")]
+
+
+def all_jobs() -> list[JobHeartbeat]:
+    return list(JobHeartbeat.objects.order_by("pk"))
 
 
 def action_choices(client) -> set[str]:
@@ -98,6 +102,8 @@ def test_pause_and_resume(jobs):
     response = run_action(client, "resume_jobs", ["never", "paused"])
     assert set(JobHeartbeat.objects.filter(paused=True).values_list("pk", flat=True)) == {"fresh"}
     assert messages_of(response) == ["Resumed 2 jobs."]
+    resumed = JobHeartbeat.objects.filter(pk__in=["never", "paused"])
+    assert set(resumed.values_list("watched_since", flat=True)) == {T0}
     assert history("never") == ["Paused.", "Resumed."]
 
 
@@ -116,21 +122,60 @@ def test_silence_all_action_shows_a_confirmation_page_with_the_count(jobs):
     page = response.content.decode()
     assert response.templates[0].name == "admin/heartbeats/jobheartbeat/confirm_procedure.html"
     assert "touches <strong>7</strong> jobs" in page
-    assert "every job and not only the selected ones" in page
-    assert "no alert goes out for 6 h" in page
+    assert "every job, not only the selected ones" in page
+    assert "2026-03-02 18:00 UTC by default" in page
+    assert 'name="hours" id="cm-hours" value="6"' in page
     assert f'action="{reverse("admin:heartbeats_jobheartbeat_silence_all")}"' in page
     assert last_alerts() == before
 
 
-def test_confirming_silence_all_silences_every_job_and_logs_it(jobs):
+def test_confirming_silence_all_silences_until_a_shown_time_and_logs_it(jobs):
     client = staff_client(VIEW, CHANGE_PERM, SILENCE)
     url = reverse("admin:heartbeats_jobheartbeat_silence_all")
+    before = last_alerts()
     assert "touches <strong>7</strong> jobs" in client.get(url).content.decode()
-    response = client.post(url, {"confirm": "yes"}, follow=True)
-    assert set(last_alerts().values()) == {T0}
-    assert messages_of(response) == ["Silenced the alerts of 7 jobs."]
-    assert history() == ["Silenced the alerts of 7 jobs."]
+    response = client.post(url, {"confirm": "yes", "hours": "2.5"}, follow=True)
+    assert last_alerts() == before  # last_alert_at keeps its meaning
+    assert AlertSilence.objects.get().until == T0 + timedelta(hours=2.5)
+    assert messages_of(response) == ["Silenced all alerts until 2026-03-02 14:30 UTC."]
+    assert history() == ["Silenced all alerts until 2026-03-02 14:30 UTC."]
     assert LogEntry.objects.get(object_id=None).object_repr == "all jobs"
+    assert "Unsilence (silenced until 14:30)" in response.content.decode()
+
+
+def test_silence_all_defaults_to_the_anti_spam_window(jobs):
+    client = staff_client(VIEW, CHANGE_PERM, SILENCE)
+    client.post(reverse("admin:heartbeats_jobheartbeat_silence_all"), {"confirm": "yes"})
+    assert AlertSilence.objects.get().until == T0 + timedelta(hours=6)
+
+
+@pytest.mark.parametrize(
+    ("hours", "error"),
+    [("soon", "soon is not a number of hours."), ("0", "at most 168 h"), ("200", "168 h")],
+)
+def test_silence_all_refuses_a_bad_length_with_a_reason(jobs, hours, error):
+    client = staff_client(VIEW, CHANGE_PERM, SILENCE)
+    url = reverse("admin:heartbeats_jobheartbeat_silence_all")
+    response = client.post(url, {"confirm": "yes", "hours": hours})
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    assert not AlertSilence.objects.exists()
+    assert history() == []
+
+
+def test_unsilence_ends_the_silence_and_logs_it(jobs):
+    client = staff_client(VIEW, CHANGE_PERM, SILENCE)
+    client.post(reverse("admin:heartbeats_jobheartbeat_silence_all"), {"confirm": "yes"})
+    response = client.post(reverse("admin:heartbeats_jobheartbeat_unsilence"), follow=True)
+    assert AlertSilence.objects.get().until is None
+    assert messages_of(response)[-1] == "Alerts are on again."
+    assert history()[-1] == "Ended the silence of all alerts."
+    assert "Unsilence" not in response.content.decode()
+
+
+def test_unsilence_needs_the_silence_permission(jobs):
+    client = staff_client(VIEW, CHANGE_PERM)
+    assert client.post(reverse("admin:heartbeats_jobheartbeat_unsilence")).status_code == 403
 
 
 def test_a_post_without_confirmation_only_shows_the_page(jobs):
@@ -168,21 +213,22 @@ def test_the_changelist_offers_procedure_buttons_by_permission(jobs):
 def test_bulk_recover_confirms_the_stale_count_then_recovers_them(jobs):
     client = staff_client(VIEW, CHANGE_PERM, RECOVER)
     response = run_action(client, "bulk_recover_stale", ["fresh"])
-    assert "touches <strong>5</strong> jobs" in response.content.decode()
-    assert JobHeartbeat.objects.filter(status="recovered").count() == 0
+    assert "touches <strong>4</strong> jobs" in response.content.decode()
+    before = {job.pk: (job.last_run_at, job.status, job.last_alert_at) for job in all_jobs()}
     url = reverse("admin:heartbeats_jobheartbeat_bulk_recover")
     response = client.post(url, {"confirm": "yes"}, follow=True)
-    recovered = JobHeartbeat.objects.filter(status="recovered", last_run_at=T0, last_alert_at=T0)
-    assert set(recovered.values_list("pk", flat=True)) == {
-        "never",
-        "suppressed",
-        "should",
-        "old-alert",
-        "paused",
-    }
-    assert JobHeartbeat.objects.get(pk="fresh").status == "healthy"
-    assert messages_of(response) == ["Recovered 5 stale jobs."]
-    assert history() == ["Recovered 5 stale jobs."]
+    recovered = {"never", "suppressed", "should", "old-alert"}
+    assert {job.pk for job in all_jobs() if job.watched_since == T0} == recovered
+    # Their real last run, status and last alert are kept; the paused job is left alone.
+    assert {job.pk: (job.last_run_at, job.status, job.last_alert_at) for job in all_jobs()} == (
+        before
+    )
+    assert messages_of(response) == ["Recovered 4 stale jobs."]
+    assert history() == ["Recovered 4 stale jobs."]
+    entry = "Recovered by 'Bulk recover': a fresh window from 2026-03-02 12:00 UTC."
+    for name in recovered:
+        assert history(name) == [entry]
+    assert history("paused") == []
 
 
 # --- buttons that need the change permission --------------------------------------------------
@@ -218,8 +264,8 @@ def test_run_health_check_now_runs_the_checker_as_manual_and_reports(jobs, slack
     run = CheckRun.objects.get()
     assert (run.trigger, run.outcome) == ("manual", "ok")
     summary = (
-        f"Checked {run.total_jobs} jobs (manual): {run.stale_jobs} stale, "
-        f"{run.alerts_sent} alerts sent, {run.suppressed_alerts} suppressed, 0 failed"
+        "Checked 7 jobs (manual): 5 with a problem (4 down, 1 failed), 4 of them stale: "
+        "4 alerted, 1 suppressed"
     )
     assert run.alerts_sent == 4
     assert messages_of(response) == [f"Health check finished: {summary}"]

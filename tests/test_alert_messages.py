@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from heartbeats import checker
+from heartbeats import checker, services
 from heartbeats.models import PingEvent
-from heartbeats.notifiers import JobAlert, format_job_alert, job_url
+from heartbeats.notifiers import JobAlert, digest_headline, format_job_alert, job_url
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
 pytestmark = pytest.mark.django_db
@@ -61,12 +62,14 @@ def test_slack_shows_hostile_name_status_and_output_literally(make_job, slack_ok
         assert "&lt;https://evil.example|click&gt; &amp; co" in sent
         assert "&amp;lt;" not in sent
     assert body["text"].startswith("inj&lt;!channel&gt; FAILED\n")
-    assert "Status: &lt;!here&gt;" in body["text"]
+    assert "Reported status: &lt;!here&gt;" in body["text"]
     assert f"Details: {url}" in body["text"]
     assert slack_markup(body["text"]) == []
     assert slack_markup(blocks) == [f"<{url}|Open in cronmonitor>"]
     assert body["blocks"][0]["text"]["text"] == "inj&lt;!channel&gt; FAILED"
-    assert {"type": "mrkdwn", "text": "*Status*\n&lt;!here&gt;"} in body["blocks"][1]["fields"]
+    assert {"type": "mrkdwn", "text": "*Reported status*\n&lt;!here&gt;"} in body["blocks"][1][
+        "fields"
+    ]
 
 
 def test_output_cannot_close_its_slack_code_block(make_job, slack_ok, email_ok):
@@ -178,3 +181,97 @@ def test_short_durations_are_shown_in_minutes(alert, headline, overdue):
     assert message.subject.endswith(headline) or headline in message.text.splitlines()[0]
     if overdue:
         assert f"Overdue: {overdue}" in message.text
+
+
+# --- what a message says, read when it is sent ------------------------------------------------
+
+
+def slack_texts(slack) -> list[str]:
+    return [r.get_json()["text"] for r in received(slack, SLACK_SECRET_PATH)]
+
+
+def test_a_killed_run_says_its_signal_host_duration_and_output(make_job, slack_ok, email_ok, clock):
+    rid = uuid.uuid4()
+    services.record_signal(job_name="web1", kind="start", rid=rid, now=T0 - 2 * H)
+    services.record_signal(job_name="web1", now=T0 - H)
+    clock.advance(minutes=1)
+    services.record_signal(job_name="web1", kind="start", rid=rid, now=clock.now())
+    clock.advance(seconds=83)
+    services.record_signal(
+        job_name="web1", kind="fail", rid=rid, exit_status=137, now=clock.now(),
+        body="step 1 ok\n" + "x" * 2000 + "\nKilled <&>", remote_addr="10.0.0.7",
+    )  # fmt: skip
+    run(now=clock.now())
+    (text,) = slack_texts(slack_ok)
+    lines = text.splitlines()
+    assert lines[:2] == ["web1 FAILED", "Job: web1"]
+    assert "State: failed: its last run reported a failure" in lines
+    assert "Exit status: 137 (killed by signal 9 (SIGKILL))" in lines
+    assert "Reported from: 10.0.0.7" in lines
+    assert "Run duration: 1 min 23 s" in lines
+    assert "Last successful run: 2026-03-02 11:00 UTC" in lines
+    assert "Reported status: failed" in lines
+    assert "Details: https://cron.example.com/admin/heartbeats/jobheartbeat/web1/change/" in lines
+    output = text.split("Output (last lines):\n", 1)[1]
+    assert output.endswith("Killed &lt;&amp;&gt;") and len(output) < 1100
+    assert "step 1 ok" not in output
+
+
+def test_a_job_that_never_ran_says_never_and_a_hung_run_its_times(slack_ok, email_ok, clock):
+    services.record_signal(job_name="import", kind="start", now=clock.now())
+    clock.advance(minutes=90)
+    run(now=clock.now())
+    (text,) = slack_texts(slack_ok)
+    lines = text.splitlines()
+    assert lines[0] == "import started but has not finished"
+    assert "Running for: 1.5 h (started 2026-03-02 12:00 UTC)" in lines
+    assert "Should have finished by: 2026-03-02 13:00 UTC" in lines
+    assert "Last run: never" in lines and "Last successful run: never" in lines
+    assert not any(line.startswith("Status:") for line in lines)
+
+
+def test_a_down_alert_says_when_it_was_due_and_never_status_healthy(
+    make_job, slack_ok, email_ok, clock
+):
+    make_job("hourly", age=3 * H, period=H, grace=H / 2, due_at=T0 - 90 * timedelta(minutes=1))
+    run(now=clock.now())
+    (text,) = slack_texts(slack_ok)
+    lines = text.splitlines()
+    assert lines[0] == "hourly is DOWN: no heartbeat, 1.5 h overdue"
+    assert "Expected by: 2026-03-02 10:30 UTC" in lines
+    assert "Schedule: every 1 hour, 30 minutes grace" in lines
+    assert "Reported status: healthy" in lines
+    assert "Status: healthy" not in lines and "State: down: no heartbeat by its due time" in lines
+
+
+def test_a_retried_alert_says_how_overdue_the_job_is_when_sent(make_job, channels, email_ok, clock):
+    make_job("nightly", age=26 * H)
+    channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("busy", status=503)
+    run(now=clock.now())
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    clock.advance(hours=3)
+    run(now=clock.now())
+    first, retried = slack_texts(channels)
+    assert first.startswith("nightly is DOWN: no heartbeat, 2.0 h overdue")
+    assert retried.startswith("nightly is DOWN: no heartbeat, 5.0 h overdue")
+
+
+def test_a_digest_heading_says_what_it_holds(make_job, slack_ok, email_ok, clock, settings):
+    settings.ALERT_DIGEST_THRESHOLD = 2
+    for name in ("a", "b", "c"):
+        make_job(name, age=30 * H)
+    for name in ("d", "e"):
+        make_job(name, age=H, alerted=True, last_alert_at=T0 - 2 * H)
+    run(now=clock.now())
+    (text,) = slack_texts(slack_ok)
+    assert text.splitlines()[0] == "3 jobs down, 2 back up"
+    (email,) = received(slack_ok, "/resend/emails")
+    assert email.get_json()["subject"] == "[cronmonitor] 3 jobs down, 2 back up"
+
+
+@pytest.mark.parametrize(
+    ("kinds", "heading"),
+    [(["recovery"], "1 job back up"), (["failed", "down", "down"], "2 jobs down, 1 failed")],
+)
+def test_digest_headline_counts_each_kind(kinds, heading):
+    assert digest_headline([JobAlert("j", kind) for kind in kinds]) == heading

@@ -215,9 +215,10 @@ def test_wrapper_reports_a_missing_command_as_127(clock):
 
 
 def test_wrapper_reports_a_killed_command_as_128_plus_signal(clock):
-    error = refused("backup", "--", PYTHON, "-c", "import os; os.kill(os.getpid(), 15)")
-    assert error.returncode == 143
-    assert events()[1][:2] == ("fail", 143)
+    error = refused("backup", "--", PYTHON, "-c", "import os; os.kill(os.getpid(), 9)")
+    assert error.returncode == 137
+    assert str(error) == f"{PYTHON} killed by signal 9 (SIGKILL)"
+    assert events()[1][:2] == ("fail", 137)
 
 
 def test_wrapper_runs_the_job_even_when_the_database_is_down(clock, tmp_path):

@@ -258,7 +258,7 @@ def test_digest_when_more_jobs_than_the_threshold(make_job, slack_ok, email_ok, 
     assert result.alerts_sent == 7
     (slack,) = received(slack_ok, SLACK_SECRET_PATH)
     (email,) = received(email_ok, "/resend/emails")
-    assert slack.get_json()["text"].startswith("7 jobs need attention")
+    assert slack.get_json()["text"].startswith("7 jobs down\n")
     for i in range(7):
         assert f"job-{i} is DOWN" in slack.get_json()["text"]
         assert f"job-{i} is DOWN" in email.get_json()["text"]
@@ -425,7 +425,7 @@ def test_silence_all_drops_alerts_waiting_to_be_retried(make_job, channels, emai
     channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("down", status=500)
     run(now=clock.now())
     assert AlertDelivery.objects.get(channel="slack").state == "pending"
-    services.silence_all(now=clock.now())
+    services.silence_all(now=clock.now(), until=clock.now() + 6 * H)
     channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
     clock.advance(hours=2)
     run(now=clock.now())

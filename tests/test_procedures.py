@@ -8,24 +8,122 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from heartbeats import services
+from heartbeats import checker, metrics, services
 from heartbeats.models import JobHeartbeat
-from tests.conftest import T0
+from tests.conftest import SLACK_SECRET_PATH, T0, received
 
 pytestmark = pytest.mark.django_db
 
 H = timedelta(hours=1)
 
 
-def test_bulk_recover_moves_a_scheduled_jobs_due_time(make_job):
+@pytest.fixture
+def yearly_checker(settings):
+    """A checker scheduled once a year: a day without a pass is not a monitoring outage."""
+    settings.HEALTHCHECK_SCHEDULE = "0 0 1 1 *"
+
+
+def check(now) -> checker.CheckResult:
+    return checker.run_check(now=now, trigger="manual", sleep=lambda seconds: None)
+
+
+def slack_headlines(slack) -> list[str]:
+    return [r.get_json()["text"].splitlines()[0] for r in received(slack, SLACK_SECRET_PATH)]
+
+
+def test_bulk_recover_gives_a_fresh_window_and_keeps_the_real_last_run(make_job):
     make_job("hourly", age=3 * H, period=H, grace=H / 2, due_at=T0 - 90 * timedelta(minutes=1))
-    make_job("daily", age=30 * H)
+    make_job("daily", age=30 * H, status="degraded", last_outcome="fail")
     make_job("fresh", age=H)
-    assert services.bulk_recover(now=T0) == 2
+    make_job("paused", age=30 * H, paused=True, status="maintenance")
+    assert services.bulk_recover(now=T0) == ["daily", "hourly"]
     hourly = JobHeartbeat.objects.get(pk="hourly")
-    assert (hourly.last_run_at, hourly.due_at, hourly.status) == (T0, T0 + H + H / 2, "recovered")
-    assert JobHeartbeat.objects.get(pk="daily").due_at is None
-    assert JobHeartbeat.objects.get(pk="fresh").status == "healthy"
+    assert (hourly.last_run_at, hourly.due_at, hourly.watched_since) == (
+        T0 - 3 * H,
+        T0 + H + H / 2,
+        T0,
+    )
+    daily = JobHeartbeat.objects.get(pk="daily")
+    assert (daily.last_run_at, daily.status, daily.due_at) == (T0 - 30 * H, "degraded", None)
+    paused = JobHeartbeat.objects.get(pk="paused")
+    assert (paused.status, paused.watched_since) == ("maintenance", None)
+
+
+def test_bulk_recovered_jobs_are_alerted_only_when_they_miss_again(
+    make_job, slack_ok, email_ok, clock, yearly_checker
+):
+    make_job("hourly", age=3 * H, period=H, grace=H / 2, due_at=T0 - H / 2, last_alert_at=T0 - H)
+    make_job("daily", age=30 * H, last_alert_at=T0 - H)
+    services.bulk_recover(now=T0)
+    assert check(T0).summary_line() == "Checked 2 jobs (manual): no job has a problem"
+    clock.advance(hours=1.5, seconds=1)  # hourly misses its fresh window: a new incident
+    check(clock.now())
+    clock.set(T0 + 24 * H + timedelta(seconds=1))
+    check(clock.now())
+    first, *later = slack_headlines(slack_ok)
+    assert first == "hourly is DOWN: no heartbeat, under a minute overdue"
+    assert sorted(later) == [
+        "daily is DOWN: no heartbeat, under a minute overdue",
+        "hourly is DOWN: no heartbeat, 22.5 h overdue",  # the anti-spam window has passed
+    ]
+
+
+def test_a_resumed_job_is_judged_from_its_resumption(
+    make_job, slack_ok, email_ok, clock, yearly_checker
+):
+    make_job("unscheduled", age=48 * H, paused=True)
+    make_job("started", age=H, paused=True, last_start_at=T0 - 2 * H, run_deadline=T0 - H)
+    assert services.set_paused(JobHeartbeat.objects.all(), paused=False, now=T0) == 2
+    assert check(T0).summary_line() == "Checked 2 jobs (manual): no job has a problem"
+    assert metrics.stale_jobs(now=T0) == []  # the summary page agrees with the checker
+    assert JobHeartbeat.objects.get(pk="started").run_deadline == T0 + H
+    clock.advance(hours=1, seconds=1)
+    check(clock.now())
+    assert slack_headlines(slack_ok) == ["started started but has not finished"]
+    clock.set(T0 + 24 * H + timedelta(seconds=1))
+    check(clock.now())
+    assert "unscheduled is DOWN: no heartbeat, under a minute overdue" in slack_headlines(slack_ok)
+
+
+def test_resume_and_bulk_recover_share_one_fresh_window(make_job):
+    make_job("a", age=30 * H, paused=True, last_outcome="fail", alerted=True)
+    make_job("b", age=30 * H, last_outcome="fail", alerted=True)
+    services.set_paused(JobHeartbeat.objects.filter(pk="a"), paused=False, now=T0)
+    services.bulk_recover(now=T0)
+    rows = JobHeartbeat.objects.order_by("pk").values_list(
+        "watched_since", "last_outcome", "alerted", "paused"
+    )
+    assert list(rows) == [(T0, "success", False, False)] * 2
+
+
+def test_silence_holds_every_alert_until_it_ends_then_they_go_out(
+    make_job, slack_ok, email_ok, clock
+):
+    make_job("down", age=30 * H)
+    make_job("failing", age=H, last_outcome="fail")
+    services.silence_all(now=T0, until=T0 + 2 * H)
+    result = check(T0)
+    assert result.summary_line() == (
+        "Checked 2 jobs (manual): 2 with a problem (1 down, 1 failed), 1 of them stale: 2 silenced"
+    )
+    assert received(slack_ok, SLACK_SECRET_PATH) == []
+    assert set(JobHeartbeat.objects.values_list("last_alert_at", flat=True)) == {None}
+    clock.advance(hours=2)
+    check(clock.now())
+    assert sorted(slack_headlines(slack_ok)) == [
+        "down is DOWN: no heartbeat, 8.0 h overdue",
+        "failing FAILED",
+    ]
+
+
+def test_unsilence_lets_the_next_pass_alert(make_job, slack_ok, email_ok, clock):
+    make_job("down", age=30 * H)
+    services.silence_all(now=T0, until=T0 + 6 * H)
+    check(T0)
+    assert services.unsilence(now=T0 + H)
+    assert not services.unsilence(now=T0 + H)
+    check(T0 + H)
+    assert len(received(slack_ok, SLACK_SECRET_PATH)) == 1
 
 
 def test_bulk_recover_queries_do_not_grow_with_scheduled_jobs(make_job):
@@ -34,7 +132,7 @@ def test_bulk_recover_queries_do_not_grow_with_scheduled_jobs(make_job):
         for i in range(count):
             make_job(f"job-{i}", age=3 * H, now=now, period=H, due_at=now - H)
         with CaptureQueriesContext(connection) as queries:
-            assert services.bulk_recover(now=now) == count
+            assert len(services.bulk_recover(now=now)) == count
         return len(queries)
 
     assert recover(2, T0) == recover(20, T0 + H)

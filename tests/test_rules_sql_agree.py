@@ -31,6 +31,20 @@ def population(make_job):
     make_job("failed", age=H, last_outcome="fail")
     make_job("hung", age=H, run_deadline=T0 - S, last_start_at=T0 - H)
     make_job("paused-stale", age=48 * H, paused=True)
+    # Incidents: a recent alert holds repeats only while the job has not recovered since.
+    recent = T0 - H
+    for name, fields in {
+        "fail-same-incident": {"last_success_at": recent - S},
+        "fail-recovered": {"last_success_at": recent + S},
+        "fail-recovered-at-alert": {"last_success_at": recent},
+        "fail-fresh-window": {"watched_since": recent + S},
+        "fail-flapping-recovered": {"last_success_at": recent + S, "flapping": True},
+    }.items():
+        make_job(name, age=H, last_outcome="fail", last_alert_at=recent, **fields)
+    # A fresh window moves an unscheduled job's stale cutoff, to the second.
+    make_job("watched-24h-ago", age=48 * H, watched_since=T0 - 24 * H)
+    make_job("watched-24h-1s-ago", age=48 * H, watched_since=T0 - 24 * H - S)
+    make_job("watched-before-run", age=30 * H, watched_since=T0 - 40 * H)
 
 
 def _python(predicate) -> set[str]:
@@ -45,6 +59,15 @@ def test_stale(population):
     )
     assert sql == _python(lambda f: rules.is_stale(f, now=T0, stale_after=24 * H))
     assert "j16" in sql and "j11" not in sql  # 24 h + 1 s is stale, exactly 24 h is not
+    assert "watched-24h-1s-ago" in sql and "watched-24h-ago" not in sql
+    assert "watched-before-run" in sql
+
+
+def test_suppressed_within_an_incident_only(population):
+    suppressed = queries.alert_state_q(rules.AlertState.SUPPRESSED, now=T0, thresholds=THRESHOLDS)
+    sql = set(JobHeartbeat.objects.filter(suppressed).values_list("job_name", flat=True))
+    assert {"fail-same-incident", "fail-recovered-at-alert", "fail-flapping-recovered"} <= sql
+    assert not {"fail-recovered", "fail-fresh-window"} & sql
 
 
 def test_problem(population):

@@ -93,7 +93,7 @@ class Command(BaseCommand):
         )
         if run.exit_status:
             raise CommandError(
-                f"{command[0]} exited with status {run.exit_status}", returncode=run.exit_status
+                f"{command[0]} {wrapper.describe_exit(run.exit_status)}", returncode=run.exit_status
             )
 
     def _report(self, **signal) -> None:

@@ -17,7 +17,12 @@ class Command(BaseCommand):
     requires_system_checks: list = []
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--trigger", choices=["cron", "manual", "emergency"], default="cron")
+        parser.add_argument(
+            "--trigger",
+            choices=["cron", "manual", "emergency"],
+            default="manual",
+            help="manual (default) from a shell; the crontab line passes cron",
+        )
         parser.add_argument("--dry-run", action="store_true", help="report, change nothing")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
