@@ -106,7 +106,7 @@ def _job_alert(
     stale_after = config.thresholds().stale_after
     facts = queries.job_facts(job)
     overdue = rules.overdue(facts, now=now, stale_after=stale_after)
-    grace = job.grace if job.grace is not None else config.default_grace()
+    grace = config.grace_of(job.grace)
     started = job.last_start_at if alert.kind == "hung" else None
     return notifiers.JobAlert(
         **common,
@@ -121,7 +121,7 @@ def _job_alert(
         due_at=rules.down_deadline(facts, stale_after=stale_after),
         last_success_at=job.last_success_at,
         exit_status=event.exit_status if event is not None and alert.kind == "failed" else None,
-        host=event.remote_addr if event is not None else "",
+        host=(event.host or event.remote_addr) if event is not None else "",
         duration=event.duration if event is not None and alert.kind != "hung" else None,
         output_tail=event.tail if event is not None and alert.kind == "failed" else "",
         started_at=started,

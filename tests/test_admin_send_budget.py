@@ -57,9 +57,10 @@ def test_run_health_check_now_answers_within_its_budget(budget, make_job, clock,
     messages, elapsed = post_timed(client, reverse("admin:heartbeats_jobheartbeat_run_check"))
     assert elapsed < SAFETY_BOUND_SECONDS
     assert messages == [
-        "Health check finished: Checked 1 jobs (manual): 1 stale, 0 alerts sent, 0 suppressed, "
-        "1 failed; 1 delivery waiting to retry, next at 2026-03-02 12:02 UTC. 1 delivery was "
-        "not sent within 1.5 s and stays pending: the next checker pass sends it."
+        "Health check finished: Checked 1 job (manual): 1 with a problem (1 down), 1 of them "
+        "stale: 1 pending; 1 alert with a failed delivery; 1 delivery waiting to retry, next at "
+        "2026-03-02 12:02 UTC. 1 delivery was not sent within 1.5 s and stays pending: the next "
+        "checker pass sends it."
     ]
     assert_left_pending_then_sent(budget, clock, settings)
 
@@ -71,7 +72,7 @@ def test_force_alert_answers_within_its_budget(budget, make_job, clock, settings
     messages, elapsed = post_timed(client, reverse(CHANGELIST), data)
     assert elapsed < SAFETY_BOUND_SECONDS
     assert messages == [
-        "Forced a check of 1 job: backup: failed (down). 1 delivery was not sent within 1.5 s "
+        "Forced a check of 1 job: backup: pending (down). 1 delivery was not sent within 1.5 s "
         "and stays pending: the next checker pass sends it."
     ]
     assert_left_pending_then_sent(budget, clock, settings)

@@ -239,12 +239,15 @@ def test_a_down_alert_says_when_it_was_due_and_never_status_healthy(
     lines = text.splitlines()
     assert lines[0] == "hourly is DOWN: no heartbeat, 1.5 h overdue"
     assert "Expected by: 2026-03-02 10:30 UTC" in lines
-    assert "Schedule: every 1 hour, 30 minutes grace" in lines
+    assert "Schedule: every 1 h, 30 min grace" in lines
     assert "Reported status: healthy" in lines
     assert "Status: healthy" not in lines and "State: down: no heartbeat by its due time" in lines
 
 
-def test_a_retried_alert_says_how_overdue_the_job_is_when_sent(make_job, channels, email_ok, clock):
+def test_a_retried_alert_says_how_overdue_the_job_is_when_sent(
+    make_job, channels, email_ok, clock, six_hourly_checker
+):
+    """Three hours between passes: no checker-gap notice with the 6-hourly schedule."""
     make_job("nightly", age=26 * H)
     channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("busy", status=503)
     run(now=clock.now())

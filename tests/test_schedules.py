@@ -174,11 +174,11 @@ def test_validate_accepts_a_cron_in_its_zone_and_names_what_is_wrong():
 @pytest.mark.parametrize(
     ("period", "grace", "cron", "words"),
     [
-        (2 * 86400, 3600, "", "every 2 days, 1 hour grace"),
-        (90 * 60, 0, "", "every 90 minutes, 0 seconds grace"),
-        (60, 61, "", "every 1 minute, 61 seconds grace"),
-        (None, 300, "0 2 * * *", "cron '0 2 * * *' (Europe/Berlin), 5 minutes grace"),
-        (None, 300, "", "default: stale after 1 day without a heartbeat"),
+        (2 * 86400, 3600, "", "every 2 d, 1 h grace"),
+        (90 * 60, 0, "", "every 1 h 30 min, 0 s grace"),
+        (60, 61, "", "every 1 min, 1 min 1 s grace"),
+        (None, 300, "0 2 * * *", "cron '0 2 * * *' (Europe/Berlin), 5 min grace"),
+        (None, 300, "", "default: stale after 1 d without a heartbeat"),
     ],
 )
 def test_a_schedule_in_words(period, grace, cron, words):
