@@ -405,16 +405,30 @@ def _decide_and_deliver(
         incidents.record(decision.assessed, now=now)
         recoveries = _recoveries(decision.recovered, now=now, trigger=trigger)
         result.recoveries = len(recoveries)
-        if channels:
+        # A broken channel gets nothing new until `send_test_alert` gets through: no request
+        # a minute to a revoked webhook, and no alert row a minute per job while it stays so.
+        broken = set(queries.broken_channels().values_list("channel", flat=True))
+        working = [channel for channel in channels if channel not in broken]
+        if working:
             notices = [decision.outage_alert] if decision.outage_alert else []
-            _save(notices + recoveries + decision.alerts, channels, now=now)
+            _save(notices + recoveries + decision.alerts, working, now=now)
         if decision.outage_alert is not None:
             CheckRun.objects.filter(pk=run.pk).update(grace_until=decision.grace_until)
-    if not channels:
+    if not working:
         result.jobs += [JobOutcome(a.job_id, "no_channel", a.kind) for a in decision.alerts]
+    if not channels:
         result.errors.append(NO_CHANNEL_ERROR)
+    elif broken_here := sorted(broken.intersection(channels)):
+        result.errors.append(_broken_channels_error(broken_here, every=not working))
     _merge(result, delivery.deliver_pending(now=now, sleep=sleep, deadline=deadline))
     return decision.previous_check_at
+
+
+def _broken_channels_error(broken: list[str], *, every: bool) -> str:
+    fix = "until it is fixed and `manage.py send_test_alert` gets through"
+    if every:
+        return f"every alert channel is broken ({', '.join(broken)}): no alert can go out {fix}"
+    return f"alert channel {', '.join(broken)} is broken: it gets no new alerts {fix}"
 
 
 def _merge(result: CheckResult, report: delivery.DeliveryReport) -> None:

@@ -117,14 +117,24 @@ def test_permanent_resend_error(make_job, channels, slack_ok, status):
     assert ChannelStatus.objects.get(channel="email").broken_since == T0
 
 
-def test_a_later_success_clears_the_broken_mark(make_job, channels, email_ok, clock):
+def test_a_broken_channel_is_skipped_and_said_so_while_the_others_deliver(
+    make_job, channels, email_ok, clock
+):
     make_job("backup", age=30 * H)
     channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("no_service", status=404)
     run(now=clock.now())
-    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
     make_job("other", age=30 * H, now=clock.now())
-    run(now=clock.now())
-    assert ChannelStatus.objects.get(channel="slack").broken_since is None
+    result = run(now=clock.advance(minutes=1))
+    assert sorted((j.job_name, j.action) for j in result.jobs) == [
+        ("backup", "suppressed"),
+        ("other", "sent"),
+    ]
+    assert result.errors == [
+        "alert channel slack is broken: it gets no new alerts until it is fixed and "
+        "`manage.py send_test_alert` gets through"
+    ]
+    assert len(received(channels, SLACK_SECRET_PATH)) == 1
+    assert not AlertDelivery.objects.filter(alert__job="other", channel="slack").exists()
 
 
 def test_pending_alert_for_a_recovered_job_expires(make_job, channels, email_ok, clock, settings):

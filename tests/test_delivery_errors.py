@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from heartbeats import checker
+from heartbeats import checker, delivery
 from heartbeats.models import AlertDelivery, ChannelStatus
 from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, T0, received
 
@@ -88,3 +88,27 @@ def test_a_refused_connection_is_temporary(make_job, email_ok, settings):
     slack = AlertDelivery.objects.get(channel="slack")
     assert (slack.state, slack.last_error) == ("pending", "slack: connection failed")
     assert not ChannelStatus.objects.exists()
+
+
+def test_a_broken_channel_gets_nothing_new_until_a_test_alert_gets_through(
+    make_job, channels, settings
+):
+    """Checked every minute, a job down behind a revoked webhook must not cost a request and an
+    alert row a minute; once a test alert gets through, the next pass alerts it."""
+    settings.RESEND_API_KEY = ""  # Slack only
+    make_job("backup", age=30 * H)
+    channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("no_team", status=404)
+    run()
+    for minutes in (1, 2):
+        later = checker.run_check(now=T0 + timedelta(minutes=minutes), sleep=lambda s: None)
+        assert [(j.job_name, j.action) for j in later.jobs] == [("backup", "no_channel")]
+        assert later.errors == [
+            "every alert channel is broken (slack): no alert can go out until it is fixed and "
+            "`manage.py send_test_alert` gets through"
+        ]
+    assert len(received(channels, SLACK_SECRET_PATH)) == 1
+    assert AlertDelivery.objects.count() == 1
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
+    assert [o.ok for o in delivery.send_test_alert(now=T0 + timedelta(minutes=3))] == [True]
+    fixed = checker.run_check(now=T0 + timedelta(minutes=4), sleep=lambda s: None)
+    assert [(j.job_name, j.action) for j in fixed.jobs] == [("backup", "sent")]
