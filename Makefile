@@ -26,6 +26,7 @@ venv: $(VENV)/.dev
 RUN_ENV := DEBUG=true
 
 run: $(VENV)/.runtime
+	@test -f .env || { printf '# Made by make run: a random key, so manage.py commands run here without DEBUG.\nSECRET_KEY=%s\n' "$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env; echo "Created .env with a random SECRET_KEY (see .env.example for the rest)"; }
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py ensure_admin
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
