@@ -72,6 +72,6 @@ def test_make_run_turns_debug_on_for_each_of_its_commands():
     done = subprocess.run(
         ["make", "-n", "-o", ".venv/.runtime", "run"], capture_output=True, text=True, check=True
     )
-    commands = [line for line in done.stdout.splitlines() if "manage.py" in line]
+    commands = [line for line in done.stdout.splitlines() if "/python manage.py " in line]
     assert len(commands) == 3
     assert all(line.startswith("DEBUG=true ") for line in commands)
