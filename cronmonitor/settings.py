@@ -1,6 +1,6 @@
 """Settings for cronmonitor, read from the environment or a `.env` file beside manage.py.
 
-Every variable is documented in README.md and .env.example. The `.env` file matters most for
+Every variable is documented in docs/configuration.md and .env.example. The `.env` file matters most for
 cron: cron starts jobs with an empty environment, so the checker it runs must find the
 deployment's configuration on disk, not in the shell that installed the crontab.
 """
@@ -253,7 +253,7 @@ def _database(url: str) -> dict:
                 "timeout": env_wait("DB_POOL_TIMEOUT", 5),
             }
         else:
-            # A new connection per request costs more than the request (README, Production).
+            # A new connection per request costs more than the request (docs/operations.md).
             config["CONN_MAX_AGE"] = env_int(
                 "DB_CONN_MAX_AGE", 60, minimum=0, maximum=MAX_SPAN_SECONDS, meaning=MAX_SPAN
             )
@@ -317,7 +317,7 @@ ALERT_SUPPRESSION_HOURS = env_hours("ALERT_SUPPRESSION_HOURS", 6)
 # More than FLAP_THRESHOLD incidents within FLAP_WINDOW_HOURS: one "flapping" alert, then anti-spam.
 FLAP_THRESHOLD = env_int("FLAP_THRESHOLD", 4, minimum=1)
 FLAP_WINDOW_HOURS = env_hours("FLAP_WINDOW_HOURS", 6)
-# Every minute: a job is alerted by the first pass after its grace ends (README, Scheduling).
+# Every minute: a job is alerted by the first pass after its grace ends (docs/operations.md).
 HEALTHCHECK_SCHEDULE = env_crontab("HEALTHCHECK_SCHEDULE", "* * * * *")
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 RESEND_API_KEY = env.str("RESEND_API_KEY", default="")
