@@ -1,8 +1,8 @@
 """Settings for cronmonitor, read from the environment or a `.env` file beside manage.py.
 
-Every variable is documented in docs/configuration.md and .env.example. The `.env` file matters most for
-cron: cron starts jobs with an empty environment, so the checker it runs must find the
-deployment's configuration on disk, not in the shell that installed the crontab.
+Every variable is documented in docs/configuration.md and .env.example. The `.env` file
+matters most for cron: cron starts jobs with an empty environment, so the checker it runs must
+find the deployment's configuration on disk, not in the shell that installed the crontab.
 """
 
 from __future__ import annotations
