@@ -1,4 +1,4 @@
-"""`check --deploy` is clean with the production settings the README documents."""
+"""`check --deploy` is clean with the production settings docs/operations.md documents."""
 
 from __future__ import annotations
 
