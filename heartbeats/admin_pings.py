@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from heartbeats import timefmt
+from heartbeats.logging import job_output
 from heartbeats.models import JobHeartbeat, PingEvent
 
 RECENT_EVENTS = 20
@@ -56,7 +57,7 @@ def events_table(job: JobHeartbeat) -> SafeString:
             sender(event),
             event.method or "-",
             event.user_agent or "-",
-            body_cell(event.body),
+            body_cell(job_output(event.body)),
         )
         for event in events
     ]

@@ -20,6 +20,7 @@ from django.db.models.functions import Right
 from django.utils import timezone
 
 from heartbeats import config, notifiers, queries, rules, schedules
+from heartbeats.logging import job_output, secret_values
 from heartbeats.models import Alert, EventKind, JobHeartbeat, PingEvent
 
 OUTPUT_TAIL_CHARS = 1000
@@ -40,7 +41,9 @@ def _kinds(alert: Alert) -> tuple[str, ...]:
 
 
 def _events(alerts: Sequence[Alert]) -> dict[tuple[str, tuple[str, ...]], PingEvent]:
-    """The reported ping of each job, by the kinds looked for; output cut to its tail in SQL."""
+    """The reported ping of each job, by the kinds looked for; output cut to its tail in SQL,
+    longer by the longest secret so one the tail's start cuts in half is whole to redact."""
+    tail_chars = OUTPUT_TAIL_CHARS + max(map(len, secret_values()), default=0)
     names_by_kinds: dict[tuple[str, ...], set[str]] = defaultdict(set)
     for alert in alerts:
         if alert.job_id:
@@ -53,9 +56,7 @@ def _events(alerts: Sequence[Alert]) -> dict[tuple[str, tuple[str, ...]], PingEv
         ids = JobHeartbeat.objects.filter(job_name__in=names).values(
             event_id=Subquery(newest.values("id")[:1])
         )
-        events = PingEvent.objects.filter(id__in=ids).annotate(
-            tail=Right("body", OUTPUT_TAIL_CHARS)
-        )
+        events = PingEvent.objects.filter(id__in=ids).annotate(tail=Right("body", tail_chars))
         for event in events.defer("body"):
             found[(event.job_id, kinds)] = event
     return found
@@ -123,7 +124,9 @@ def _job_alert(
         exit_status=event.exit_status if event is not None and alert.kind == "failed" else None,
         host=(event.host or event.remote_addr) if event is not None else "",
         duration=event.duration if event is not None and alert.kind != "hung" else None,
-        output_tail=event.tail if event is not None and alert.kind == "failed" else "",
+        output_tail=job_output(event.tail, last=OUTPUT_TAIL_CHARS)
+        if event is not None and alert.kind == "failed"
+        else "",
         started_at=started,
         run_deadline=job.run_deadline if started else None,
         running_hours=(now - started).total_seconds() / 3600 if started else None,

@@ -1,4 +1,4 @@
-"""Keep secrets out of error pages, logs and stored error texts."""
+"""Keep secrets out of error pages, logs, stored error texts and the job output shown or sent."""
 
 from __future__ import annotations
 
@@ -40,6 +40,33 @@ def redact_secrets(text: str) -> str:
     for value in secret_values():
         text = text.replace(value, "[redacted]")
     return text
+
+
+def job_output(text: str, *, last: int | None = None) -> str:
+    """A job's output (a ping body) as the admin shows it and alerts send it: configured
+    secrets redacted, other URLs kept (users need them); with `last`, only its last
+    characters, the cut moved back so it never falls inside a secret.
+
+    Bodies are stored as received and redacted here, when shown: a secret configured later is
+    hidden too, a wrongly set secret hides nothing for good, and a ping stays a plain write.
+    """
+    if last is not None and len(text) > last:
+        text = text[_cut_outside_secrets(text, len(text) - last) :]
+    return redact_secrets(text)
+
+
+def _cut_outside_secrets(text: str, cut: int) -> int:
+    """`cut`, or the start of the secret it falls in (from the right: that one may start
+    inside another)."""
+    spans = [
+        (match.start(), match.end())
+        for value in secret_values()
+        for match in re.finditer(re.escape(value), text)
+    ]
+    for begin, end in sorted(spans, reverse=True):
+        if begin < cut < end:
+            cut = begin
+    return cut
 
 
 def redact(text: str) -> str:

@@ -10,11 +10,14 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
+from django.urls import reverse
 from django.utils import timezone
 from django.views.debug import technical_500_response
 
 from heartbeats import notifiers
 from heartbeats.models import AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat, PingEvent
+from tests.admin_support import staff_client
+from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, received
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +109,64 @@ def test_nul_in_a_url_is_a_400_not_a_500(admin_client, url):
     response = admin_client.get(url)
     assert response.status_code == 400
     assert b"NUL characters are not allowed" in response.content
+
+
+SLACK_TOKEN = SLACK_SECRET_PATH.rsplit("/", 1)[1]
+DOCS_URL = "https://docs.example.com/backup#retry"
+
+
+def leaky_output(settings) -> str:
+    return (
+        f"posting to {settings.SLACK_WEBHOOK_URL} failed\n"
+        f"token {SLACK_TOKEN} rejected\n"
+        f"resend key {RESEND_SECRET_KEY} unset; see {DOCS_URL}"
+    )
+
+
+def fail_with_output(output: str) -> None:
+    """`beat NAME -- cmd` for a command that prints `output` and fails."""
+    script = f"import sys; print({output!r}); sys.exit(1)"
+    with pytest.raises(CommandError):
+        call_command("beat", "backup", "--", sys.executable, "-c", script, stdout=StringIO())
+
+
+def leaked(text: str, settings) -> list[str]:
+    secrets = [settings.SLACK_WEBHOOK_URL, SLACK_SECRET_PATH, SLACK_TOKEN, RESEND_SECRET_KEY]
+    return [secret for secret in secrets if secret in text]
+
+
+def test_alerts_send_a_jobs_output_without_the_configured_secrets(
+    slack_ok, email_ok, clock, settings
+):
+    fail_with_output(leaky_output(settings))
+    call_command("run_healthcheck", stdout=StringIO())
+    (slack,) = received(slack_ok, SLACK_SECRET_PATH)
+    (email,) = received(email_ok, "/resend/emails")
+    for sent in (slack.get_data(as_text=True), email.get_data(as_text=True)):
+        assert "posting to [redacted] failed" in sent
+        assert "token [redacted] rejected" in sent
+        assert "resend key [redacted] unset" in sent
+        assert DOCS_URL in sent  # other URLs are the job's to show
+        assert leaked(sent, settings) == []
+
+
+def test_an_alerts_output_tail_is_not_cut_inside_a_secret(slack_ok, email_ok, clock, settings):
+    """The last 1000 characters would start 10 characters before the webhook URL ends."""
+    url = settings.SLACK_WEBHOOK_URL
+    fail_with_output("a" * 2000 + url + "b" * 989)
+    call_command("run_healthcheck", stdout=StringIO())
+    (slack,) = received(slack_ok, SLACK_SECRET_PATH)
+    sent = slack.get_json()["text"]
+    assert url[-10:] not in sent
+    assert f"[redacted]{'b' * 989}" in sent
+
+
+def test_the_job_page_shows_its_output_without_the_configured_secrets(channels, clock, settings):
+    fail_with_output(leaky_output(settings) + " " + RESEND_SECRET_KEY)
+    viewer = staff_client("view_jobheartbeat")
+    page = viewer.get(reverse("admin:heartbeats_jobheartbeat_change", args=["backup"]))
+    text = page.content.decode()
+    assert "<summary>… resend key [redacted] unset; see " in text  # the preview
+    assert "posting to [redacted] failed\ntoken [redacted] rejected\n" in text  # expanded
+    assert DOCS_URL in text
+    assert leaked(text, settings) == []
