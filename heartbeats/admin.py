@@ -143,12 +143,15 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
+        now = timezone.now()
+        silenced_until = incidents.silenced_until(now=now)
         extra_context = {
             **(extra_context or {}),
             "can_change_jobs": self.has_change_permission(request),
             "can_silence_all": self.has_silence_all_alerts_permission(request),
             "can_bulk_recover": self.has_bulk_recover_jobs_permission(request),
-            "silenced_until": incidents.silenced_until(now=timezone.now()),
+            "silenced_until": silenced_until,
+            "silence_notice": incidents.silence_notice(silenced_until, now=now),
         }
         return super().changelist_view(request, extra_context)
 

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
@@ -60,16 +59,12 @@ def state_notes(job: JobHeartbeat, *, now: datetime) -> list[str]:
     overdue = rules.overdue(facts, now=now, stale_after=config.thresholds().stale_after)
     if job.job_state == JobState.DOWN and rules.is_hung(facts, now=now):
         running = timefmt.duration(now - job.last_start_at)
-        notes.append(f"running {running}, due to finish by {clock_time(job.run_deadline)}")
+        notes.append(f"running {running}, due to finish by {timefmt.clock(job.run_deadline)}")
     elif overdue is not None and job.job_state == JobState.DOWN:
         notes.append(f"{timefmt.duration(overdue)} overdue")
     if (until := deferred_until(job, now=now)) is not None:
-        notes.append(f"deferred: outage grace until {clock_time(until)}")
+        notes.append(f"deferred: outage grace until {timefmt.clock(until)}")
     return notes
-
-
-def clock_time(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%H:%M %Z")
 
 
 def state_cell(job: JobHeartbeat, *, now: datetime) -> SafeString:

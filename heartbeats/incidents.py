@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
-from heartbeats import config, rules
+from heartbeats import config, rules, timefmt
 from heartbeats.models import AlertSilence, JobHeartbeat
 
 
@@ -85,3 +86,12 @@ def silenced_until(*, now: datetime) -> datetime | None:
     """When "Silence all alerts" ends, if it is in force at `now`."""
     until = AlertSilence.objects.filter(pk=1).values_list("until", flat=True).first()
     return until if until is not None and until > now else None
+
+
+def silence_notice(until: datetime | None, *, now: datetime) -> str:
+    """The banner of a silence in force ("Alerts silenced until 18:00 UTC (2026-03-02, in
+    6 h)"); empty when there is none."""
+    if until is None:
+        return ""
+    day = timezone.localtime(until).strftime("%Y-%m-%d")
+    return f"Alerts silenced until {timefmt.clock(until)} ({day}, {timefmt.ago(until, now=now)})"

@@ -29,7 +29,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 
-from heartbeats import config, queries, rules
+from heartbeats import config, incidents, queries, rules
 from heartbeats.models import (
     PROBLEM_KINDS,
     Alert,
@@ -136,6 +136,7 @@ class Summary:
     daily: list[DayCount]
     stale_jobs: list[StaleJob]
     broken_channels: list[ChannelStatus]
+    silenced_until: datetime | None  # "Silence all alerts" in force until then
 
 
 def job_counts(*, now: datetime) -> JobCounts:
@@ -296,6 +297,7 @@ def summary(*, now: datetime, windows: list[str]) -> Summary:
         daily=daily_alerts(now=now),
         stale_jobs=stale_jobs(now=now),
         broken_channels=list(queries.broken_channels()),
+        silenced_until=incidents.silenced_until(now=now),
     )
 
 
