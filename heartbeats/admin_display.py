@@ -11,9 +11,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
-from heartbeats import config, queries, rules, schedules, timefmt
+from heartbeats import config, incidents, queries, rules, schedules, timefmt
 from heartbeats.models import JobHeartbeat
-from heartbeats.rules import AlertState, JobState
+from heartbeats.rules import AlertState, AntiSpam, JobState
 
 UPCOMING_RUNS = 5
 UTC_NAMES = {"UTC", "Etc/UTC"}
@@ -21,10 +21,12 @@ PING_KEY_PLACEHOLDER = "<ping-key>"
 
 # Only problems are in colour; every other state or alert state is plain text.
 STATE_COLOURS = {JobState.DOWN: "#c62828", JobState.FAILED: "#c62828", JobState.LATE: "#b26a00"}
-ALERT_STATE_COLOURS = {
-    AlertState.NEVER_ALERTED: "#c62828",
-    AlertState.SHOULD_ALERT: "#ad1457",
-    AlertState.SUPPRESSED: "#b26a00",
+ANTI_SPAM_COLOURS = {
+    AntiSpam.FIRST: "#c62828",
+    AntiSpam.WINDOW_PASSED: "#ad1457",
+    AntiSpam.NEW_INCIDENT: "#ad1457",
+    AntiSpam.SAME_INCIDENT: "#b26a00",
+    AntiSpam.FLAPPING: "#b26a00",
 }
 
 
@@ -79,9 +81,11 @@ def state_cell(job: JobHeartbeat, *, now: datetime) -> SafeString:
 def alert_state_badge(job: JobHeartbeat, *, now: datetime) -> SafeString:
     if deferred_until(job, now=now) is not None:
         return badge("Deferred (outage grace)", None)
-    alert_state = AlertState(job.alert_state)
-    text = alert_state.describe(config.thresholds().suppression)
-    return badge(text, ALERT_STATE_COLOURS.get(alert_state))
+    if job.alert_state == AlertState.HEALTHY:
+        return badge(AlertState.HEALTHY.describe(config.thresholds().suppression), None)
+    # Why, in the checker's own words: a new incident after a recovery alerts at once.
+    verdict = incidents.anti_spam(job, queries.job_facts(job), now=now)
+    return badge(verdict.describe(config.thresholds().suppression), ANTI_SPAM_COLOURS[verdict])
 
 
 def pretty_json(value: object) -> SafeString:

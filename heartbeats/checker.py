@@ -168,7 +168,7 @@ def _decide(
             hours = rules.hours_since(job.last_alert_at, now=now)
             logger.info("Suppressing alert for %s (last alert %.1fh ago)", job.job_name, hours)
             result.suppressed_alerts += 1
-            why = "flapping" if job.flapping else "same incident"
+            why = assessment.anti_spam.replace("_", " ")
             result.jobs.append(
                 JobOutcome(job.job_name, "suppressed", f"{why}, last alert {hours:.1f}h ago")
             )

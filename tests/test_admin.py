@@ -70,7 +70,7 @@ def test_filters_follow_the_configured_thresholds(viewer, settings):
     assert set(changelist_names(viewer, "?alert_state=suppressed")) == set()
     assert set(changelist_names(viewer, "?last_alert=suppressing")) == {"suppressed", "should"}
     page = viewer.get(reverse(CHANGELIST)).content.decode()
-    assert "Suppressed (&lt; 12 h since last alert)" in page
+    assert "Suppressed (same incident, &lt; 12 h since last alert)" in page
 
 
 def test_default_order_is_oldest_heartbeat_first(viewer):

@@ -26,8 +26,8 @@ def test_alert_states_are_described_with_the_suppression_window():
     assert [state.describe(timedelta(hours=6)) for state in AlertState] == [
         "Healthy",
         "Never alerted (should alert)",
-        "Suppressed (< 6 h since last alert)",
-        "Should alert (>= 6 h since last alert)",
+        "Suppressed (same incident, < 6 h since last alert)",
+        "Should alert (>= 6 h since last alert, or new incident)",
     ]
 
 
