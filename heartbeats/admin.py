@@ -161,7 +161,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
 
     @admin.display(description="reported status", ordering="status")
     def reported_status(self, job: JobHeartbeat) -> str:
-        return job.status
+        return job.status if job.n_runs else timefmt.NO_VALUE  # the default is no report
 
     @admin.display(description="last run", ordering="last_run_at")
     def last_run(self, job: JobHeartbeat) -> str:

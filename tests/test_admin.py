@@ -106,6 +106,12 @@ def test_columns_show_age_overdue_last_alert_and_a_coloured_badge(viewer):
     assert '<span class="cm-plain">Healthy</span>' in fresh
 
 
+def test_a_job_that_never_ran_shows_no_reported_status(viewer, make_job):
+    make_job("brand-new", n_runs=0)
+    row = row_of(viewer.get(reverse(CHANGELIST)).content.decode(), "brand-new")
+    assert '<td class="field-reported_status">\u2013</td>' in row
+
+
 def test_only_problems_are_in_colour_and_no_column_is_a_boolean_icon(viewer):
     """Every unpaused job used to carry a red ✖ (the paused column): paused is a state now."""
     page = viewer.get(reverse(CHANGELIST)).content.decode()

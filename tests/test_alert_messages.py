@@ -244,6 +244,22 @@ def test_a_down_alert_says_when_it_was_due_and_never_status_healthy(
     assert "Status: healthy" not in lines and "State: down: no heartbeat by its due time" in lines
 
 
+def test_a_job_that_never_ran_has_no_reported_status_in_slack_or_email(
+    make_job, slack_ok, email_ok, clock
+):
+    make_job("nightly", age=30 * H, n_runs=0)  # its status is the column's default
+    run(now=clock.now())
+    (slack,) = slack_texts(slack_ok)
+    (email,) = [r.get_json() for r in received(email_ok, "/resend/emails")]
+    assert "Last run: never" in slack.splitlines()
+    for text in (slack, email["text"], email["html"], json.dumps(received_blocks(slack_ok))):
+        assert "Reported status" not in text
+
+
+def received_blocks(slack) -> list:
+    return [r.get_json()["blocks"] for r in received(slack, SLACK_SECRET_PATH)]
+
+
 def test_a_retried_alert_says_how_overdue_the_job_is_when_sent(
     make_job, channels, email_ok, clock, six_hourly_checker
 ):
