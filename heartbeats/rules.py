@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from heartbeats import timefmt
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -182,10 +184,6 @@ def is_flapping(openings: int, *, threshold: int) -> bool:
     return openings > threshold
 
 
-def hours_since(moment: datetime | None, *, now: datetime) -> float | None:
-    return None if moment is None else (now - moment).total_seconds() / 3600
-
-
 def ping_key_matches(given: str, keys: Sequence[str]) -> bool:
     """Whether `given` is one of the ping keys; every key is compared, each in constant time,
     so the response time tells nothing about which key nearly matched."""
@@ -273,8 +271,7 @@ def outage_reason(
     `share` of them, and at least `min_jobs`) went silent at once.
     """
     if previous_check_at is not None and checker_deadline is not None and now > checker_deadline:
-        hours = (now - previous_check_at).total_seconds() / 3600
-        return f"the checker did not run for {hours:.1f} h"
+        return f"the checker did not run for {timefmt.duration(now - previous_check_at)}"
     if newly_down >= min_jobs and newly_down > share * total_jobs:
         return f"{newly_down} of {total_jobs} jobs went silent at the same time"
     return None
