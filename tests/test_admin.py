@@ -286,7 +286,7 @@ def test_saving_a_cron_schedule_recomputes_due_at_and_shows_upcoming_runs(editor
     # last run 09:00 UTC = 10:00 CET; next 02:00 CET is 01:00 UTC the next day, plus grace.
     assert job.due_at == datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
     page = client.get(change_url(job)).content.decode()
-    assert "cron &#x27;0 2 * * *&#x27; (Europe/Berlin), 30 min grace" in page
+    assert "at 02:00 (Europe/Berlin, cron &#x27;0 2 * * *&#x27;), 30 min grace" in page
     assert "<td>2026-03-03 01:00 UTC</td><td>2026-03-03 02:00 CET</td>" in page
     upcoming = page[page.index('class="cm-upcoming"') :].split("</table>")[0]
     assert upcoming.count("<tr><td>") == 5

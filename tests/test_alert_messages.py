@@ -275,6 +275,22 @@ def received_blocks(slack) -> list:
     return [r.get_json()["blocks"] for r in received(slack, SLACK_SECRET_PATH)]
 
 
+def test_a_cron_schedule_reads_in_words_beside_its_expression(make_job, slack_ok, email_ok, clock):
+    make_job(
+        "nightly", age=30 * H, cron="0 2 * * 1-5", tz="Europe/Berlin", grace=H / 2,
+        due_at=T0 - 8 * H,
+    )  # fmt: skip
+    run(now=clock.now())
+    (slack,) = slack_texts(slack_ok)
+    (email,) = [r.get_json()["text"] for r in received(email_ok, "/resend/emails")]
+    schedule = (
+        "Schedule: at 02:00, Monday through Friday (Europe/Berlin, cron '0 2 * * 1-5'), "
+        "30 min grace"
+    )
+    assert schedule in slack.splitlines()
+    assert schedule in email.splitlines()
+
+
 def test_a_retried_alert_says_how_overdue_the_job_is_when_sent(
     make_job, channels, email_ok, clock, six_hourly_checker
 ):
