@@ -118,7 +118,7 @@ class DayCount:
 @dataclass(frozen=True)
 class StaleJob:
     job_name: str
-    last_run_at: datetime
+    last_run_at: datetime | None  # None: never ran
     due_at: datetime | None
     overdue: timedelta
     last_alert_at: datetime | None
@@ -150,8 +150,9 @@ def job_counts(*, now: datetime) -> JobCounts:
         total=Count("pk"),
         stale=Count("pk", filter=queries.stale_q(now=now, stale_after=stale_after)),
         alerted=Count("pk", filter=Q(last_alert_at__gt=now - ALERTED_RECENTLY)),
-        most_recent=Max("last_run_at"),
-        oldest=Min("last_run_at"),
+        # A job that never ran has no heartbeat: its last_run_at is only its creation.
+        most_recent=Max("last_run_at", filter=Q(n_runs__gt=0)),
+        oldest=Min("last_run_at", filter=Q(n_runs__gt=0)),
         **{f"state_{name}": Count("pk", filter=q) for name, q in by_state.items()},
     )
     states = {name: row[f"state_{name}"] for name in by_state}
@@ -271,7 +272,7 @@ def stale_jobs(*, now: datetime, limit: int = STALE_LIST_LIMIT) -> list[StaleJob
     return [
         StaleJob(
             job_name=job.job_name,
-            last_run_at=job.last_run_at,
+            last_run_at=job.last_run_at if job.n_runs else None,
             due_at=job.due_at,
             overdue=rules.overdue(
                 queries.job_facts(job),
@@ -306,7 +307,7 @@ class JobReading:
     job_name: str
     state: rules.JobState
     stale: bool
-    last_run_at: datetime
+    last_run_at: datetime | None  # None: never ran
 
 
 def job_readings(*, now: datetime) -> Iterator[JobReading]:
@@ -321,11 +322,14 @@ def job_readings(*, now: datetime) -> Iterator[JobReading]:
             output_field=BooleanField(),
         )
     ).order_by("job_name")
-    for job_name, state, stale, last_run_at in rows.values_list(
-        "job_name", "job_state", "stale", "last_run_at"
+    for job_name, state, stale, last_run_at, n_runs in rows.values_list(
+        "job_name", "job_state", "stale", "last_run_at", "n_runs"
     ).iterator(chunk_size=2000):
         yield JobReading(
-            job_name=job_name, state=rules.JobState(state), stale=stale, last_run_at=last_run_at
+            job_name=job_name,
+            state=rules.JobState(state),
+            stale=stale,
+            last_run_at=last_run_at if n_runs else None,
         )
 
 

@@ -271,6 +271,19 @@ def test_metrics_parse_back(client, monitored):
     assert samples[key] == 30 * 3600
 
 
+def test_a_job_that_never_ran_has_no_heartbeat_age_anywhere(client, staff, monitored, make_job):
+    make_job("brand-new", age=40 * H, n_runs=0)  # created 40 h ago, never pinged
+    samples = metric_samples(scrape(client))
+    ages = {labels for name, labels in samples if name == "cronmonitor_job_seconds_since_heartbeat"}
+    assert ages == {(("job", "nightly-backup"),), (("job", "hourly-sync"),)}
+    body = staff.get("/summary.json").json()
+    assert body["jobs"]["oldest_heartbeat"] == "2026-03-01T06:00:00Z"  # not its creation
+    (never,) = [job for job in body["stale_jobs"] if job["job_name"] == "brand-new"]
+    assert never["last_run_at"] is None
+    page = staff.get("/summary/").content.decode()
+    assert ">brand-new</a></td>\n        <td>never</td>" in page
+
+
 def test_metrics_without_any_checker_run(client, db):
     samples = metric_samples(scrape(client))
     assert samples[("cronmonitor_checker_ok", ())] == 0
