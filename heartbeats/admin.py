@@ -38,13 +38,14 @@ admin.site.enable_nav_sidebar = False
 class JobHeartbeatAdmin(admin.ModelAdmin):
     form = JobHeartbeatForm
     list_display = [
-        "job_name",
+        "name",
         "state",
         "reported_status",
         "last_run",
         "last_alert",
         "alert_state_badge",
     ]
+    list_display_links = ["name"]
     list_filter = [StateFilter, HealthFilter, AlertStateFilter, LastAlertFilter, "status", "paused"]
     search_fields = ["job_name"]
     ordering = ["last_run_at"]
@@ -154,6 +155,10 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
             "silence_notice": incidents.silence_notice(silenced_until, now=now),
         }
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description="job name", ordering="job_name")
+    def name(self, job: JobHeartbeat) -> str:
+        return admin_display.breakable_name(job.job_name)
 
     @admin.display(description="state", ordering="job_state")
     def state(self, job: JobHeartbeat) -> str:

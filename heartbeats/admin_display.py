@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.http import urlencode
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from heartbeats import config, incidents, queries, rules, schedules, timefmt
 from heartbeats.models import JobHeartbeat
@@ -35,7 +36,7 @@ def badge(text: str, colour: str | None) -> SafeString:
         return format_html('<span class="cm-plain">{}</span>', text)
     return format_html(
         '<span class="cm-badge" style="background:{};color:#fff;padding:1px 7px;'
-        'border-radius:10px;display:inline-block;white-space:nowrap">{}</span>',
+        'border-radius:10px;display:inline-block">{}</span>',
         colour,
         text,
     )
@@ -51,6 +52,13 @@ def deferred_until(job: JobHeartbeat, *, now: datetime) -> datetime | None:
         return None
     waiting = {AlertState.NEVER_ALERTED, AlertState.SHOULD_ALERT}
     return grace_until if job.alert_state in waiting else None
+
+
+def breakable_name(name: str) -> SafeString:
+    """A job name that may wrap after its dots, underscores, slashes and colons, as it already
+    may after its dashes, rather than at any letter."""
+    parts = re.split(r"(?<=[._/:])(?=.)", name)
+    return mark_safe("<wbr>".join(conditional_escape(part) for part in parts))  # each escaped
 
 
 def state_notes(job: JobHeartbeat, *, now: datetime) -> list[str]:
