@@ -38,13 +38,14 @@ admin.site.enable_nav_sidebar = False
 class JobHeartbeatAdmin(admin.ModelAdmin):
     form = JobHeartbeatForm
     list_display = [
-        "job_name",
+        "name",
         "state",
         "reported_status",
         "last_run",
         "last_alert",
         "alert_state_badge",
     ]
+    list_display_links = ["name"]
     list_filter = [StateFilter, HealthFilter, AlertStateFilter, LastAlertFilter, "status", "paused"]
     search_fields = ["job_name"]
     ordering = ["last_run_at"]
@@ -143,14 +144,21 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
+        now = timezone.now()
+        silenced_until = incidents.silenced_until(now=now)
         extra_context = {
             **(extra_context or {}),
             "can_change_jobs": self.has_change_permission(request),
             "can_silence_all": self.has_silence_all_alerts_permission(request),
             "can_bulk_recover": self.has_bulk_recover_jobs_permission(request),
-            "silenced_until": incidents.silenced_until(now=timezone.now()),
+            "silenced_until": silenced_until,
+            "silence_notice": incidents.silence_notice(silenced_until, now=now),
         }
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description="job name", ordering="job_name")
+    def name(self, job: JobHeartbeat) -> str:
+        return admin_display.breakable_name(job.job_name)
 
     @admin.display(description="state", ordering="job_state")
     def state(self, job: JobHeartbeat) -> str:
@@ -158,7 +166,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
 
     @admin.display(description="reported status", ordering="status")
     def reported_status(self, job: JobHeartbeat) -> str:
-        return job.status
+        return job.status if job.n_runs else timefmt.NO_VALUE  # the default is no report
 
     @admin.display(description="last run", ordering="last_run_at")
     def last_run(self, job: JobHeartbeat) -> str:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.http import urlencode
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
-from heartbeats import config, queries, rules, schedules, timefmt
+from heartbeats import config, incidents, queries, rules, schedules, timefmt
 from heartbeats.models import JobHeartbeat
-from heartbeats.rules import AlertState, JobState
+from heartbeats.rules import AlertState, AntiSpam, JobState
 
 UPCOMING_RUNS = 5
 UTC_NAMES = {"UTC", "Etc/UTC"}
@@ -22,10 +22,12 @@ PING_KEY_PLACEHOLDER = "<ping-key>"
 
 # Only problems are in colour; every other state or alert state is plain text.
 STATE_COLOURS = {JobState.DOWN: "#c62828", JobState.FAILED: "#c62828", JobState.LATE: "#b26a00"}
-ALERT_STATE_COLOURS = {
-    AlertState.NEVER_ALERTED: "#c62828",
-    AlertState.SHOULD_ALERT: "#ad1457",
-    AlertState.SUPPRESSED: "#b26a00",
+ANTI_SPAM_COLOURS = {
+    AntiSpam.FIRST: "#c62828",
+    AntiSpam.WINDOW_PASSED: "#ad1457",
+    AntiSpam.NEW_INCIDENT: "#ad1457",
+    AntiSpam.SAME_INCIDENT: "#b26a00",
+    AntiSpam.FLAPPING: "#b26a00",
 }
 
 
@@ -34,7 +36,7 @@ def badge(text: str, colour: str | None) -> SafeString:
         return format_html('<span class="cm-plain">{}</span>', text)
     return format_html(
         '<span class="cm-badge" style="background:{};color:#fff;padding:1px 7px;'
-        'border-radius:10px;display:inline-block;white-space:nowrap">{}</span>',
+        'border-radius:10px;display:inline-block">{}</span>',
         colour,
         text,
     )
@@ -52,6 +54,13 @@ def deferred_until(job: JobHeartbeat, *, now: datetime) -> datetime | None:
     return grace_until if job.alert_state in waiting else None
 
 
+def breakable_name(name: str) -> SafeString:
+    """A job name that may wrap after its dots, underscores, slashes and colons, as it already
+    may after its dashes, rather than at any letter."""
+    parts = re.split(r"(?<=[._/:])(?=.)", name)
+    return mark_safe("<wbr>".join(conditional_escape(part) for part in parts))  # each escaped
+
+
 def state_notes(job: JobHeartbeat, *, now: datetime) -> list[str]:
     """The lines under a job's state badge: how overdue it is, and why an alert waits and until
     when (an outage grace; a silence or maintenance window adds its own line here)."""
@@ -60,16 +69,12 @@ def state_notes(job: JobHeartbeat, *, now: datetime) -> list[str]:
     overdue = rules.overdue(facts, now=now, stale_after=config.thresholds().stale_after)
     if job.job_state == JobState.DOWN and rules.is_hung(facts, now=now):
         running = timefmt.duration(now - job.last_start_at)
-        notes.append(f"running {running}, due to finish by {clock_time(job.run_deadline)}")
+        notes.append(f"running {running}, due to finish by {timefmt.clock(job.run_deadline)}")
     elif overdue is not None and job.job_state == JobState.DOWN:
         notes.append(f"{timefmt.duration(overdue)} overdue")
     if (until := deferred_until(job, now=now)) is not None:
-        notes.append(f"deferred: outage grace until {clock_time(until)}")
+        notes.append(f"deferred: outage grace until {timefmt.clock(until)}")
     return notes
-
-
-def clock_time(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%H:%M %Z")
 
 
 def state_cell(job: JobHeartbeat, *, now: datetime) -> SafeString:
@@ -84,9 +89,11 @@ def state_cell(job: JobHeartbeat, *, now: datetime) -> SafeString:
 def alert_state_badge(job: JobHeartbeat, *, now: datetime) -> SafeString:
     if deferred_until(job, now=now) is not None:
         return badge("Deferred (outage grace)", None)
-    alert_state = AlertState(job.alert_state)
-    text = alert_state.describe(config.thresholds().suppression)
-    return badge(text, ALERT_STATE_COLOURS.get(alert_state))
+    if job.alert_state == AlertState.HEALTHY:
+        return badge(AlertState.HEALTHY.describe(config.thresholds().suppression), None)
+    # Why, in the checker's own words: a new incident after a recovery alerts at once.
+    verdict = incidents.anti_spam(job, queries.job_facts(job), now=now)
+    return badge(verdict.describe(config.thresholds().suppression), ANTI_SPAM_COLOURS[verdict])
 
 
 def pretty_json(value: object) -> SafeString:

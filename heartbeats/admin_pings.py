@@ -26,15 +26,15 @@ def sender(event: PingEvent) -> str:
 
 
 def body_cell(body: str) -> SafeString:
-    """A short body whole; a long one as its last line (where a failure says what went wrong),
-    clipped, that opens to the full text."""
+    """A short body whole; a long one as its first line, clipped, that opens to the full text
+    (the alert already quotes the output's last lines)."""
     if not body:
         return format_html("{}", "-")
     lines = body.strip().splitlines()
     if len(body) <= BODY_PREVIEW_CHARS and len(lines) <= 1:
         return format_html('<pre class="cm-body" style="{}">{}</pre>', BODY_STYLE, body)
-    last = lines[-1] if lines else ""
-    preview = "… " + (last if len(last) <= BODY_PREVIEW_CHARS else last[:BODY_PREVIEW_CHARS] + "…")
+    first = lines[0] if lines else ""
+    preview = (first if len(first) <= BODY_PREVIEW_CHARS else first[:BODY_PREVIEW_CHARS]) + " …"
     return format_html(
         '<details class="cm-body"><summary>{} <small>({} lines, {} characters)</small></summary>'
         '<pre style="{}">{}</pre></details>',

@@ -115,7 +115,7 @@ def _job_alert(
         overdue_hours=overdue.total_seconds() / 3600
         if overdue is not None and alert.kind == "down"
         else None,
-        status=job.status,
+        status=job.status if job.n_runs else "",  # never finished a run: only the default
         schedule=schedules.describe(
             period=job.period, cron=job.cron, tz=job.tz, grace=grace, stale_after=stale_after
         ),

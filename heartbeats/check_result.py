@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from heartbeats import rules
+from heartbeats import rules, timefmt
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,7 @@ class CheckResult:
             parts.append(f"{_count(self.failed_alerts, 'alert')} with a failed delivery")
         if self.retries_waiting and self.next_retry_at:
             what = _count(self.retries_waiting, "delivery", "deliveries")
-            parts.append(
-                f"{what} waiting to retry, next at {self.next_retry_at:%Y-%m-%d %H:%M} UTC"
-            )
+            parts.append(f"{what} waiting to retry, next at {timefmt.moment(self.next_retry_at)}")
         if self.outage:
             parts.append(f"suspected monitoring outage: {self.outage}")
         return "; ".join(parts)

@@ -21,7 +21,17 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from heartbeats import config, delivery, incidents, job_count, outbox, queries, rules, services
+from heartbeats import (
+    config,
+    delivery,
+    incidents,
+    job_count,
+    outbox,
+    queries,
+    rules,
+    services,
+    timefmt,
+)
 from heartbeats.check_result import CheckResult, JobOutcome
 from heartbeats.logging import redact
 from heartbeats.models import (
@@ -165,13 +175,14 @@ def _decide(
                 JobOutcome(job.job_name, "pending", "an earlier alert is still being delivered")
             )
         elif assessment.suppressed:
-            hours = rules.hours_since(job.last_alert_at, now=now)
-            logger.info("Suppressing alert for %s (last alert %.1fh ago)", job.job_name, hours)
-            result.suppressed_alerts += 1
-            why = "flapping" if job.flapping else "same incident"
-            result.jobs.append(
-                JobOutcome(job.job_name, "suppressed", f"{why}, last alert {hours:.1f}h ago")
+            detail = (
+                f"{assessment.anti_spam.replace('_', ' ')}, "
+                f"last alert {timefmt.ago(job.last_alert_at, now=now)}"
             )
+            verb = "Would suppress" if result.dry_run else "Suppressing"
+            logger.info("%s alert for %s (%s)", verb, job.job_name, detail)
+            result.suppressed_alerts += 1
+            result.jobs.append(JobOutcome(job.job_name, "suppressed", detail))
         else:
             fresh.append((job, problem, assessment))
     newly_down = sum(
@@ -200,7 +211,7 @@ def _decide(
             )
     for job, problem, assessment in fresh:
         if decision.silenced_until is not None:
-            until = f"{decision.silenced_until:%Y-%m-%d %H:%M} UTC"
+            until = timefmt.moment(decision.silenced_until)
             result.jobs.append(JobOutcome(job.job_name, "silenced", f"all alerts until {until}"))
             continue
         if problem == rules.Problem.DOWN and decision.grace_until is not None:
@@ -208,7 +219,7 @@ def _decide(
                 JobOutcome(
                     job.job_name,
                     "deferred",
-                    f"monitoring outage grace until {decision.grace_until:%H:%M} UTC",
+                    f"monitoring outage grace until {timefmt.clock(decision.grace_until)}",
                 )
             )
             continue
@@ -279,7 +290,7 @@ def _quiet_pass(
 def _outage_alert(reason: str, *, now: datetime, trigger: str, until: datetime) -> Alert:
     body = (
         f"cronmonitor suspects its own monitoring was interrupted: {reason}. Jobs are given "
-        f"until {until:%Y-%m-%d %H:%M} UTC to report; only those still silent then are alerted."
+        f"until {timefmt.moment(until)} to report; only those still silent then are alerted."
     )
     return Alert(
         job=None,
@@ -300,7 +311,7 @@ def _recoveries(jobs: list[JobHeartbeat], *, now: datetime, trigger: str) -> lis
             "last_run_at": job.last_run_at.isoformat(),
             "status": job.status,
             "last_alert_at": _iso(job.last_alert_at or job.last_sent_alert_at),
-            "downtime_hours": round(downtime, 2) if downtime is not None else None,
+            "downtime_hours": downtime,
         }
         alerts.append(
             Alert(

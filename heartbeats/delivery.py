@@ -205,14 +205,14 @@ class _Pass:
     def _send(self, group: list[AlertDelivery]) -> notifiers.DeliveryError | None:
         channel = group[0].channel
         if channel not in self.configured:
-            return notifiers.DeliveryError(f"{channel}: no longer configured", permanent=True)
+            return notifiers.DeliveryError("no longer configured", service=channel, permanent=True)
         key = _idempotency_key(group)
         try:
             message = _message_for([d.alert for d in group])
             return _attempt(channel, message, key, sleep=self.sleep, deadline=self.deadline)
         except Exception as exc:  # a bug in one message costs that message, not the pass
             error = notifiers.DeliveryError(
-                f"{channel}: unexpected error ({type(exc).__name__}: {str(exc)[:200]})"
+                f"unexpected error ({type(exc).__name__}: {str(exc)[:200]})", service=channel
             )
             logger.error("Delivery on %s failed: %s", channel, error)
             return error

@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
-from heartbeats import config, rules
+from heartbeats import config, rules, timefmt
 from heartbeats.models import AlertSilence, JobHeartbeat
 
 
@@ -23,9 +24,13 @@ class Assessment:
     """One job with a problem, as the incident rules see it at `now`."""
 
     new_incident: bool
-    suppressed: bool
+    anti_spam: rules.AntiSpam
     openings: list[datetime]  # incidents opened within the flapping window, this one included
     flapping: bool
+
+    @property
+    def suppressed(self) -> bool:
+        return self.anti_spam.holds
 
     @property
     def flapping_incidents(self) -> int | None:
@@ -37,24 +42,34 @@ def flap_window() -> timedelta:
     return timedelta(hours=settings.FLAP_WINDOW_HOURS)
 
 
-def assess(job: JobHeartbeat, facts: rules.JobFacts, *, now: datetime) -> Assessment:
-    """New incident or repeat, and whether anti-spam holds this alert back.
+def _prior_openings(job: JobHeartbeat, *, now: datetime) -> list[datetime]:
+    stored = [datetime.fromisoformat(moment) for moment in job.recent_incidents or []]
+    return rules.incidents_within(stored, now=now, window=flap_window())
+
+
+def anti_spam(job: JobHeartbeat, facts: rules.JobFacts, *, now: datetime) -> rules.AntiSpam:
+    """What the anti-spam rule says of this job's alert at `now`, and why: the checker's
+    decision, and the job list's alert-state badge.
 
     A job was flapping before this pass if the window already held more than the threshold;
     only then does the anti-spam rule hold back a new incident, so the incident that tips a
     job into flapping is alerted (the one "flapping" alert) and later ones wait for the window.
     """
-    stored = [datetime.fromisoformat(moment) for moment in job.recent_incidents or []]
-    prior = rules.incidents_within(stored, now=now, window=flap_window())
-    new_incident = rules.opens_incident(facts)
-    openings = [*prior, now] if new_incident else prior
+    prior = _prior_openings(job, now=now)
     was_flapping = rules.is_flapping(len(prior), threshold=settings.FLAP_THRESHOLD)
-    suppressed = rules.is_suppressed(
+    return rules.anti_spam(
         replace(facts, flapping=was_flapping), now=now, suppression=config.thresholds().suppression
     )
+
+
+def assess(job: JobHeartbeat, facts: rules.JobFacts, *, now: datetime) -> Assessment:
+    """New incident or repeat, and whether anti-spam holds this alert back."""
+    prior = _prior_openings(job, now=now)
+    new_incident = rules.opens_incident(facts)
+    openings = [*prior, now] if new_incident else prior
     return Assessment(
         new_incident=new_incident,
-        suppressed=suppressed,
+        anti_spam=anti_spam(job, facts, now=now),
         openings=openings,
         flapping=rules.is_flapping(len(openings), threshold=settings.FLAP_THRESHOLD),
     )
@@ -85,3 +100,12 @@ def silenced_until(*, now: datetime) -> datetime | None:
     """When "Silence all alerts" ends, if it is in force at `now`."""
     until = AlertSilence.objects.filter(pk=1).values_list("until", flat=True).first()
     return until if until is not None and until > now else None
+
+
+def silence_notice(until: datetime | None, *, now: datetime) -> str:
+    """The banner of a silence in force ("Alerts silenced until 18:00 UTC (2026-03-02, in
+    6 h)"); empty when there is none."""
+    if until is None:
+        return ""
+    day = timezone.localtime(until).strftime("%Y-%m-%d")
+    return f"Alerts silenced until {timefmt.clock(until)} ({day}, {timefmt.ago(until, now=now)})"

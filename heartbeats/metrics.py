@@ -29,7 +29,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 
-from heartbeats import config, queries, rules
+from heartbeats import config, incidents, queries, rules
 from heartbeats.models import (
     PROBLEM_KINDS,
     Alert,
@@ -118,7 +118,7 @@ class DayCount:
 @dataclass(frozen=True)
 class StaleJob:
     job_name: str
-    last_run_at: datetime
+    last_run_at: datetime | None  # None: never ran
     due_at: datetime | None
     overdue: timedelta
     last_alert_at: datetime | None
@@ -136,6 +136,7 @@ class Summary:
     daily: list[DayCount]
     stale_jobs: list[StaleJob]
     broken_channels: list[ChannelStatus]
+    silenced_until: datetime | None  # "Silence all alerts" in force until then
 
 
 def job_counts(*, now: datetime) -> JobCounts:
@@ -149,8 +150,9 @@ def job_counts(*, now: datetime) -> JobCounts:
         total=Count("pk"),
         stale=Count("pk", filter=queries.stale_q(now=now, stale_after=stale_after)),
         alerted=Count("pk", filter=Q(last_alert_at__gt=now - ALERTED_RECENTLY)),
-        most_recent=Max("last_run_at"),
-        oldest=Min("last_run_at"),
+        # A job that never ran has no heartbeat: its last_run_at is only its creation.
+        most_recent=Max("last_run_at", filter=Q(n_runs__gt=0)),
+        oldest=Min("last_run_at", filter=Q(n_runs__gt=0)),
         **{f"state_{name}": Count("pk", filter=q) for name, q in by_state.items()},
     )
     states = {name: row[f"state_{name}"] for name in by_state}
@@ -270,7 +272,7 @@ def stale_jobs(*, now: datetime, limit: int = STALE_LIST_LIMIT) -> list[StaleJob
     return [
         StaleJob(
             job_name=job.job_name,
-            last_run_at=job.last_run_at,
+            last_run_at=job.last_run_at if job.n_runs else None,
             due_at=job.due_at,
             overdue=rules.overdue(
                 queries.job_facts(job),
@@ -296,6 +298,7 @@ def summary(*, now: datetime, windows: list[str]) -> Summary:
         daily=daily_alerts(now=now),
         stale_jobs=stale_jobs(now=now),
         broken_channels=list(queries.broken_channels()),
+        silenced_until=incidents.silenced_until(now=now),
     )
 
 
@@ -304,7 +307,7 @@ class JobReading:
     job_name: str
     state: rules.JobState
     stale: bool
-    last_run_at: datetime
+    last_run_at: datetime | None  # None: never ran
 
 
 def job_readings(*, now: datetime) -> Iterator[JobReading]:
@@ -319,11 +322,14 @@ def job_readings(*, now: datetime) -> Iterator[JobReading]:
             output_field=BooleanField(),
         )
     ).order_by("job_name")
-    for job_name, state, stale, last_run_at in rows.values_list(
-        "job_name", "job_state", "stale", "last_run_at"
+    for job_name, state, stale, last_run_at, n_runs in rows.values_list(
+        "job_name", "job_state", "stale", "last_run_at", "n_runs"
     ).iterator(chunk_size=2000):
         yield JobReading(
-            job_name=job_name, state=rules.JobState(state), stale=stale, last_run_at=last_run_at
+            job_name=job_name,
+            state=rules.JobState(state),
+            stale=stale,
+            last_run_at=last_run_at if n_runs else None,
         )
 
 

@@ -19,9 +19,10 @@ from urllib.parse import quote
 from django.conf import settings
 from django.contrib.admin.utils import quote as admin_quote
 
+from heartbeats import timefmt
 from heartbeats.config import configured_channels
 from heartbeats.logging import redact
-from heartbeats.wrapper import describe_exit
+from heartbeats.wrapper import signal_of
 
 if TYPE_CHECKING:
     import requests
@@ -36,12 +37,22 @@ ZERO_WIDTH_SPACE = "\u200b"
 
 
 class DeliveryError(Exception):
-    """A channel did not accept a message. `permanent`: retrying cannot help."""
+    """A channel did not accept a message. `permanent`: retrying cannot help.
+
+    It reads "slack: HTTP 404 (no_service)"; `reason` is the part after the channel's name, for
+    texts that name the channel themselves.
+    """
 
     def __init__(
-        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        reason: str,
+        *,
+        service: str,
+        permanent: bool = False,
+        retry_after: float | None = None,
     ) -> None:
-        super().__init__(redact(message))
+        self.reason = redact(reason)
+        super().__init__(f"{service}: {self.reason}")
         self.permanent = permanent
         self.retry_after = retry_after
 
@@ -144,39 +155,32 @@ def job_url(job_name: str) -> str:
 
 
 def _when(moment: datetime | None) -> str:
-    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+    return "never" if moment is None else timefmt.moment(moment)
 
 
-def _span(hours: float, *, digits: int) -> str:
-    """A duration as messages show it; under an hour in minutes, so short schedules read right."""
-    if hours < 1:
-        minutes = round(hours * 60)
-        return f"{minutes} min" if minutes else "under a minute"
-    return f"{hours:.{digits}f} h"
+def _hours(hours: float) -> str:
+    """A span given in hours, in timefmt's words ("1 h 30 min"), as everywhere else."""
+    return timefmt.duration(timedelta(hours=hours))
 
 
-def _in_words(duration: timedelta) -> str:
-    """A run's duration as people say it: "0.4 s", "3 min 12 s", "2 h 5 min"."""
-    seconds = duration.total_seconds()
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+def _exit(exit_status: int) -> str:
+    """ "3", or for a killed run "137 (killed by signal 9, SIGKILL)"."""
+    killed = signal_of(exit_status)
+    if killed is None:
+        return str(exit_status)
+    number, name = killed
+    return f"{exit_status} (killed by signal {number}, {name})"
 
 
 def _headline(alert: JobAlert) -> str:
     if alert.flapping_incidents and alert.kind != "recovery":
-        window = f"{alert.flap_window_hours or 0:g} h"
+        window = _hours(alert.flap_window_hours or 0)
         return (
             f"{alert.job_name} is FLAPPING: {alert.flapping_incidents} incidents in {window}, "
             f"now {alert.kind.upper()}"
         )
     if alert.kind == "down":
-        overdue = _span(alert.overdue_hours or 0, digits=1)
+        overdue = _hours(alert.overdue_hours or 0)
         return f"{alert.job_name} is DOWN: no heartbeat, {overdue} overdue"
     if alert.kind == "failed":
         return f"{alert.job_name} FAILED"
@@ -184,7 +188,7 @@ def _headline(alert: JobAlert) -> str:
         return f"{alert.job_name} started but has not finished"
     if alert.kind == "recovery":
         downtime = alert.downtime_hours
-        after = f" after {_span(downtime, digits=0)}" if downtime is not None else ""
+        after = f" after {_hours(downtime)}" if downtime is not None else ""
         return f"{alert.job_name} is back up{after}"
     return f"{alert.job_name}: {alert.kind}"
 
@@ -195,19 +199,19 @@ def _facts(alert: JobAlert) -> list[tuple[str, str]]:
     if alert.due_at is not None and alert.kind == "down":
         facts.append(("Expected by", _when(alert.due_at)))
     if alert.overdue_hours is not None:
-        facts.append(("Overdue", _span(alert.overdue_hours, digits=1)))
+        facts.append(("Overdue", _hours(alert.overdue_hours)))
     if alert.kind == "hung" and alert.started_at is not None:
-        running = _span(alert.running_hours or 0, digits=1)
+        running = _hours(alert.running_hours or 0)
         facts.append(("Running for", f"{running} (started {_when(alert.started_at)})"))
         facts.append(("Should have finished by", _when(alert.run_deadline)))
     if alert.exit_status is not None and alert.kind == "failed":
-        facts.append(("Exit status", f"{alert.exit_status} ({describe_exit(alert.exit_status)})"))
+        facts.append(("Exit status", _exit(alert.exit_status)))
     if alert.schedule:
         facts.append(("Schedule", alert.schedule))
     facts.append(("Last run", _when(alert.last_run_at)))
     facts.append(("Last successful run", _when(alert.last_success_at)))
     if alert.duration is not None:
-        facts.append(("Run duration", _in_words(alert.duration)))
+        facts.append(("Run duration", timefmt.duration(alert.duration)))
     if alert.host:
         facts.append(("Reported from", alert.host))
     if alert.status:
@@ -356,11 +360,12 @@ def post_json(
     try:
         response = requests.post(url, json=payload, headers=headers or {}, timeout=timeout)
     except requests.Timeout:
-        raise DeliveryError(f"{service}: timed out") from None
+        raise DeliveryError("timed out", service=service) from None
     except requests.ConnectionError:
-        raise DeliveryError(f"{service}: connection failed") from None
+        raise DeliveryError("connection failed", service=service) from None
     except requests.RequestException as exc:
-        raise DeliveryError(f"{service}: request failed ({type(exc).__name__})") from None
+        reason = f"request failed ({type(exc).__name__})"
+        raise DeliveryError(reason, service=service) from None
     if response.status_code >= 400:
         raise _http_error(service, response)
     return response
@@ -370,10 +375,10 @@ def _http_error(service: str, response: requests.Response) -> DeliveryError:
     """Classify an HTTP error by its status, keeping the service's own words about it."""
     code = response.status_code
     reason = _service_reason(response)
-    message = f"{service}: HTTP {code}" + (f" ({reason})" if reason else "")
+    message = f"HTTP {code}" + (f" ({reason})" if reason else "")
     if code in TEMPORARY_STATUS or code >= 500:
-        return DeliveryError(message, retry_after=_retry_after(response))
-    return DeliveryError(message, permanent=True)
+        return DeliveryError(message, service=service, retry_after=_retry_after(response))
+    return DeliveryError(message, service=service, permanent=True)
 
 
 def _service_reason(response: requests.Response) -> str:
@@ -426,14 +431,14 @@ def send(
     elif channel == "email":
         send_email(message, idempotency_key=idempotency_key, timeout=timeout)
     else:
-        raise DeliveryError(f"unknown channel {channel!r}", permanent=True)
+        raise DeliveryError("unknown channel", service=channel, permanent=True)
 
 
 @dataclass(frozen=True)
 class ChannelOutcome:
     channel: str
     ok: bool
-    error: str = ""
+    error: str = ""  # what went wrong, without the channel's name
 
 
 def send_test_alert(
@@ -452,8 +457,8 @@ def send_test_alert(
         try:
             send(channel, message, idempotency_key=f"cronmonitor-test-{now.isoformat()}-{channel}")
         except DeliveryError as exc:
-            logger.warning("Test alert on %s failed: %s", channel, exc)
-            outcomes.append(ChannelOutcome(channel, False, str(exc)))
+            logger.warning("Test alert on %s failed: %s", channel, exc.reason)
+            outcomes.append(ChannelOutcome(channel, False, exc.reason))
         else:
             outcomes.append(ChannelOutcome(channel, True))
     return outcomes

@@ -40,13 +40,14 @@ def _text(*families: Metric) -> bytes:
 def _ages(chunk: list[metrics.JobReading], now: datetime, states: Counter) -> Metric:
     age = GaugeMetricFamily(
         "cronmonitor_job_seconds_since_heartbeat",
-        "Seconds since each job's last heartbeat.",
+        "Seconds since each job's last heartbeat; absent for a job that never ran.",
         labels=["job"],
     )
     for reading in chunk:
         states[reading.state] += 1
         states["stale"] += reading.stale
-        age.add_metric([reading.job_name], (now - reading.last_run_at).total_seconds())
+        if reading.last_run_at is not None:
+            age.add_metric([reading.job_name], (now - reading.last_run_at).total_seconds())
     return age
 
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from heartbeats import timefmt
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -35,13 +37,43 @@ class AlertState(enum.StrEnum):
     SHOULD_ALERT = "should_alert"
 
     def describe(self, suppression: timedelta) -> str:
-        hours = f"{suppression.total_seconds() / 3600:g} h"
+        """The state as the alert-state filter offers it; a job's own badge says why
+        (`AntiSpam.describe`)."""
+        hours = _hours(suppression)
         return {
             AlertState.HEALTHY: "Healthy",
             AlertState.NEVER_ALERTED: "Never alerted (should alert)",
-            AlertState.SUPPRESSED: f"Suppressed (< {hours} since last alert)",
-            AlertState.SHOULD_ALERT: f"Should alert (>= {hours} since last alert)",
+            AlertState.SUPPRESSED: f"Suppressed (same incident, < {hours} since last alert)",
+            AlertState.SHOULD_ALERT: f"Should alert (>= {hours} since last alert, or new incident)",
         }[self]
+
+
+class AntiSpam(enum.StrEnum):
+    """The anti-spam rule's answer for a job with a problem, with its reason."""
+
+    FIRST = "first"  # never alerted
+    WINDOW_PASSED = "window_passed"  # the last alert is `suppression` or more ago
+    NEW_INCIDENT = "new_incident"  # recovered since the last alert
+    SAME_INCIDENT = "same_incident"  # held back: a repeat within the window
+    FLAPPING = "flapping"  # held back: flapping, whatever it did since
+
+    @property
+    def holds(self) -> bool:
+        return self in (AntiSpam.SAME_INCIDENT, AntiSpam.FLAPPING)
+
+    def describe(self, suppression: timedelta) -> str:
+        hours = _hours(suppression)
+        return {
+            AntiSpam.FIRST: "Never alerted (should alert)",
+            AntiSpam.WINDOW_PASSED: f"Should alert (>= {hours} since last alert)",
+            AntiSpam.NEW_INCIDENT: "Should alert (new incident since last alert)",
+            AntiSpam.SAME_INCIDENT: f"Suppressed (same incident, < {hours} since last alert)",
+            AntiSpam.FLAPPING: f"Suppressed (flapping, < {hours} since last alert)",
+        }[self]
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:g} h"
 
 
 class JobState(enum.StrEnum):
@@ -115,13 +147,22 @@ def _closed_after(facts: JobFacts, moment: datetime) -> bool:
     return any(m is not None and m > moment for m in (facts.last_success_at, facts.watched_since))
 
 
-def is_suppressed(facts: JobFacts, *, now: datetime, suppression: timedelta) -> bool:
+def anti_spam(facts: JobFacts, *, now: datetime, suppression: timedelta) -> AntiSpam:
     """Anti-spam applies to repeats within one incident: alerted recently, and the job has not
     recovered since that alert; a flapping job is held to the anti-spam window whatever it did."""
     last = facts.last_alert_at
-    if last is None or not is_recent_alert(last, now=now, suppression=suppression):
-        return False
-    return facts.flapping or not _closed_after(facts, last)
+    if last is None:
+        return AntiSpam.FIRST
+    if not is_recent_alert(last, now=now, suppression=suppression):
+        return AntiSpam.WINDOW_PASSED
+    if facts.flapping:
+        return AntiSpam.FLAPPING
+    return AntiSpam.NEW_INCIDENT if _closed_after(facts, last) else AntiSpam.SAME_INCIDENT
+
+
+def is_suppressed(facts: JobFacts, *, now: datetime, suppression: timedelta) -> bool:
+    """Whether `anti_spam` holds the alert back."""
+    return anti_spam(facts, now=now, suppression=suppression).holds
 
 
 def opens_incident(facts: JobFacts) -> bool:
@@ -141,10 +182,6 @@ def incidents_within(
 def is_flapping(openings: int, *, threshold: int) -> bool:
     """More than `threshold` incidents within the window."""
     return openings > threshold
-
-
-def hours_since(moment: datetime | None, *, now: datetime) -> float | None:
-    return None if moment is None else (now - moment).total_seconds() / 3600
 
 
 def ping_key_matches(given: str, keys: Sequence[str]) -> bool:
@@ -234,8 +271,7 @@ def outage_reason(
     `share` of them, and at least `min_jobs`) went silent at once.
     """
     if previous_check_at is not None and checker_deadline is not None and now > checker_deadline:
-        hours = (now - previous_check_at).total_seconds() / 3600
-        return f"the checker did not run for {hours:.1f} h"
+        return f"the checker did not run for {timefmt.duration(now - previous_check_at)}"
     if newly_down >= min_jobs and newly_down > share * total_jobs:
         return f"{newly_down} of {total_jobs} jobs went silent at the same time"
     return None

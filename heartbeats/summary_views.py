@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from heartbeats import config, metrics, prometheus
+from heartbeats import config, incidents, metrics, prometheus
 from heartbeats.models import CheckRun, JobHeartbeat
 from heartbeats.rules import CheckerProblem
 from heartbeats.summary_chart import day_chart
@@ -93,6 +93,7 @@ def summary_page(request: HttpRequest) -> HttpResponse:
         "schedule": settings.HEALTHCHECK_SCHEDULE,
         "checker_slack": config.CHECKER_SLACK,
         "checker_floor": config.CHECKER_FLOOR,
+        "silence_notice": incidents.silence_notice(figures.silenced_until, now=figures.now),
     }
     return render(request, "heartbeats/summary.html", context)
 
@@ -135,8 +136,10 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """For an uptime monitor: 503 when the database or the checker's schedule is broken."""
+    now = timezone.now()
     try:
-        status = metrics.checker_status(now=timezone.now())
+        status = metrics.checker_status(now=now)
+        silenced_until = incidents.silenced_until(now=now)
     except DatabaseError as exc:
         body = {"status": "error", "reason": "database unavailable"}
         return database_unavailable(request, exc, JsonResponse(body))
@@ -146,6 +149,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "checker_last_started_at": iso(last_run.started_at) if last_run else None,
         "checker_last_outcome": last_run.outcome if last_run else None,
         "checker_deadline": iso(status.deadline),
+        # Information, not a failure: a silence keeps 200.
+        "alerts_silenced_until": iso(silenced_until),
     }
     if status.problem in HEALTHZ_FAILURES:
         body.update(status="error", reason=status.problem.describe())
@@ -189,6 +194,7 @@ def summary_document(figures: metrics.Summary) -> dict:
             {"channel": c.channel, "broken_since": iso(c.broken_since), "error": c.last_error}
             for c in figures.broken_channels
         ],
+        "alerts_silenced_until": iso(figures.silenced_until),
         "recovery_window_minutes": settings.RECOVERY_WINDOW_MINUTES,
         "windows": {name: window_document(window) for name, window in figures.windows.items()},
         "daily": {

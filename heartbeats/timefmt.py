@@ -42,6 +42,11 @@ def moment(value: datetime | None) -> str:
     return timezone.localtime(value).strftime(MOMENT_FORMAT)
 
 
+def clock(value: datetime) -> str:
+    """The time of day in the operator's zone: "21:24 UTC"."""
+    return timezone.localtime(value).strftime("%H:%M %Z")
+
+
 def ago(value: datetime, *, now: datetime) -> str:
     """How long before `now`, in one rounded unit: "40 s ago", "5 min ago", "3 h ago", "2 d ago";
     a moment after `now` reads "in 5 min"."""

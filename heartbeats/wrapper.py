@@ -53,15 +53,20 @@ def run(command: list[str], *, stdout: Sink, stderr: Sink, tail_bytes: int) -> C
     return CommandRun(128 - status if status < 0 else status, _text(bytes(tail)))
 
 
-def describe_exit(exit_status: int) -> str:
-    """An exit status as a shell reports it: 128 + N is "killed by signal N (SIGNAME)"."""
+def signal_of(exit_status: int) -> tuple[int, str] | None:
+    """The signal (number, name) a shell's 128 + N exit status says killed the run, if any."""
     number = exit_status - 128
     try:
-        name = signal.Signals(number).name if number > 0 else ""
+        return (number, signal.Signals(number).name) if number > 0 else None
     except ValueError:
-        name = ""
-    if name:
-        return f"killed by signal {number} ({name})"
+        return None
+
+
+def describe_exit(exit_status: int) -> str:
+    """An exit status as a shell reports it: 128 + N is "killed by signal N (SIGNAME)"."""
+    killed = signal_of(exit_status)
+    if killed is not None:
+        return f"killed by signal {killed[0]} ({killed[1]})"
     return f"exited with status {exit_status}"
 
 

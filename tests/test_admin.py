@@ -70,7 +70,7 @@ def test_filters_follow_the_configured_thresholds(viewer, settings):
     assert set(changelist_names(viewer, "?alert_state=suppressed")) == set()
     assert set(changelist_names(viewer, "?last_alert=suppressing")) == {"suppressed", "should"}
     page = viewer.get(reverse(CHANGELIST)).content.decode()
-    assert "Suppressed (&lt; 12 h since last alert)" in page
+    assert "Suppressed (same incident, &lt; 12 h since last alert)" in page
 
 
 def test_default_order_is_oldest_heartbeat_first(viewer):
@@ -104,6 +104,12 @@ def test_columns_show_age_overdue_last_alert_and_a_coloured_badge(viewer):
     assert '<span class="cm-plain">up</span>' in fresh
     assert '<td class="field-last_alert">Never</td>' in fresh
     assert '<span class="cm-plain">Healthy</span>' in fresh
+
+
+def test_a_job_that_never_ran_shows_no_reported_status(viewer, make_job):
+    make_job("brand-new", n_runs=0)
+    row = row_of(viewer.get(reverse(CHANGELIST)).content.decode(), "brand-new")
+    assert '<td class="field-reported_status">\u2013</td>' in row
 
 
 def test_only_problems_are_in_colour_and_no_column_is_a_boolean_icon(viewer):
@@ -280,7 +286,7 @@ def test_saving_a_cron_schedule_recomputes_due_at_and_shows_upcoming_runs(editor
     # last run 09:00 UTC = 10:00 CET; next 02:00 CET is 01:00 UTC the next day, plus grace.
     assert job.due_at == datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
     page = client.get(change_url(job)).content.decode()
-    assert "cron &#x27;0 2 * * *&#x27; (Europe/Berlin), 30 min grace" in page
+    assert "at 02:00 (Europe/Berlin, cron &#x27;0 2 * * *&#x27;), 30 min grace" in page
     assert "<td>2026-03-03 01:00 UTC</td><td>2026-03-03 02:00 CET</td>" in page
     upcoming = page[page.index('class="cm-upcoming"') :].split("</table>")[0]
     assert upcoming.count("<tr><td>") == 5

@@ -46,8 +46,8 @@ def test_each_ping_shows_its_body_sender_method_and_user_agent(viewer, make_job)
     assert "<td>203.0.113.9</td><td>POST</td><td>curl/8.5.0</td>" in table
     assert '">disk 91% full</pre>' in table
     assert "<td>2 min 5 s</td><td>web1.example.com</td><td>-</td><td>-</td>" in table
-    # the long output: its last line in the summary, the whole text (escaped) one click away
-    assert "<summary>… ERROR: disk full <small>(41 lines, " in table
+    # the long output: its first line in the summary, the whole text (escaped) one click away
+    assert "<summary>line 0: &lt;copying&gt; … <small>(41 lines, " in table
     assert "line 39: &lt;copying&gt;\nERROR: disk full</pre></details>" in table
     assert "From -" not in page and "<td>13 ms</td>" not in table
     assert '<div class="readonly">13 ms</div>' in page

@@ -170,15 +170,16 @@ def test_command_says_when_a_temporary_failure_is_given_up(make_job, channels, s
     ("alert", "headline", "overdue"),
     [
         (JobAlert("every-5-min", "down", overdue_hours=0.25), "15 min overdue", "15 min"),
-        (JobAlert("every-5-min", "down", overdue_hours=0.001), "under a minute overdue", None),
-        (JobAlert("nightly", "down", overdue_hours=26.04), "26.0 h overdue", "26.0 h"),
+        (JobAlert("every-5-min", "down", overdue_hours=0.001), "3.6 s overdue", None),
+        (JobAlert("nightly", "down", overdue_hours=26.04), "1 d 2 h overdue", "1 d 2 h"),
         (JobAlert("every-5-min", "recovery", downtime_hours=0.05), "back up after 3 min", None),
-        (JobAlert("nightly", "recovery", downtime_hours=27.2), "back up after 27 h", None),
+        (JobAlert("nightly", "recovery", downtime_hours=27.2), "back up after 1 d 3 h", None),
     ],
 )
-def test_short_durations_are_shown_in_minutes(alert, headline, overdue):
+def test_durations_read_as_everywhere_else(alert, headline, overdue):
+    """timefmt's words, not "26.0 h" or "0.0 s"."""
     message = format_job_alert(alert)
-    assert message.subject.endswith(headline) or headline in message.text.splitlines()[0]
+    assert message.subject.endswith(headline)
     if overdue:
         assert f"Overdue: {overdue}" in message.text
 
@@ -206,7 +207,7 @@ def test_a_killed_run_says_its_signal_host_duration_and_output(make_job, slack_o
     lines = text.splitlines()
     assert lines[:2] == ["web1 FAILED", "Job: web1"]
     assert "State: failed: its last run reported a failure" in lines
-    assert "Exit status: 137 (killed by signal 9 (SIGKILL))" in lines
+    assert "Exit status: 137 (killed by signal 9, SIGKILL)" in lines
     assert "Reported from: 10.0.0.7" in lines
     assert "Run duration: 1 min 23 s" in lines
     assert "Last successful run: 2026-03-02 11:00 UTC" in lines
@@ -217,6 +218,20 @@ def test_a_killed_run_says_its_signal_host_duration_and_output(make_job, slack_o
     assert "step 1 ok" not in output
 
 
+def test_a_plain_exit_status_and_a_short_run_read_plainly(make_job, slack_ok, email_ok, clock):
+    rid = uuid.uuid4()
+    services.record_signal(job_name="web1", kind="start", rid=rid, now=clock.now())
+    clock.advance(seconds=0.013)
+    services.record_signal(job_name="web1", kind="fail", rid=rid, exit_status=3, now=clock.now())
+    run(now=clock.now())
+    (slack,) = slack_texts(slack_ok)
+    (email,) = [r.get_json()["text"] for r in received(email_ok, "/resend/emails")]
+    for text in (slack, email):
+        lines = text.splitlines()
+        assert "Exit status: 3" in lines
+        assert "Run duration: 13 ms" in lines
+
+
 def test_a_job_that_never_ran_says_never_and_a_hung_run_its_times(slack_ok, email_ok, clock):
     services.record_signal(job_name="import", kind="start", now=clock.now())
     clock.advance(minutes=90)
@@ -224,7 +239,7 @@ def test_a_job_that_never_ran_says_never_and_a_hung_run_its_times(slack_ok, emai
     (text,) = slack_texts(slack_ok)
     lines = text.splitlines()
     assert lines[0] == "import started but has not finished"
-    assert "Running for: 1.5 h (started 2026-03-02 12:00 UTC)" in lines
+    assert "Running for: 1 h 30 min (started 2026-03-02 12:00 UTC)" in lines
     assert "Should have finished by: 2026-03-02 13:00 UTC" in lines
     assert "Last run: never" in lines and "Last successful run: never" in lines
     assert not any(line.startswith("Status:") for line in lines)
@@ -237,11 +252,43 @@ def test_a_down_alert_says_when_it_was_due_and_never_status_healthy(
     run(now=clock.now())
     (text,) = slack_texts(slack_ok)
     lines = text.splitlines()
-    assert lines[0] == "hourly is DOWN: no heartbeat, 1.5 h overdue"
+    assert lines[0] == "hourly is DOWN: no heartbeat, 1 h 30 min overdue"
     assert "Expected by: 2026-03-02 10:30 UTC" in lines
     assert "Schedule: every 1 h, 30 min grace" in lines
     assert "Reported status: healthy" in lines
     assert "Status: healthy" not in lines and "State: down: no heartbeat by its due time" in lines
+
+
+def test_a_job_that_never_ran_has_no_reported_status_in_slack_or_email(
+    make_job, slack_ok, email_ok, clock
+):
+    make_job("nightly", age=30 * H, n_runs=0)  # its status is the column's default
+    run(now=clock.now())
+    (slack,) = slack_texts(slack_ok)
+    (email,) = [r.get_json() for r in received(email_ok, "/resend/emails")]
+    assert "Last run: never" in slack.splitlines()
+    for text in (slack, email["text"], email["html"], json.dumps(received_blocks(slack_ok))):
+        assert "Reported status" not in text
+
+
+def received_blocks(slack) -> list:
+    return [r.get_json()["blocks"] for r in received(slack, SLACK_SECRET_PATH)]
+
+
+def test_a_cron_schedule_reads_in_words_beside_its_expression(make_job, slack_ok, email_ok, clock):
+    make_job(
+        "nightly", age=30 * H, cron="0 2 * * 1-5", tz="Europe/Berlin", grace=H / 2,
+        due_at=T0 - 8 * H,
+    )  # fmt: skip
+    run(now=clock.now())
+    (slack,) = slack_texts(slack_ok)
+    (email,) = [r.get_json()["text"] for r in received(email_ok, "/resend/emails")]
+    schedule = (
+        "Schedule: at 02:00, Monday through Friday (Europe/Berlin, cron '0 2 * * 1-5'), "
+        "30 min grace"
+    )
+    assert schedule in slack.splitlines()
+    assert schedule in email.splitlines()
 
 
 def test_a_retried_alert_says_how_overdue_the_job_is_when_sent(
@@ -255,8 +302,8 @@ def test_a_retried_alert_says_how_overdue_the_job_is_when_sent(
     clock.advance(hours=3)
     run(now=clock.now())
     first, retried = slack_texts(channels)
-    assert first.startswith("nightly is DOWN: no heartbeat, 2.0 h overdue")
-    assert retried.startswith("nightly is DOWN: no heartbeat, 5.0 h overdue")
+    assert first.startswith("nightly is DOWN: no heartbeat, 2 h overdue")
+    assert retried.startswith("nightly is DOWN: no heartbeat, 5 h overdue")
 
 
 def test_a_digest_heading_says_what_it_holds(make_job, slack_ok, email_ok, clock, settings):

@@ -82,6 +82,35 @@ def test_job_list_at_1280_px_has_no_sideways_scroll_and_clear_tools(review, live
     review.save_screenshot(str(SCREENSHOTS / "admin-job-list-1280.png"))
 
 
+# Where the browser wrapped a link's text: the character before each new line.
+WRAPPED_AFTER = """
+const text = arguments[0].textContent, node = arguments[0], breaks = [];
+const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+let previousTop = null, previousChar = null;
+for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+  for (let i = 0; i < n.length; i++) {
+    const range = document.createRange();
+    range.setStart(n, i); range.setEnd(n, i + 1);
+    const top = range.getClientRects()[0].top;
+    if (previousTop !== null && top > previousTop + 2) breaks.push(previousChar);
+    previousTop = top; previousChar = n.data[i];
+  }
+}
+return breaks;
+"""
+
+
+def test_long_job_names_wrap_after_dots_and_dashes_never_mid_word(review, live_server):
+    review.get(f"{live_server.url}/admin/heartbeats/jobheartbeat/")
+    links = {a.text: a for a in review.find_elements(By.CSS_SELECTOR, "#result_list tbody th a")}
+    assert review.execute_script(WRAPPED_AFTER, links["suppressed"]) == []
+    long_name = links["web1.cleanup-temp-files-of-the-reporting-cluster"]
+    breaks = review.execute_script(WRAPPED_AFTER, long_name)
+    assert breaks and set(breaks) <= {".", "-"}, breaks
+    review.execute_script("arguments[0].scrollIntoView({block: 'center'})", long_name)
+    review.save_screenshot(str(SCREENSHOTS / "admin-job-list-1280-long-name.png"))
+
+
 def test_job_page_shows_the_failed_runs_output(review, live_server):
     review.get(f"{live_server.url}/admin/heartbeats/jobheartbeat/nightly-db-backup/change/")
     events = review.find_element(By.CSS_SELECTOR, "table.cm-events")

@@ -63,7 +63,16 @@ def test_suppression_is_logged_with_its_reason(make_job, channels, caplog):
     make_job("backup", age=30 * H, last_alert_at=T0 - timedelta(hours=2.3))
     with caplog.at_level(logging.INFO, logger="heartbeats"):
         run()
-    assert "Suppressing alert for backup (last alert 2.3h ago)" in caplog.messages
+    assert "Suppressing alert for backup (same incident, last alert 2 h ago)" in caplog.messages
+
+
+def test_a_dry_run_logs_what_it_would_suppress(make_job, channels, caplog):
+    make_job("backup", age=30 * H, last_alert_at=T0 - timedelta(minutes=20))
+    with caplog.at_level(logging.INFO, logger="heartbeats"):
+        run(dry_run=True)
+    assert caplog.messages == [
+        "Would suppress alert for backup (same incident, last alert 20 min ago)"
+    ]
 
 
 def test_slack_request_as_the_webhook_receives_it(make_job, slack_ok, email_ok, clock):
@@ -71,7 +80,7 @@ def test_slack_request_as_the_webhook_receives_it(make_job, slack_ok, email_ok, 
     run()
     (request,) = received(slack_ok, SLACK_SECRET_PATH)
     body = request.get_json()
-    assert body["text"].startswith("nightly-backup is DOWN: no heartbeat, 2.0 h overdue")
+    assert body["text"].startswith("nightly-backup is DOWN: no heartbeat, 2 h overdue")
     assert "Last run: 2026-03-01 10:00 UTC" in body["text"]
     assert "\nReported status: degraded\n" in body["text"]
     assert "\nStatus:" not in body["text"]
@@ -83,11 +92,11 @@ def test_slack_request_as_the_webhook_receives_it(make_job, slack_ok, email_ok, 
         "type": "header",
         "text": {
             "type": "plain_text",
-            "text": "nightly-backup is DOWN: no heartbeat, 2.0 h overdue",
+            "text": "nightly-backup is DOWN: no heartbeat, 2 h overdue",
         },
     }
     fields = [f["text"] for f in body["blocks"][1]["fields"]]
-    assert "*Overdue*\n2.0 h" in fields
+    assert "*Overdue*\n2 h" in fields
     assert link in json.dumps(body["blocks"])
 
 
@@ -101,9 +110,9 @@ def test_resend_request_as_the_api_receives_it(make_job, slack_ok, email_ok, clo
     body = request.get_json()
     assert body["from"] == "alerts@example.com"
     assert body["to"] == ["ops@example.com", "oncall@example.com"]
-    assert body["subject"] == "[cronmonitor] nightly-backup is DOWN: no heartbeat, 2.0 h overdue"
-    assert "Overdue: 2.0 h" in body["text"]
-    assert "<th align='left'>Overdue</th><td>2.0 h</td>" in body["html"]
+    assert body["subject"] == "[cronmonitor] nightly-backup is DOWN: no heartbeat, 2 h overdue"
+    assert "Overdue: 2 h" in body["text"]
+    assert "<th align='left'>Overdue</th><td>2 h</td>" in body["html"]
 
 
 def test_alert_sets_last_alert_at_and_history(make_job, slack_ok, email_ok):
@@ -430,7 +439,7 @@ def test_a_quiet_pass_still_notices_that_the_checker_was_away(make_job, slack_ok
     CheckRun.objects.create(started_at=T0 - 20 * H, outcome="ok")
     make_job("fresh", age=H)
     result = run()
-    assert result.outage == "the checker did not run for 20.0 h"
+    assert result.outage == "the checker did not run for 20 h"
     (notice,) = received(slack_ok, SLACK_SECRET_PATH)
     assert notice.get_json()["text"].startswith("Possible monitoring outage")
 
@@ -526,7 +535,7 @@ def test_dry_run_lists_what_it_would_send(make_job, channels, clock):
     out = StringIO()
     call_command("run_healthcheck", "--dry-run", stdout=out)
     assert out.getvalue().splitlines()[1:] == [
-        "  quiet: suppressed (same incident, last alert 1.0h ago)",
+        "  quiet: suppressed (same incident, last alert 1 h ago)",
         "  backup: would_send (down)",
     ]
 

@@ -43,7 +43,7 @@ def test_a_scheduled_job_is_alerted_by_the_first_pass_after_its_grace(
     [
         (2 * MINUTE, ""),
         (FLOOR, ""),
-        (FLOOR + timedelta(seconds=1), "the checker did not run for 0.3 h"),
+        (FLOOR + timedelta(seconds=1), "the checker did not run for 15 min 1 s"),
     ],
 )
 def test_a_few_missed_minutes_are_not_an_outage(make_job, slack_ok, email_ok, away, outage):
@@ -80,7 +80,7 @@ def test_a_manual_run_neither_hides_nor_reports_a_crontab_gap(make_job, slack_ok
     manual = run(T0 + timedelta(hours=1), trigger="manual")
     assert manual.outage == ""
     after = run(T0 + timedelta(hours=1, minutes=1))
-    assert after.outage == "the checker did not run for 1.0 h"
+    assert after.outage == "the checker did not run for 1 h 1 min"
     (notice,) = received(slack_ok, SLACK_SECRET_PATH)
     assert notice.get_json()["text"].startswith("Possible monitoring outage")
     assert CheckRun.objects.filter(grace_until__isnull=False).count() == 1

@@ -290,7 +290,7 @@ def test_checker_gap_is_treated_as_monitoring_outage(make_job, slack_ok, email_o
         make_job(f"job-{i}", age=30 * H, now=clock.now())
     make_job("healthy", age=H, now=clock.now())
     first = run(now=clock.now())
-    assert first.outage == "the checker did not run for 20.0 h"
+    assert first.outage == "the checker did not run for 20 h"
     assert first.alerts_sent == 0
     (notice,) = received(slack_ok, SLACK_SECRET_PATH)
     assert notice.get_json()["text"].startswith("Possible monitoring outage")
@@ -343,7 +343,7 @@ def test_recovery_message_after_an_alerted_job_beats_again(make_job, slack_ok, e
     result = run(now=clock.now())
     assert result.recoveries == 1
     texts = [r.get_json()["text"] for r in received(slack_ok, SLACK_SECRET_PATH)]
-    assert texts[-1].startswith("backup is back up after 27 h")
+    assert texts[-1].startswith("backup is back up after 1 d 3 h")
     assert "Last alert: 2026-03-02 12:00 UTC" in texts[-1]
     email = received(email_ok, "/resend/emails")[-1].get_json()
     assert "Last alert: 2026-03-02 12:00 UTC" in email["text"]
@@ -480,9 +480,9 @@ def test_a_back_up_notice_still_pending_when_the_job_is_alerted_again_is_dropped
     slack = [r.get_json()["text"].splitlines()[0] for r in received(channels, SLACK_SECRET_PATH)]
     about_backup = [line for line in slack if line.startswith("backup ")]
     assert about_backup == [
-        "backup is DOWN: no heartbeat, 6.0 h overdue",
-        "backup is back up after 30 h",  # the attempt that failed
-        "backup is DOWN: no heartbeat, 7.0 h overdue",
+        "backup is DOWN: no heartbeat, 6 h overdue",
+        "backup is back up after 1 d 6 h",  # the attempt that failed
+        "backup is DOWN: no heartbeat, 7 h overdue",
     ]
     recovery = AlertDelivery.objects.get(alert__kind="recovery", channel="slack")
     assert recovery.state == "expired"

@@ -4,15 +4,19 @@ on what the local Slack receiver got."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from heartbeats import checker, services
 from heartbeats.models import CheckRun, EventKind, JobHeartbeat
+from tests.admin_support import CHANGELIST, staff_client
 from tests.conftest import SLACK_SECRET_PATH, received
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +49,46 @@ def test_a_failure_after_back_up_is_a_new_incident_alerted_at_once(slack_ok, ema
     assert headlines(slack_ok) == ["web1 FAILED", "web1 is back up after 5 min", "web1 FAILED"]
     assert (result.alerts_sent, result.suppressed_alerts) == (1, 0)
     assert JobHeartbeat.objects.get().last_alert_at == clock.now()
+
+
+@pytest.fixture
+def viewer():
+    return staff_client("view_jobheartbeat")
+
+
+def alert_state_label(viewer, name: str = "web1") -> str:
+    """The job list's alert-state badge, as its text reads."""
+    page = viewer.get(reverse(CHANGELIST)).content.decode()
+    row = page[page.index(f">{name}<") :].split("</tr>")[0]
+    return html.unescape(re.search(r'field-alert_state_badge"><span[^>]*>([^<]*)<', row)[1])
+
+
+def test_the_alert_state_label_says_what_the_next_pass_will_do(slack_ok, email_ok, clock, viewer):
+    beat(clock, fail=True)
+    check(clock)
+    clock.advance(minutes=5)
+    beat(clock, fail=True)
+    assert alert_state_label(viewer) == "Suppressed (same incident, < 6 h since last alert)"
+    assert check(clock).suppressed_alerts == 1
+    beat(clock)
+    check(clock)
+    clock.advance(minutes=5)
+    beat(clock, fail=True)  # 10 min after the last alert, but a new incident
+    assert alert_state_label(viewer) == "Should alert (new incident since last alert)"
+    assert check(clock).alerts_sent == 1
+
+
+def test_after_bulk_recover_a_new_miss_is_labelled_a_new_incident(
+    slack_ok, email_ok, clock, make_job, settings, viewer
+):
+    settings.STALE_AFTER_HOURS = 1
+    make_job("web1", age=2 * H, now=clock.now())
+    check(clock)
+    clock.advance(minutes=10)
+    services.fresh_window(JobHeartbeat.objects.all(), now=clock.now())
+    clock.advance(minutes=65)  # silent again: a new incident, 75 min after the alert
+    assert alert_state_label(viewer) == "Should alert (new incident since last alert)"
+    assert check(clock).alerts_sent == 1
 
 
 def test_repeats_within_one_incident_wait_for_the_anti_spam_window(slack_ok, email_ok, clock):

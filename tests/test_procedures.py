@@ -61,10 +61,10 @@ def test_bulk_recovered_jobs_are_alerted_only_when_they_miss_again(
     clock.set(T0 + 24 * H + timedelta(seconds=1))
     check(clock.now())
     first, *later = slack_headlines(slack_ok)
-    assert first == "hourly is DOWN: no heartbeat, under a minute overdue"
+    assert first == "hourly is DOWN: no heartbeat, 1 s overdue"
     assert sorted(later) == [
-        "daily is DOWN: no heartbeat, under a minute overdue",
-        "hourly is DOWN: no heartbeat, 22.5 h overdue",  # the anti-spam window has passed
+        "daily is DOWN: no heartbeat, 1 s overdue",
+        "hourly is DOWN: no heartbeat, 22 h 30 min overdue",  # the anti-spam window has passed
     ]
 
 
@@ -82,7 +82,7 @@ def test_a_resumed_job_is_judged_from_its_resumption(
     assert slack_headlines(slack_ok) == ["started started but has not finished"]
     clock.set(T0 + 24 * H + timedelta(seconds=1))
     check(clock.now())
-    assert "unscheduled is DOWN: no heartbeat, under a minute overdue" in slack_headlines(slack_ok)
+    assert "unscheduled is DOWN: no heartbeat, 1 s overdue" in slack_headlines(slack_ok)
 
 
 def test_resume_and_bulk_recover_share_one_fresh_window(make_job):
@@ -111,7 +111,7 @@ def test_silence_holds_every_alert_until_it_ends_then_they_go_out(
     clock.advance(hours=2)
     check(clock.now())
     assert sorted(slack_headlines(slack_ok)) == [
-        "down is DOWN: no heartbeat, 8.0 h overdue",
+        "down is DOWN: no heartbeat, 8 h overdue",
         "failing FAILED",
     ]
 

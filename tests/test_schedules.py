@@ -177,7 +177,15 @@ def test_validate_accepts_a_cron_in_its_zone_and_names_what_is_wrong():
         (2 * 86400, 3600, "", "every 2 d, 1 h grace"),
         (90 * 60, 0, "", "every 1 h 30 min, 0 s grace"),
         (60, 61, "", "every 1 min, 1 min 1 s grace"),
-        (None, 300, "0 2 * * *", "cron '0 2 * * *' (Europe/Berlin), 5 min grace"),
+        (None, 300, "0 2 * * *", "at 02:00 (Europe/Berlin, cron '0 2 * * *'), 5 min grace"),
+        (
+            None,
+            0,
+            "*/15 * * * *",
+            "every 15 minutes (Europe/Berlin, cron '*/15 * * * *'), 0 s grace",
+        ),
+        # Words it cannot find: the expression alone.
+        (None, 300, "@daily", "cron '@daily' (Europe/Berlin), 5 min grace"),
         (None, 300, "", "default: stale after 1 d without a heartbeat"),
     ],
 )

@@ -30,7 +30,7 @@ def test_a_failed_channel_exits_1_without_its_secret(db, clock, email_ok):
         call_command("send_test_alert", stdout=out, no_color=True)
     assert raised.value.returncode == 1
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("slack: failed: ")
+    assert lines[0] == "slack: failed: HTTP 404 (gone)"  # the channel named once
     assert "SECRET" not in out.getvalue()
     assert lines[1] == "email: delivered"
 

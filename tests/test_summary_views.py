@@ -12,6 +12,7 @@ from django.db.backends.utils import CursorWrapper
 from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
+from heartbeats import services
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat, PingEvent
 from heartbeats.templatetags import summary_format
 from tests.admin_support import staff_client
@@ -270,6 +271,19 @@ def test_metrics_parse_back(client, monitored):
     assert samples[key] == 30 * 3600
 
 
+def test_a_job_that_never_ran_has_no_heartbeat_age_anywhere(client, staff, monitored, make_job):
+    make_job("brand-new", age=40 * H, n_runs=0)  # created 40 h ago, never pinged
+    samples = metric_samples(scrape(client))
+    ages = {labels for name, labels in samples if name == "cronmonitor_job_seconds_since_heartbeat"}
+    assert ages == {(("job", "nightly-backup"),), (("job", "hourly-sync"),)}
+    body = staff.get("/summary.json").json()
+    assert body["jobs"]["oldest_heartbeat"] == "2026-03-01T06:00:00Z"  # not its creation
+    (never,) = [job for job in body["stale_jobs"] if job["job_name"] == "brand-new"]
+    assert never["last_run_at"] is None
+    page = staff.get("/summary/").content.decode()
+    assert ">brand-new</a></td>\n        <td>never</td>" in page
+
+
 def test_metrics_without_any_checker_run(client, db):
     samples = metric_samples(scrape(client))
     assert samples[("cronmonitor_checker_ok", ())] == 0
@@ -293,8 +307,25 @@ def test_healthz_ok_when_the_checker_ran_recently(client, monitored):
         "checker_last_started_at": "2026-03-02T11:00:00Z",
         "checker_last_outcome": "ok",
         "checker_deadline": "2026-03-02T18:05:00Z",
+        "alerts_silenced_until": None,
     }
     assert b"nightly-backup" not in response.content
+
+
+def test_an_active_silence_shows_on_the_page_in_json_and_healthz_which_stays_up(staff, monitored):
+    services.silence_all(now=T0, until=T0 + 3 * H)
+    page = staff.get("/summary/").content.decode()
+    assert "<strong>Alerts silenced until 15:00 UTC (2026-03-02, in 3 h).</strong>" in page
+    assert staff.get("/summary.json").json()["alerts_silenced_until"] == "2026-03-02T15:00:00Z"
+    response = staff.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["alerts_silenced_until"] == "2026-03-02T15:00:00Z"
+
+
+def test_no_silence_banner_or_end_once_it_is_over(staff, monitored):
+    services.silence_all(now=T0 - 4 * H, until=T0 - H)
+    assert 'id="silence-banner"' not in staff.get("/summary/").content.decode()
+    assert staff.get("/summary.json").json()["alerts_silenced_until"] is None
 
 
 def test_healthz_fails_when_the_checker_is_overdue(client, monitored, clock):
