@@ -12,6 +12,7 @@ import os
 import re
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
@@ -144,6 +145,46 @@ def env_ping_keys(name: str) -> list[str]:
     return keys
 
 
+def _http_url(value: str) -> SplitResult | None:
+    """The parts of an http(s) URL with a host and a numeric port (if any), else None."""
+    if re.search(r"\s", value):
+        return None
+    try:
+        parts = urlsplit(value)
+        # Reading the port raises ValueError when it is not a number from 0 to 65535.
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.port == 0:
+            return None
+    except ValueError:
+        return None
+    return parts
+
+
+def env_url(name: str, default: str, *, base: bool = True) -> str:
+    """An http(s) URL, blank for the default. Paths are appended to a base URL, so it takes no
+    query or fragment. The message never quotes the value: a webhook URL is a secret."""
+    value = env.str(name, default="").strip() or default
+    if not value:
+        return value
+    parts = _http_url(value)
+    if parts is None or (base and (parts.query or parts.fragment)):
+        rule = " and no query or fragment" if base else ""
+        raise ImproperlyConfigured(f"{name} must be an https:// or http:// URL with a host{rule}")
+    return value.rstrip("/") if base else value
+
+
+def env_origins(name: str) -> list[str]:
+    """Origins as browsers send them: Django compares them whole, so a path never matches."""
+    origins = env_list(name)
+    for origin in origins:
+        parts = _http_url(origin)
+        if parts is None or parts.path or parts.query or parts.fragment:
+            raise ImproperlyConfigured(
+                f"{name} must list origins such as https://cron.example.com (scheme and host, "
+                f"no path), not {origin!r}"
+            )
+    return origins
+
+
 # Off unless asked for (`make run` asks): a production .env that forgets DEBUG must not serve
 # debug pages signed with the public development key.
 DEBUG = env_bool("DEBUG", False)
@@ -154,7 +195,7 @@ if not DEBUG and (SECRET_KEY == INSECURE_KEY or len(SECRET_KEY) < 50):
         "default); for local development set DEBUG=true instead"
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]"]
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -319,12 +360,12 @@ FLAP_THRESHOLD = env_int("FLAP_THRESHOLD", 4, minimum=1)
 FLAP_WINDOW_HOURS = env_hours("FLAP_WINDOW_HOURS", 6)
 # Every minute: a job is alerted by the first pass after its grace ends (README, Scheduling).
 HEALTHCHECK_SCHEDULE = env_crontab("HEALTHCHECK_SCHEDULE", "* * * * *")
-SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
+SLACK_WEBHOOK_URL = env_url("SLACK_WEBHOOK_URL", "", base=False)
 RESEND_API_KEY = env.str("RESEND_API_KEY", default="")
 RESEND_FROM = env.str("RESEND_FROM", default="")
 ALERT_EMAIL_TO = env_list("ALERT_EMAIL_TO")
-RESEND_API_URL = env.str("RESEND_API_URL", default="https://api.resend.com").rstrip("/")
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+RESEND_API_URL = env_url("RESEND_API_URL", "https://api.resend.com")
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 DEFAULT_GRACE_MINUTES = env_minutes("DEFAULT_GRACE_MINUTES", 60)
 NOTIFY_ON_RECOVERY = env_bool("NOTIFY_ON_RECOVERY", True)
 ALERT_DIGEST_THRESHOLD = env_int("ALERT_DIGEST_THRESHOLD", 5, minimum=0)
