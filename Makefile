@@ -7,19 +7,30 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cronmonitor
 # Tests never read a developer's .env: they configure what they need.
 TEST_ENV := CRONMONITOR_ENV_FILE=/dev/null
 
-.PHONY: run test lint venv bench-smoke mutation
+.PHONY: run test lint venv lock bench-smoke mutation
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --require-hashes -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.dev
+
+# After editing requirements*.in: recompile the .txt files with every package's hashes (pip-tools;
+# the runtime pins stay the same in both). The files carry no index settings of the machine that
+# compiled them. This needs only pip-tools, so it works when the .txt files do not install.
+LOCK := CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "$$(grep '^pip-tools==' requirements-dev.in)"
+	$(LOCK) -o requirements.txt requirements.in
+	$(LOCK) -o requirements-dev.txt requirements-dev.in
 
 # DEBUG is off by default (a production .env that forgets it stays safe); the development
 # server turns it on for itself.

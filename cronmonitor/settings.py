@@ -9,139 +9,44 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import environ
-from cronsim import CronSim, CronSimError
 from django.core.exceptions import ImproperlyConfigured
+
+from cronmonitor.env_casts import (
+    Bound,
+    env,
+    env_bool,
+    env_crontab,
+    env_database,
+    env_int,
+    env_list,
+    env_log_level,
+    env_origins,
+    env_ping_keys,
+    env_positive,
+    env_time_zone,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV_FILE = Path(os.environ.get("CRONMONITOR_ENV_FILE", BASE_DIR / ".env"))
 
-env = environ.Env()
 if ENV_FILE.is_file():
     env.read_env(ENV_FILE)
 
 INSECURE_KEY = "django-insecure-local-development-key-change-me"
-UUID_SHAPE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
 
 # The longest span the app computes with (heartbeats.schedules.MAX_SPAN): durations stay
 # within it, so no timedelta or datetime arithmetic on them can overflow.
-MAX_SPAN_DAYS = 366
-MAX_SPAN = f"{MAX_SPAN_DAYS} days"
-MAX_SPAN_SECONDS = MAX_SPAN_DAYS * 24 * 3600
+MAX_SPAN = "366 days"
+SPAN_HOURS = Bound(366 * 24, MAX_SPAN)
+SPAN_MINUTES = Bound(366 * 24 * 60, MAX_SPAN)
+SPAN_SECONDS = Bound(366 * 24 * 3600, MAX_SPAN)
 # One wait inside a run (an HTTP or database timeout, a retry's pause) longer than this is a typo.
-MAX_WAIT_SECONDS = 3600
-MAX_RETENTION_DAYS = 36600
-MAX_POOL_SIZE = 1000
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-def _env_number(name: str, default: float, cast: type, what: str) -> float:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return cast(raw.strip())
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be {what}, not {raw!r}") from None
-
-
-def _bound(maximum: float, meaning: str) -> str:
-    return f"{maximum} ({meaning})" if meaning else str(maximum)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
-
-
-def env_positive(name: str, default: float, maximum: float, meaning: str = "") -> float:
-    value = _env_number(name, default, float, "a number")
-    # NaN fails every comparison and infinity exceeds any maximum, so both are refused here.
-    if not 0 < value <= maximum:
-        raise ImproperlyConfigured(
-            f"{name} must be greater than 0 and at most {_bound(maximum, meaning)}, "
-            f"not {os.environ[name].strip()}"
-        )
-    return value
-
-
-def env_hours(name: str, default: float) -> float:
-    return env_positive(name, default, MAX_SPAN_DAYS * 24, MAX_SPAN)
-
-
-def env_minutes(name: str, default: float) -> float:
-    return env_positive(name, default, MAX_SPAN_DAYS * 24 * 60, MAX_SPAN)
-
-
-def env_wait(name: str, default: float) -> float:
-    """Seconds of one wait inside a run: a timeout or a pause between retries."""
-    return env_positive(name, default, MAX_WAIT_SECONDS, "1 hour")
-
-
-def env_int(
-    name: str, default: int, minimum: int = 1, maximum: int | None = None, meaning: str = ""
-) -> int:
-    value = _env_number(name, default, int, "a whole number")
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
-    if maximum is not None and value > maximum:
-        raise ImproperlyConfigured(
-            f"{name} must be at most {_bound(maximum, meaning)}, not {value}"
-        )
-    return value
-
-
-def env_days(name: str, default: int) -> int:
-    return env_int(name, default, maximum=MAX_RETENTION_DAYS, meaning="100 years")
-
-
-def env_log_level(name: str, default: str) -> str:
-    raw = os.environ.get(name, "")
-    value = raw.strip().upper() or default
-    if value not in LOG_LEVELS:
-        raise ImproperlyConfigured(
-            f"{name} must be one of {', '.join(LOG_LEVELS)} (any case), not {raw!r}"
-        )
-    return value
-
-
-def env_crontab(name: str, default: str) -> str:
-    value = env.str(name, default=default).strip()
-    try:
-        CronSim(value, datetime(2000, 1, 1))
-    except (CronSimError, ValueError) as exc:
-        raise ImproperlyConfigured(f"{name} must be a crontab expression: {exc}") from None
-    return value
-
-
-def env_list(name: str) -> list[str]:
-    return [item.strip() for item in env.str(name, default="").split(",") if item.strip()]
-
-
-def env_ping_keys(name: str) -> list[str]:
-    """Ping keys sit in URLs beside job UUIDs: URL-safe, hard to guess, never UUID-shaped."""
-    keys = env_list(name)
-    for key in keys:
-        if not re.fullmatch(r"[A-Za-z0-9_~.-]{16,}", key) or re.fullmatch(UUID_SHAPE, key):
-            raise ImproperlyConfigured(
-                f"{name} must list keys of 16+ URL-safe characters (letters, digits, _ ~ . -) "
-                "that are not UUIDs; generate one with: python -c 'import secrets; "
-                "print(secrets.token_urlsafe(16))'"
-            )
-    return keys
+WAIT = Bound(3600, "1 hour")
+RETENTION_DAYS = Bound(36600, "100 years")
+POOL_SIZE = Bound(1000)
 
 
 # Off unless asked for (`make run` asks): a production .env that forgets DEBUG must not serve
@@ -154,7 +59,7 @@ if not DEBUG and (SECRET_KEY == INSECURE_KEY or len(SECRET_KEY) < 50):
         "default); for local development set DEBUG=true instead"
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]"]
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -201,26 +106,8 @@ TEMPLATES = [
 ]
 
 
-DATABASE_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
-DATABASE_SCHEMES = "sqlite:///<path> or postgres://user:password@host:port/name (or postgresql://)"
-
-
-def _database(url: str) -> dict:
-    # Messages here never quote the URL, nor django-environ's errors: either may hold the password.
-    scheme, separator, _ = url.strip().partition("://")
-    scheme = scheme.lower()
-    if not separator or environ.Env.DB_SCHEMES.get(scheme) not in DATABASE_ENGINES:
-        given = (
-            f", not {scheme}://" if separator and re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme) else ""
-        )
-        raise ImproperlyConfigured(f"DATABASE_URL must be {DATABASE_SCHEMES}{given}")
-    try:
-        config = environ.Env.db_url_config(url.strip())
-    except (ImproperlyConfigured, ValueError, KeyError):
-        raise ImproperlyConfigured(
-            f"DATABASE_URL is not a valid database URL: expected {DATABASE_SCHEMES}, with a "
-            "numeric port and special characters in the password percent-encoded"
-        ) from None
+def _tuned(config: dict) -> dict:
+    """The per-engine options a database URL cannot carry."""
     engine = config["ENGINE"]
     if engine == "django.db.backends.sqlite3":
         name = Path(config["NAME"] or "db.sqlite3")
@@ -235,13 +122,10 @@ def _database(url: str) -> dict:
         config["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
     elif engine == "django.db.backends.postgresql":
         options = config.setdefault("OPTIONS", {})
-        options.setdefault(
-            "connect_timeout",
-            env_int("DB_CONNECT_TIMEOUT", 5, maximum=MAX_WAIT_SECONDS, meaning="1 hour"),
-        )
+        options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, bound=WAIT))
         if env_bool("DB_POOL", False):
-            min_size = env_int("DB_POOL_MIN_SIZE", 1, maximum=MAX_POOL_SIZE)
-            max_size = env_int("DB_POOL_MAX_SIZE", 4, maximum=MAX_POOL_SIZE)
+            min_size = env_int("DB_POOL_MIN_SIZE", 1, bound=POOL_SIZE)
+            max_size = env_int("DB_POOL_MAX_SIZE", 4, bound=POOL_SIZE)
             if max_size < min_size:
                 raise ImproperlyConfigured(
                     f"DB_POOL_MAX_SIZE must be at least DB_POOL_MIN_SIZE ({min_size}), "
@@ -250,18 +134,16 @@ def _database(url: str) -> dict:
             options["pool"] = {
                 "min_size": min_size,
                 "max_size": max_size,
-                "timeout": env_wait("DB_POOL_TIMEOUT", 5),
+                "timeout": env_positive("DB_POOL_TIMEOUT", 5, WAIT),
             }
         else:
             # A new connection per request costs more than the request (docs/operations.md).
-            config["CONN_MAX_AGE"] = env_int(
-                "DB_CONN_MAX_AGE", 60, minimum=0, maximum=MAX_SPAN_SECONDS, meaning=MAX_SPAN
-            )
+            config["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0, bound=SPAN_SECONDS)
             config["CONN_HEALTH_CHECKS"] = True
     return config
 
 
-DATABASES = {"default": _database(env.str("DATABASE_URL", default="sqlite:///db.sqlite3"))}
+DATABASES = {"default": _tuned(env_database("DATABASE_URL", "sqlite:///db.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -276,11 +158,7 @@ LANGUAGE_CODE = "en-us"
 FORMAT_MODULE_PATH = "cronmonitor.formats"
 USE_I18N = True
 USE_TZ = True
-TIME_ZONE = env.str("TIME_ZONE", default="UTC")
-try:
-    ZoneInfo(TIME_ZONE)
-except (ZoneInfoNotFoundError, ValueError):
-    raise ImproperlyConfigured(f"TIME_ZONE must be an IANA time zone, not {TIME_ZONE!r}") from None
+TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -312,45 +190,43 @@ DEFAULT_EXCEPTION_REPORTER = "heartbeats.logging.SecretSafeExceptionReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "heartbeats.logging.SecretSafeExceptionReporterFilter"
 
 # --- cronmonitor -------------------------------------------------------------------------
-STALE_AFTER_HOURS = env_hours("STALE_AFTER_HOURS", 24)
-ALERT_SUPPRESSION_HOURS = env_hours("ALERT_SUPPRESSION_HOURS", 6)
+STALE_AFTER_HOURS = env_positive("STALE_AFTER_HOURS", 24, SPAN_HOURS)
+ALERT_SUPPRESSION_HOURS = env_positive("ALERT_SUPPRESSION_HOURS", 6, SPAN_HOURS)
 # More than FLAP_THRESHOLD incidents within FLAP_WINDOW_HOURS: one "flapping" alert, then anti-spam.
 FLAP_THRESHOLD = env_int("FLAP_THRESHOLD", 4, minimum=1)
-FLAP_WINDOW_HOURS = env_hours("FLAP_WINDOW_HOURS", 6)
+FLAP_WINDOW_HOURS = env_positive("FLAP_WINDOW_HOURS", 6, SPAN_HOURS)
 # Every minute: a job is alerted by the first pass after its grace ends (docs/operations.md).
 HEALTHCHECK_SCHEDULE = env_crontab("HEALTHCHECK_SCHEDULE", "* * * * *")
-SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
+SLACK_WEBHOOK_URL = env_url("SLACK_WEBHOOK_URL", "", base=False)
 RESEND_API_KEY = env.str("RESEND_API_KEY", default="")
 RESEND_FROM = env.str("RESEND_FROM", default="")
 ALERT_EMAIL_TO = env_list("ALERT_EMAIL_TO")
-RESEND_API_URL = env.str("RESEND_API_URL", default="https://api.resend.com").rstrip("/")
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
-DEFAULT_GRACE_MINUTES = env_minutes("DEFAULT_GRACE_MINUTES", 60)
+RESEND_API_URL = env_url("RESEND_API_URL", "https://api.resend.com")
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
+DEFAULT_GRACE_MINUTES = env_positive("DEFAULT_GRACE_MINUTES", 60, SPAN_MINUTES)
 NOTIFY_ON_RECOVERY = env_bool("NOTIFY_ON_RECOVERY", True)
 ALERT_DIGEST_THRESHOLD = env_int("ALERT_DIGEST_THRESHOLD", 5, minimum=0)
 OUTAGE_MIN_JOBS = env_int("OUTAGE_MIN_JOBS", 5)
 # A share of all jobs (rules.outage_reason): more than it silent at once looks like an outage.
-OUTAGE_SHARE = env_positive("OUTAGE_SHARE", 0.5, maximum=1)
-OUTAGE_GRACE_MINUTES = env_minutes("OUTAGE_GRACE_MINUTES", 60)
+OUTAGE_SHARE = env_positive("OUTAGE_SHARE", 0.5, Bound(1))
+OUTAGE_GRACE_MINUTES = env_positive("OUTAGE_GRACE_MINUTES", 60, SPAN_MINUTES)
 ALERT_THROTTLE = env_bool("ALERT_THROTTLE", True)
 # The pause doubles with each retry: more than 10 would pause for hours within one attempt.
-ALERT_RETRIES_PER_RUN = env_int("ALERT_RETRIES_PER_RUN", 2, minimum=0, maximum=10)
-ALERT_RETRY_BASE_SECONDS = env_wait("ALERT_RETRY_BASE_SECONDS", 1)
-ALERT_RETRY_AFTER_MAX_SECONDS = env_wait("ALERT_RETRY_AFTER_MAX_SECONDS", 30)
+ALERT_RETRIES_PER_RUN = env_int("ALERT_RETRIES_PER_RUN", 2, minimum=0, bound=Bound(10))
+ALERT_RETRY_BASE_SECONDS = env_positive("ALERT_RETRY_BASE_SECONDS", 1, WAIT)
+ALERT_RETRY_AFTER_MAX_SECONDS = env_positive("ALERT_RETRY_AFTER_MAX_SECONDS", 30, WAIT)
 ALERT_MAX_ATTEMPTS = env_int("ALERT_MAX_ATTEMPTS", 20)
-ALERT_DELIVERY_LEASE_SECONDS = env_int(
-    "ALERT_DELIVERY_LEASE_SECONDS", 300, maximum=MAX_SPAN_SECONDS, meaning=MAX_SPAN
-)
-RETENTION_JOB_CREATED_DAYS = env_days("RETENTION_JOB_CREATED_DAYS", 90)
-RETENTION_JOB_SILENT_DAYS = env_days("RETENTION_JOB_SILENT_DAYS", 30)
-RETENTION_EVENT_DAYS = env_days("RETENTION_EVENT_DAYS", 90)
-RETENTION_ALERT_DAYS = env_days("RETENTION_ALERT_DAYS", 90)
-RETENTION_CHECKRUN_DAYS = env_days("RETENTION_CHECKRUN_DAYS", 90)
-ALERT_CONNECT_TIMEOUT = env_wait("ALERT_CONNECT_TIMEOUT", 5)
-ALERT_READ_TIMEOUT = env_wait("ALERT_READ_TIMEOUT", 10)
+ALERT_DELIVERY_LEASE_SECONDS = env_int("ALERT_DELIVERY_LEASE_SECONDS", 300, bound=SPAN_SECONDS)
+RETENTION_JOB_CREATED_DAYS = env_int("RETENTION_JOB_CREATED_DAYS", 90, bound=RETENTION_DAYS)
+RETENTION_JOB_SILENT_DAYS = env_int("RETENTION_JOB_SILENT_DAYS", 30, bound=RETENTION_DAYS)
+RETENTION_EVENT_DAYS = env_int("RETENTION_EVENT_DAYS", 90, bound=RETENTION_DAYS)
+RETENTION_ALERT_DAYS = env_int("RETENTION_ALERT_DAYS", 90, bound=RETENTION_DAYS)
+RETENTION_CHECKRUN_DAYS = env_int("RETENTION_CHECKRUN_DAYS", 90, bound=RETENTION_DAYS)
+ALERT_CONNECT_TIMEOUT = env_positive("ALERT_CONNECT_TIMEOUT", 5, WAIT)
+ALERT_READ_TIMEOUT = env_positive("ALERT_READ_TIMEOUT", 10, WAIT)
 PING_KEYS = env_ping_keys("PING_KEY")
-PING_BODY_LIMIT = env_int("PING_BODY_LIMIT", 10000, minimum=0, maximum=10_000_000, meaning="10 MB")
-PING_EVENTS_KEPT = env_int("PING_EVENTS_KEPT", 100, maximum=1_000_000)
+PING_BODY_LIMIT = env_int("PING_BODY_LIMIT", 10000, minimum=0, bound=Bound(10_000_000, "10 MB"))
+PING_EVENTS_KEPT = env_int("PING_EVENTS_KEPT", 100, bound=Bound(1_000_000))
 
 # --- django-crontab ------------------------------------------------------------------------
 # Two deployments under one Unix user must not overwrite each other's crontab lines.
@@ -368,7 +244,7 @@ CRONTAB_LOCK_JOBS = False
 # --- summary page, /summary.json, /metrics and /healthz -------------------------------------
 SUMMARY_API_TOKEN = env.str("SUMMARY_API_TOKEN", default="")
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-RECOVERY_WINDOW_MINUTES = env_minutes("RECOVERY_WINDOW_MINUTES", 60)
+RECOVERY_WINDOW_MINUTES = env_positive("RECOVERY_WINDOW_MINUTES", 60, SPAN_MINUTES)
 
 LOGGING = {
     "version": 1,

@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError, connection
 from django.test import Client
 
-from cronmonitor.settings import env_ping_keys
+from cronmonitor.env_casts import env_ping_keys
 from heartbeats.models import JobHeartbeat, PingEvent
 
 KEY = "current-ping-key-0123456789"

@@ -1,4 +1,5 @@
-"""A number, log level or database URL that would crash later is refused at start, in one line."""
+"""A number, boolean, log level or database URL that would crash later is refused at start,
+in one line."""
 
 from __future__ import annotations
 
@@ -98,6 +99,26 @@ def test_pool_and_database_waits_are_bounded():
     assert_refused(done, "DB_POOL_TIMEOUT", WAIT)
     done = manage("check", **env, DB_POOL="true", DB_POOL_MIN_SIZE="5", DB_POOL_MAX_SIZE="2")
     assert_refused(done, "DB_POOL_MAX_SIZE", "at least DB_POOL_MIN_SIZE (5)")
+
+
+@pytest.mark.parametrize("value", ["1,5", "12h"])
+def test_a_number_with_other_characters_is_refused_not_read_leniently(value):
+    # django-environ's own float cast would read these as 1.5 and 12.
+    done = manage("check", STALE_AFTER_HOURS=value)
+    assert_refused(done, "STALE_AFTER_HOURS", f"must be a number, not {value!r}")
+
+
+def test_booleans_take_true_false_yes_no_on_off_and_1_0_in_any_case():
+    read = "from django.conf import settings as s; print(s.BEHIND_HTTPS_PROXY, s.ALERT_THROTTLE)"
+    done = manage("shell", "-c", read, BEHIND_HTTPS_PROXY=" On ", ALERT_THROTTLE="")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["True", "False"]  # blank is false, not the default
+
+
+@pytest.mark.parametrize("value", ["ok", "2"])
+def test_an_unknown_boolean_is_refused_not_read_as_false(value):
+    done = manage("check", NOTIFY_ON_RECOVERY=value)
+    assert_refused(done, "NOTIFY_ON_RECOVERY", f"must be true or false, not {value!r}")
 
 
 @pytest.mark.parametrize("value", ["debug", "Warning", " error ", "CRITICAL"])
