@@ -162,11 +162,11 @@ def test_an_alerts_output_tail_is_not_cut_inside_a_secret(slack_ok, email_ok, cl
 
 
 def test_the_job_page_shows_its_output_without_the_configured_secrets(channels, clock, settings):
-    fail_with_output(leaky_output(settings) + " " + RESEND_SECRET_KEY)
+    fail_with_output(settings.SLACK_WEBHOOK_URL + " " + leaky_output(settings))
     viewer = staff_client("view_jobheartbeat")
     page = viewer.get(reverse("admin:heartbeats_jobheartbeat_change", args=["backup"]))
     text = page.content.decode()
-    assert "<summary>… resend key [redacted] unset; see " in text  # the preview
+    assert "<summary>[redacted] posting to [redacted] failed …" in text  # the preview
     assert "posting to [redacted] failed\ntoken [redacted] rejected\n" in text  # expanded
     assert DOCS_URL in text
     assert leaked(text, settings) == []
