@@ -65,7 +65,7 @@ class Pacer:
 def _message_for(alerts: Sequence[Alert]) -> notifiers.Message:
     if len(alerts) == 1 and alerts[0].job_id is None:
         details = alerts[0].details
-        return notifiers.format_notice(details.get("title", "cronmonitor"), details.get("body", ""))
+        return notifiers.format_notice(details["title"], details["body"])
     return alert_content.message(alerts)
 
 
@@ -295,7 +295,7 @@ def _failure_text(error: notifiers.DeliveryError, *, attempts: int, configured: 
 
 def send_test_alert(*, now: datetime) -> list[notifiers.ChannelOutcome]:
     """The runbook's "Check 2"; a channel that takes the test is no longer marked broken."""
-    outcomes = notifiers.send_test_alert(now=now, channels=configured_channels())
+    outcomes = notifiers.send_test_alert(now=now)
     ChannelStatus.objects.filter(channel__in=[o.channel for o in outcomes if o.ok]).update(
         broken_since=None, last_error=""
     )

@@ -110,5 +110,7 @@ def test_a_broken_channel_gets_nothing_new_until_a_test_alert_gets_through(
     assert AlertDelivery.objects.count() == 1
     channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
     assert [o.ok for o in delivery.send_test_alert(now=T0 + timedelta(minutes=3))] == [True]
+    healed = ChannelStatus.objects.get(channel="slack")
+    assert (healed.broken_since, healed.last_error) == (None, "")
     fixed = checker.run_check(now=T0 + timedelta(minutes=4), sleep=lambda s: None)
     assert [(j.job_name, j.action) for j in fixed.jobs] == [("backup", "sent")]
