@@ -3,6 +3,7 @@ monitoring-outage grace, recovery notices."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -10,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from heartbeats import checker, services
+from heartbeats import checker, delivery, services
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
@@ -390,17 +391,25 @@ def test_paused_job_is_never_alerted(make_job, slack_ok, email_ok):
     assert Alert.objects.count() == 0
 
 
-def test_channels_are_paced_to_their_documented_rates(make_job, slack_ok, email_ok, settings):
+def test_channels_are_paced_to_their_documented_rates():
+    """Slack about one message a second, Resend two requests a second: each channel waits
+    for its own last request only."""
+    sleeps = Sleeps()
+    pacer = delivery.Pacer(sleeps, enabled=True)
+    for channel in ("slack", "email", "slack", "email"):
+        pacer.wait(channel)
+    assert len(sleeps) == 2
+    assert 0.9 < sleeps[0] <= 1.0 and 0.4 < sleeps[1] <= 0.5
+
+
+def test_a_pass_paces_its_messages_when_throttling_is_on(make_job, slack_ok, email_ok, settings):
     settings.ALERT_THROTTLE = True
     settings.OUTAGE_MIN_JOBS = 100
     for i in range(3):
         make_job(f"job-{i}", age=30 * H)
     sleeps = Sleeps()
     assert run(sleep=sleeps).alerts_sent == 3
-    slack_waits = [s for s in sleeps if s > 0.6]
-    email_waits = [s for s in sleeps if 0.3 < s <= 0.5]
-    assert len(slack_waits) == 2 and all(s <= 1.0 for s in slack_waits)  # ~1 message/s
-    assert len(email_waits) == 2  # ~2 requests/s
+    assert sleeps and all(0 < s <= 1.0 for s in sleeps)
 
 
 def test_a_slow_batch_renews_its_lease_so_no_other_checker_takes_it(
@@ -486,3 +495,32 @@ def test_a_back_up_notice_still_pending_when_the_job_is_alerted_again_is_dropped
     ]
     recovery = AlertDelivery.objects.get(alert__kind="recovery", channel="slack")
     assert recovery.state == "expired"
+
+
+def test_a_pass_out_of_time_tries_nothing_and_leaves_every_delivery_due(
+    make_job, make_alert, slack_ok, email_ok
+):
+    alert = make_alert(make_job("backup", age=30 * H))
+    report = delivery.deliver_pending(now=T0, sleep=Sleeps(), deadline=time.monotonic())
+    assert (report.left_for_next_pass, report.pending, report.sent) == (2, [alert], [])
+    assert slack_ok.log == []
+    rows = AlertDelivery.objects.values_list("state", "attempts", "lease_until")
+    assert list(rows) == [("pending", 0, None)] * 2
+
+
+def test_a_deadline_cuts_a_hanging_send_short_with_no_retry_and_the_rest_still_goes(
+    make_job, make_alert, hanging_slack, email_ok, settings
+):
+    settings.ALERT_CONNECT_TIMEOUT = 60
+    settings.ALERT_READ_TIMEOUT = 60
+    settings.ALERT_RETRIES_PER_RUN = 2
+    alert = make_alert(make_job("backup", age=30 * H))
+    sleeps = Sleeps()
+    deadline = time.monotonic() + 4  # Slack gets half, the other half is left for email
+    report = delivery.deliver_pending(now=T0, sleep=sleeps, deadline=deadline)
+    assert time.monotonic() < deadline
+    assert sleeps == []
+    slack = AlertDelivery.objects.get(channel="slack")
+    assert (slack.state, slack.attempts, slack.last_error) == ("pending", 1, "slack: timed out")
+    assert AlertDelivery.objects.get(channel="email").state == "sent"
+    assert (report.left_for_next_pass, report.failed) == (0, [alert])
