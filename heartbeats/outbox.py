@@ -146,7 +146,7 @@ def record_message(
             _record_error(mine, group, error, now=now)
         if channel_broken is not None:
             _record_channel(group[0].channel, error, broken=channel_broken, now=now)
-        return close_settled(now=now, alert_ids=alert_ids)
+        return close_settled(alert_ids=alert_ids)
 
 
 def _record_error(
@@ -191,7 +191,7 @@ def _record_channel(
         )
 
 
-def close_settled(*, now: datetime, alert_ids: set[uuid.UUID] | None = None) -> list[Alert]:
+def close_settled(*, alert_ids: set[uuid.UUID] | None = None) -> list[Alert]:
     """Close the open alerts (all of them, or those of `alert_ids`) that no delivery is pending
     on; a problem alert that reached a channel marks its job alerted, as of its last sending.
 
