@@ -134,7 +134,7 @@ def would_remove(*, now: datetime) -> Iterator[RemovedJob]:
         .order_by("job_name")
         .values_list("job_name", "last_run_at", "due_at")
     )
-    for name, last_run_at, due_at in rows.iterator(chunk_size=2000):
+    for name, last_run_at, due_at in rows.iterator():
         yield RemovedJob.of(name, last_run_at, due_at, stale_after)
 
 

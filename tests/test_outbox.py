@@ -57,6 +57,15 @@ def test_a_released_delivery_is_due_again_with_its_attempt_uncounted(make_job, m
     assert outbox.claim(now=T0)[0] == [delivery]
 
 
+def test_a_release_never_hands_back_a_lease_another_pass_took_over(make_job, make_alert, clock):
+    make_alert(make_job(), channels=["slack"])
+    batch, lapsed = outbox.claim(now=T0)
+    clock.advance(seconds=301)
+    _, lease_until = outbox.claim(now=T0)
+    outbox.release(batch, lapsed)
+    assert claimed(AlertDelivery.objects.get())[1:3] == (lease_until, 2)
+
+
 def test_a_sent_message_clears_its_earlier_error_and_closes_and_marks_its_alert(
     make_job, make_alert, clock
 ):
