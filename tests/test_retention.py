@@ -142,6 +142,26 @@ def test_a_job_without_schedule_goes_after_stale_after_plus_the_silent_days(now,
 
 
 @pytest.mark.django_db
+def test_counts_add_up_across_batches():
+    for name in ("legacy", "old"):
+        alert = Alert.objects.create(
+            job=unscheduled(name, last_run_at=JAN_1), kind="down", done=True, created_at=JAN_1
+        )
+        AlertDelivery.objects.create(alert=alert, channel="slack", state="sent")
+    progress: list[tuple[str, int]] = []
+    result = retention.prune(
+        now=JAN_1 + 3650 * D, batch_size=1, progress=lambda *step: progress.append(step)
+    )
+    assert (result.deleted["jobs"], result.deleted["alert deliveries"]) == (2, 2)
+    assert [step for step in progress if step[0] == "jobs"] == [("jobs", 1), ("jobs", 2)]
+
+
+def test_the_summary_says_when_the_job_counter_was_corrected():
+    result = retention.PruneResult(deleted={"jobs": 1}, job_count_drift=-2)
+    assert result.summary_line(dry_run=False) == "Deleted 1 jobs; corrected the job counter by -2"
+
+
+@pytest.mark.django_db
 def test_a_job_created_recently_stays_however_silent():
     JobHeartbeat.objects.create(job_name="new", last_run_at=JAN_1, created_at=JAN_1)
     assert survivors(JAN_1 + 90 * D) == {"new"}
@@ -207,7 +227,8 @@ def test_a_removed_job_takes_its_history_and_is_logged_and_in_the_admin_history(
     }  # fmt: skip
     assert caplog.messages == [f"retention removed job {line}"]
     entry = LogEntry.objects.get()
-    assert (entry.object_id, entry.action_flag) == ("report", DELETION)
+    assert (entry.object_id, entry.object_repr, entry.action_flag) == ("report", "report", DELETION)
+    assert entry.content_type.model_class() is JobHeartbeat
     assert entry.change_message == f"Removed by retention ({line})."
     assert entry.user.username == retention.SYSTEM_USERNAME
     assert not entry.user.is_active and not entry.user.has_usable_password()
