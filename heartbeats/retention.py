@@ -235,13 +235,10 @@ def _prune_by_age(
 ) -> None:
     """Delete `qs` in batches, each batch by `delete` in one transaction."""
     while ids := list(qs.order_by().values_list("pk", flat=True)[:batch_size]):
-        before = result.deleted[name]
         with transaction.atomic():
             _one_batch_at_a_time()
             delete(qs.filter(pk__in=ids))
         progress(name, result.deleted[name])
-        if result.deleted[name] == before:
-            return
 
 
 def prune(

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from heartbeats import config, counters, retention, rules, schedules, services
+from heartbeats import config, counters, job_count, retention, rules, schedules, services
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
 from tests.conftest import T0
 
@@ -148,17 +148,36 @@ def test_counts_add_up_across_batches():
             job=unscheduled(name, last_run_at=JAN_1), kind="down", done=True, created_at=JAN_1
         )
         AlertDelivery.objects.create(alert=alert, channel="slack", state="sent")
+        PingEvent.objects.create(job_id=name, kind="success", created_at=JAN_1)
+        CheckRun.objects.create(started_at=JAN_1)
     progress: list[tuple[str, int]] = []
     result = retention.prune(
         now=JAN_1 + 3650 * D, batch_size=1, progress=lambda *step: progress.append(step)
     )
-    assert (result.deleted["jobs"], result.deleted["alert deliveries"]) == (2, 2)
+    assert result.deleted == {
+        "ping events": 2, "alert deliveries": 2, "alerts": 2, "check runs": 2, "jobs": 2,
+    }  # fmt: skip
     assert [step for step in progress if step[0] == "jobs"] == [("jobs", 1), ("jobs", 2)]
 
 
-def test_the_summary_says_when_the_job_counter_was_corrected():
-    result = retention.PruneResult(deleted={"jobs": 1}, job_count_drift=-2)
-    assert result.summary_line(dry_run=False) == "Deleted 1 jobs; corrected the job counter by -2"
+@pytest.mark.django_db
+def test_daily_retention_corrects_a_drifted_counter_and_says_so(caplog):
+    """Triggers do not fire for `session_replication_role = replica` or logical replication."""
+    JobHeartbeat.objects.bulk_create(JobHeartbeat(job_name=f"job-{i}") for i in range(4))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {job_count.TABLE} SET jobs = jobs + 3 "
+            f"WHERE shard = (SELECT min(shard) FROM {job_count.TABLE})"
+        )
+    assert job_count.total(connection) == 7
+    out = StringIO()
+    call_command("prune_heartbeats", stdout=out)
+    assert "corrected the job counter by -3" in out.getvalue()
+    assert "The job counter was off by -3; corrected" in caplog.messages
+    assert job_count.total(connection) == JobHeartbeat.objects.count() == 4
+    out = StringIO()
+    call_command("prune_heartbeats", stdout=out)
+    assert "corrected" not in out.getvalue()
 
 
 @pytest.mark.django_db
