@@ -109,6 +109,20 @@ def test_a_temporary_error_waits_twice_as_long_each_attempt_at_most_an_hour(
     assert (delivery.last_error, delivery.updated_at) == ("slack: HTTP 503 (busy)", T0 + M)
 
 
+def test_a_temporary_error_fails_what_is_out_of_attempts_and_retries_the_rest(
+    make_job, make_alert, clock, settings
+):
+    settings.ALERT_MAX_ATTEMPTS = 3
+    spent = make_alert(make_job("spent"), channels=["slack"], attempts=2).deliveries.get()
+    fresh = make_alert(make_job("fresh"), channels=["slack"]).deliveries.get()
+    batch, lease_until = outbox.claim(now=T0)
+    error = DeliveryError("slack: HTTP 503 (busy)")
+    outbox.record_message(batch, error, now=T0, lease_until=lease_until, channel_broken=None)
+    assert claimed(spent)[:2] == ("failed", None)
+    assert claimed(fresh)[:2] == ("pending", None)
+    assert fresh.next_attempt_at == T0 + 2 * M
+
+
 def test_a_delivery_that_gets_through_heals_its_channel_only(make_job, make_alert, clock):
     for channel in ("slack", "email"):
         ChannelStatus.objects.create(channel=channel, broken_since=T0 - M, last_error="HTTP 404")

@@ -78,6 +78,14 @@ def test_dry_run_lists_the_jobs_counts_and_deletes_nothing(history):
 
 
 @pytest.mark.django_db
+def test_the_dry_run_names_a_scheduled_job_by_its_own_due_time():
+    scheduled("report", cron="0 0 1 * *", last_run_at=JAN_1)
+    assert [job.describe() for job in retention.would_remove(now=MONTHLY_GONE + TICK)] == [
+        "report: last run 2026-01-01 00:00 UTC, due 2026-02-01 01:00 UTC"
+    ]
+
+
+@pytest.mark.django_db
 def test_bad_batch_size():
     with pytest.raises(CommandError, match="--batch-size must be at least 1"):
         call_command("prune_heartbeats", "--batch-size", "0")
@@ -237,13 +245,12 @@ def test_a_removed_job_takes_its_history_and_is_logged_and_in_the_admin_history(
     PingEvent.objects.create(job=job, kind="success", created_at=JAN_1)
     alert = Alert.objects.create(job=job, kind="down", done=True, created_at=JAN_1 + 32 * D)
     AlertDelivery.objects.create(alert=alert, channel="slack", state="sent")
-    line = "report: last run 2026-01-01 00:00 UTC, due 2026-02-01 01:00 UTC"
-    assert [job.describe() for job in retention.would_remove(now=MONTHLY_GONE + TICK)] == [line]
     with caplog.at_level(logging.INFO, logger="heartbeats.retention"):
         result = retention.prune(now=MONTHLY_GONE + TICK)
     assert result.deleted == {
         "ping events": 1, "alert deliveries": 1, "alerts": 1, "check runs": 0, "jobs": 1,
     }  # fmt: skip
+    line = "report: last run 2026-01-01 00:00 UTC, due 2026-02-01 01:00 UTC"
     assert caplog.messages == [f"retention removed job {line}"]
     entry = LogEntry.objects.get()
     assert (entry.object_id, entry.object_repr, entry.action_flag) == ("report", "report", DELETION)
