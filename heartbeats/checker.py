@@ -409,7 +409,7 @@ def _decide_and_deliver(
     Alerts left open with nothing pending (by older code) are closed first, so no job stays
     blocked from its next alert."""
     channels = result.channels
-    outbox.close_settled(now=now)
+    outbox.close_settled()
     with transaction.atomic():
         _lock_decisions()
         decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=run)

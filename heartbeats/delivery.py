@@ -38,7 +38,6 @@ class DeliveryReport:
     sent: list[Alert] = field(default_factory=list)
     failed: list[Alert] = field(default_factory=list)
     pending: list[Alert] = field(default_factory=list)
-    expired: int = 0
     left_for_next_pass: int = 0  # deliveries not tried: the deadline came first
     errors: list[str] = field(default_factory=list)
 
@@ -56,7 +55,7 @@ class Pacer:
             return
         last = self._last.get(channel)
         if last is not None:
-            remaining = CHANNEL_INTERVAL.get(channel, 0) - (time.monotonic() - last)
+            remaining = CHANNEL_INTERVAL[channel] - (time.monotonic() - last)
             if remaining > 0:
                 self._sleep(remaining)
         self._last[channel] = time.monotonic()
@@ -65,7 +64,7 @@ class Pacer:
 def _message_for(alerts: Sequence[Alert]) -> notifiers.Message:
     if len(alerts) == 1 and alerts[0].job_id is None:
         details = alerts[0].details
-        return notifiers.format_notice(details.get("title", "cronmonitor"), details.get("body", ""))
+        return notifiers.format_notice(details["title"], details["body"])
     return alert_content.message(alerts)
 
 
@@ -147,7 +146,7 @@ def _attempt(
     """Send with bounded in-run retries (exponential backoff, jitter, Retry-After); none
     when a deadline bounds the run."""
     retries = settings.ALERT_RETRIES_PER_RUN if deadline is None else 0
-    error: notifiers.DeliveryError | None = None
+    error: notifiers.DeliveryError
     for attempt in range(retries + 1):
         try:
             notifiers.send(channel, message, idempotency_key=key, timeout=_timeout(deadline))
@@ -244,8 +243,8 @@ class _Pass:
                 _failure_text(error, attempts=d.attempts, configured=configured) for d in group
             )
 
-    def report(self, *, expired: int) -> DeliveryReport:
-        report = DeliveryReport(expired=expired, left_for_next_pass=len(self.left))
+    def report(self) -> DeliveryReport:
+        report = DeliveryReport(left_for_next_pass=len(self.left))
         report.errors.extend(sorted(self.failures))
         for delivery in self.left:
             self.alerts.setdefault(delivery.alert_id, delivery.alert)
@@ -270,13 +269,13 @@ def deliver_pending(
     starts or waits past it; what is left stays pending for the next pass."""
     expired = outbox.expire_recovered(now=now)
     if expired:
-        outbox.close_settled(now=now, alert_ids=expired)
+        outbox.close_settled(alert_ids=expired)
     delivery_pass = _Pass(now=now, sleep=sleep, deadline=deadline)
     while True:
         batch, lease_until = outbox.claim(now=now)
         if not batch or not delivery_pass.deliver(batch, lease_until):
             break
-    return delivery_pass.report(expired=len(expired))
+    return delivery_pass.report()
 
 
 def _failure_text(error: notifiers.DeliveryError, *, attempts: int, configured: bool) -> str:
@@ -295,7 +294,7 @@ def _failure_text(error: notifiers.DeliveryError, *, attempts: int, configured: 
 
 def send_test_alert(*, now: datetime) -> list[notifiers.ChannelOutcome]:
     """The runbook's "Check 2"; a channel that takes the test is no longer marked broken."""
-    outcomes = notifiers.send_test_alert(now=now, channels=configured_channels())
+    outcomes = notifiers.send_test_alert(now=now)
     ChannelStatus.objects.filter(channel__in=[o.channel for o in outcomes if o.ok]).update(
         broken_since=None, last_error=""
     )

@@ -441,19 +441,15 @@ class ChannelOutcome:
     error: str = ""  # what went wrong, without the channel's name
 
 
-def send_test_alert(
-    *, now: datetime, channels: Sequence[str] | None = None
-) -> list[ChannelOutcome]:
+def send_test_alert(*, now: datetime) -> list[ChannelOutcome]:
     """The runbook's "Check 2": a clearly marked test message on every configured channel."""
-    if channels is None:
-        channels = configured_channels()
     message = format_notice(
         "TEST alert from cronmonitor",
         f"This is a test sent at {_when(now)}. If you can read it, alerts reach this channel. "
         "No job is affected.",
     )
     outcomes = []
-    for channel in channels:
+    for channel in configured_channels():
         try:
             send(channel, message, idempotency_key=f"cronmonitor-test-{now.isoformat()}-{channel}")
         except DeliveryError as exc:

@@ -72,7 +72,7 @@ def expire_recovered(*, now: datetime) -> set[uuid.UUID]:
     return alert_ids
 
 
-def claim(*, now: datetime, limit: int | None = None) -> tuple[list[AlertDelivery], datetime]:
+def claim(*, now: datetime) -> tuple[list[AlertDelivery], datetime]:
     """Take a lease on due pending deliveries that no other checker holds.
 
     The lease runs from the moment of claiming (not the run's start), and the caller renews
@@ -88,7 +88,7 @@ def claim(*, now: datetime, limit: int | None = None) -> tuple[list[AlertDeliver
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("id", flat=True)[: limit or CLAIM_BATCH])
+        ids = list(due.values_list("id", flat=True)[:CLAIM_BATCH])
         if not ids:
             return [], lease_until
         AlertDelivery.objects.filter(id__in=ids).update(
@@ -146,7 +146,7 @@ def record_message(
             _record_error(mine, group, error, now=now)
         if channel_broken is not None:
             _record_channel(group[0].channel, error, broken=channel_broken, now=now)
-        return close_settled(now=now, alert_ids=alert_ids)
+        return close_settled(alert_ids=alert_ids)
 
 
 def _record_error(
@@ -191,7 +191,7 @@ def _record_channel(
         )
 
 
-def close_settled(*, now: datetime, alert_ids: set[uuid.UUID] | None = None) -> list[Alert]:
+def close_settled(*, alert_ids: set[uuid.UUID] | None = None) -> list[Alert]:
     """Close the open alerts (all of them, or those of `alert_ids`) that no delivery is pending
     on; a problem alert that reached a channel marks its job alerted, as of its last sending.
 

@@ -134,7 +134,7 @@ def would_remove(*, now: datetime) -> Iterator[RemovedJob]:
         .order_by("job_name")
         .values_list("job_name", "last_run_at", "due_at")
     )
-    for name, last_run_at, due_at in rows.iterator(chunk_size=2000):
+    for name, last_run_at, due_at in rows.iterator():
         yield RemovedJob.of(name, last_run_at, due_at, stale_after)
 
 
@@ -235,13 +235,10 @@ def _prune_by_age(
 ) -> None:
     """Delete `qs` in batches, each batch by `delete` in one transaction."""
     while ids := list(qs.order_by().values_list("pk", flat=True)[:batch_size]):
-        before = result.deleted[name]
         with transaction.atomic():
             _one_batch_at_a_time()
             delete(qs.filter(pk__in=ids))
         progress(name, result.deleted[name])
-        if result.deleted[name] == before:
-            return
 
 
 def prune(

@@ -15,7 +15,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from werkzeug import Response
 
-from heartbeats.models import JobHeartbeat
+from heartbeats.models import Alert, AlertDelivery, JobHeartbeat
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -72,6 +72,21 @@ def make_job(db):
         return JobHeartbeat.objects.create(
             job_name=name, last_run_at=now - age, created_at=now - age, **fields
         )
+
+    return make
+
+
+@pytest.fixture
+def make_alert(db):
+    """Create a `kind` alert about `job`, made a minute before T0 and pending on `channels`."""
+
+    def make(job, *, kind="down", channels=("slack", "email"), **fields):
+        made = T0 - timedelta(minutes=1)
+        alert = Alert.objects.create(job=job, kind=kind, created_at=made)
+        for channel in channels:
+            fields.setdefault("next_attempt_at", made)
+            AlertDelivery.objects.create(alert=alert, channel=channel, created_at=made, **fields)
+        return alert
 
     return make
 

@@ -110,5 +110,31 @@ def test_a_broken_channel_gets_nothing_new_until_a_test_alert_gets_through(
     assert AlertDelivery.objects.count() == 1
     channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
     assert [o.ok for o in delivery.send_test_alert(now=T0 + timedelta(minutes=3))] == [True]
+    healed = ChannelStatus.objects.get(channel="slack")
+    assert (healed.broken_since, healed.last_error) == (None, "")
     fixed = checker.run_check(now=T0 + timedelta(minutes=4), sleep=lambda s: None)
     assert [(j.job_name, j.action) for j in fixed.jobs] == [("backup", "sent")]
+
+
+def test_a_channel_broken_by_several_messages_in_a_pass_stays_broken_and_is_logged_once(
+    make_job, make_alert, channels, caplog
+):
+    for name in ("backup", "report"):
+        make_alert(make_job(name, age=30 * H), channels=["slack"])
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("no_service", status=404)
+    delivery.deliver_pending(now=T0, sleep=lambda seconds: None)
+    assert len(received(channels, SLACK_SECRET_PATH)) == 2
+    broken = ChannelStatus.objects.get(channel="slack")
+    assert (broken.broken_since, broken.last_error) == (T0, "slack: HTTP 404 (no_service)")
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Channel ")]
+    assert logged == ["Channel slack is broken: slack: HTTP 404 (no_service)"]
+
+
+def test_a_temporary_error_leaves_a_broken_channel_broken(make_job, make_alert, channels):
+    """Only a delivery or a test alert that gets through heals a channel."""
+    ChannelStatus.objects.create(channel="slack", broken_since=T0 - H, last_error="HTTP 404")
+    make_alert(make_job("backup", age=30 * H), channels=["slack"])
+    channels.expect_request(SLACK_SECRET_PATH).respond_with_data("busy", status=503)
+    delivery.deliver_pending(now=T0, sleep=lambda seconds: None)
+    broken = ChannelStatus.objects.get(channel="slack")
+    assert (broken.broken_since, broken.last_error) == (T0 - H, "HTTP 404")

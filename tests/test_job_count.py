@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 import pytest
@@ -150,25 +149,6 @@ def test_sqlite_table_rebuilds_keep_the_counter(is_postgres):
     call_command("migrate", verbosity=0)
     JobHeartbeat.objects.create(job_name="after")
     assert assert_exact() == 2
-
-
-@pytest.mark.django_db
-def test_daily_retention_corrects_a_drifted_counter():
-    """Triggers do not fire for `session_replication_role = replica` or logical replication."""
-    JobHeartbeat.objects.bulk_create(JobHeartbeat(job_name=f"job-{i}") for i in range(4))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {job_count.TABLE} SET jobs = jobs + 3 "
-            f"WHERE shard = (SELECT min(shard) FROM {job_count.TABLE})"
-        )
-    assert job_count.total(connection) == 7
-    out = io.StringIO()
-    call_command("prune_heartbeats", stdout=out)
-    assert "corrected the job counter by -3" in out.getvalue()
-    assert assert_exact() == 4
-    out = io.StringIO()
-    call_command("prune_heartbeats", stdout=out)
-    assert "corrected" not in out.getvalue()
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from heartbeats import config, counters, retention, rules, schedules, services
+from heartbeats import config, counters, job_count, retention, rules, schedules, services
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
 from tests.conftest import T0
 
@@ -75,6 +75,14 @@ def test_dry_run_lists_the_jobs_counts_and_deletes_nothing(history):
     )
     assert PingEvent.objects.count() == 2515
     assert JobHeartbeat.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_the_dry_run_names_a_scheduled_job_by_its_own_due_time():
+    scheduled("report", cron="0 0 1 * *", last_run_at=JAN_1)
+    assert [job.describe() for job in retention.would_remove(now=MONTHLY_GONE + TICK)] == [
+        "report: last run 2026-01-01 00:00 UTC, due 2026-02-01 01:00 UTC"
+    ]
 
 
 @pytest.mark.django_db
@@ -142,6 +150,45 @@ def test_a_job_without_schedule_goes_after_stale_after_plus_the_silent_days(now,
 
 
 @pytest.mark.django_db
+def test_counts_add_up_across_batches():
+    for name in ("legacy", "old"):
+        alert = Alert.objects.create(
+            job=unscheduled(name, last_run_at=JAN_1), kind="down", done=True, created_at=JAN_1
+        )
+        AlertDelivery.objects.create(alert=alert, channel="slack", state="sent")
+        PingEvent.objects.create(job_id=name, kind="success", created_at=JAN_1)
+        CheckRun.objects.create(started_at=JAN_1)
+    progress: list[tuple[str, int]] = []
+    result = retention.prune(
+        now=JAN_1 + 3650 * D, batch_size=1, progress=lambda *step: progress.append(step)
+    )
+    assert result.deleted == {
+        "ping events": 2, "alert deliveries": 2, "alerts": 2, "check runs": 2, "jobs": 2,
+    }  # fmt: skip
+    assert [step for step in progress if step[0] == "jobs"] == [("jobs", 1), ("jobs", 2)]
+
+
+@pytest.mark.django_db
+def test_daily_retention_corrects_a_drifted_counter_and_says_so(caplog):
+    """Triggers do not fire for `session_replication_role = replica` or logical replication."""
+    JobHeartbeat.objects.bulk_create(JobHeartbeat(job_name=f"job-{i}") for i in range(4))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {job_count.TABLE} SET jobs = jobs + 3 "
+            f"WHERE shard = (SELECT min(shard) FROM {job_count.TABLE})"
+        )
+    assert job_count.total(connection) == 7
+    out = StringIO()
+    call_command("prune_heartbeats", stdout=out)
+    assert "corrected the job counter by -3" in out.getvalue()
+    assert "The job counter was off by -3; corrected" in caplog.messages
+    assert job_count.total(connection) == JobHeartbeat.objects.count() == 4
+    out = StringIO()
+    call_command("prune_heartbeats", stdout=out)
+    assert "corrected" not in out.getvalue()
+
+
+@pytest.mark.django_db
 def test_a_job_created_recently_stays_however_silent():
     JobHeartbeat.objects.create(job_name="new", last_run_at=JAN_1, created_at=JAN_1)
     assert survivors(JAN_1 + 90 * D) == {"new"}
@@ -206,7 +253,8 @@ def test_a_removed_job_takes_its_history_and_is_logged_and_in_the_admin_history(
     line = "report: last run 2026-01-01 00:00 UTC, due 2026-02-01 01:00 UTC"
     assert caplog.messages == [f"retention removed job {line}"]
     entry = LogEntry.objects.get()
-    assert (entry.object_id, entry.action_flag) == ("report", DELETION)
+    assert (entry.object_id, entry.object_repr, entry.action_flag) == ("report", "report", DELETION)
+    assert entry.content_type.model_class() is JobHeartbeat
     assert entry.change_message == f"Removed by retention ({line})."
     assert entry.user.username == retention.SYSTEM_USERNAME
     assert not entry.user.is_active and not entry.user.has_usable_password()
