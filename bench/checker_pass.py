@@ -25,7 +25,7 @@ from bench import common
 
 def _timed_pass(now: datetime, trigger: str = "manual") -> dict:
     """One `run_check`, with wall time and statements split at the start of delivery."""
-    from heartbeats import checker, delivery
+    from heartbeats.alerts import check_run, delivery
 
     original = delivery.deliver_pending
     split: dict = {}
@@ -41,7 +41,7 @@ def _timed_pass(now: datetime, trigger: str = "manual") -> dict:
     try:
         with common.counting() as counter:
             started = time.perf_counter()
-            result = checker.run_check(now=now, trigger=trigger)
+            result = check_run.run_check(now=now, trigger=trigger)
             total = time.perf_counter() - started
     finally:
         delivery.deliver_pending = original
@@ -58,11 +58,11 @@ def _timed_pass(now: datetime, trigger: str = "manual") -> dict:
 
 
 def _peak_bytes(now: datetime) -> int:
-    from heartbeats import checker
+    from heartbeats.alerts import check_run
 
     tracemalloc.start()
     try:
-        checker.run_check(now=now, trigger="manual")
+        check_run.run_check(now=now, trigger="manual")
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

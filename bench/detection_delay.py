@@ -126,8 +126,8 @@ def absolute_database_url(url: str) -> str:
 def create_jobs(count: int, *, period: timedelta, grace: timedelta) -> list[str]:
     from django.utils import timezone
 
-    from heartbeats import services
     from heartbeats.models import JobHeartbeat
+    from heartbeats.signals import recording
 
     names = [f"{JOB_PREFIX}{i:03d}" for i in range(count)]
     now = timezone.now()
@@ -135,7 +135,7 @@ def create_jobs(count: int, *, period: timedelta, grace: timedelta) -> list[str]
         JobHeartbeat(job_name=name, last_run_at=now, period=period, grace=grace) for name in names
     )
     for name in names:
-        services.record_signal(job_name=name, now=timezone.now())
+        recording.record_signal(job_name=name, now=timezone.now())
     return names
 
 
@@ -143,13 +143,13 @@ def beat_until_each_stops(names: list[str], *, stagger: float) -> None:
     """Every job beats every TICK_SECONDS until its stop time; job i stops `i * stagger` s in."""
     from django.utils import timezone
 
-    from heartbeats import services
+    from heartbeats.signals import recording
 
     started = time.monotonic()
     stops = {name: started + i * stagger for i, name in enumerate(names)}
     while running := [n for n in names if stops[n] >= time.monotonic()]:
         for name in running:
-            services.record_signal(job_name=name, now=timezone.now())
+            recording.record_signal(job_name=name, now=timezone.now())
         time.sleep(TICK_SECONDS)
 
 

@@ -57,8 +57,8 @@ def _captured_ping() -> tuple[list[tuple[str, list]], str, str]:
     """The statements one ping by UUID issues, with the job's name and uuid they used."""
     from django.db import connection
 
-    from heartbeats import services
     from heartbeats.models import JobHeartbeat
+    from heartbeats.signals import recording
 
     job = JobHeartbeat.objects.get(job_name="bench-0000001")
     statements: list[tuple[str, list]] = []
@@ -68,7 +68,7 @@ def _captured_ping() -> tuple[list[tuple[str, list]], str, str]:
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(capture):
-        services.record_signal(
+        recording.record_signal(
             job_uuid=job.uuid,
             create=False,
             now=common.NOW,

@@ -37,7 +37,7 @@ if ENV_FILE.is_file():
 
 INSECURE_KEY = "django-insecure-local-development-key-change-me"
 
-# The longest span the app computes with (heartbeats.schedules.MAX_SPAN): durations stay
+# The longest span the app computes with (heartbeats.domain.schedules.MAX_SPAN): durations stay
 # within it, so no timedelta or datetime arithmetic on them can overflow.
 MAX_SPAN = "366 days"
 SPAN_HOURS = Bound(366 * 24, MAX_SPAN)
@@ -74,7 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "heartbeats.middleware.RejectNulMiddleware",
+    "heartbeats.web.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -154,7 +154,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-# The admin writes every moment as "2026-11-30 21:24 UTC" (heartbeats/timefmt.py), not "Nov. 30".
+# The admin writes every moment as "2026-11-30 21:24 UTC" (heartbeats/domain/durations.py), not
+# "Nov. 30".
 FORMAT_MODULE_PATH = "cronmonitor.formats"
 USE_I18N = True
 USE_TZ = True
@@ -186,8 +187,8 @@ if BEHIND_HTTPS_PROXY:
     # Load balancers and cron clients may call these over plain HTTP: a redirect loses a POST.
     SECURE_REDIRECT_EXEMPT = [r"^healthz\Z", r"^ping/"]
 
-DEFAULT_EXCEPTION_REPORTER = "heartbeats.logging.SecretSafeExceptionReporter"
-DEFAULT_EXCEPTION_REPORTER_FILTER = "heartbeats.logging.SecretSafeExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "heartbeats.redaction.SecretSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "heartbeats.redaction.SecretSafeExceptionReporterFilter"
 
 # --- cronmonitor -------------------------------------------------------------------------
 STALE_AFTER_HOURS = env_positive("STALE_AFTER_HOURS", 24, SPAN_HOURS)
@@ -236,8 +237,8 @@ CRONTAB_COMMENT = env.str(
 )
 PRUNE_SCHEDULE = env_crontab("PRUNE_SCHEDULE", "17 3 * * *")
 CRONJOBS = [
-    (HEALTHCHECK_SCHEDULE, "heartbeats.cron.run_healthcheck"),
-    (PRUNE_SCHEDULE, "heartbeats.cron.prune_heartbeats"),
+    (HEALTHCHECK_SCHEDULE, "heartbeats.ops.crontab_jobs.run_healthcheck"),
+    (PRUNE_SCHEDULE, "heartbeats.ops.crontab_jobs.prune_heartbeats"),
 ]
 CRONTAB_LOCK_JOBS = False
 
@@ -249,7 +250,7 @@ RECOVERY_WINDOW_MINUTES = env_positive("RECOVERY_WINDOW_MINUTES", 60, SPAN_MINUT
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "heartbeats.logging.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "heartbeats.redaction.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("heartbeats.urls")),
+    path("", include("heartbeats.web.ping_urls")),
     path("admin/", admin.site.urls),
-    path("", include("heartbeats.urls_summary")),
+    path("", include("heartbeats.web.summary_urls")),
 ]

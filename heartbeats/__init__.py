@@ -1,0 +1,10 @@
+"""cronmonitor's Django app (label `heartbeats`): packages by capability.
+
+Imports point down only (tests/test_layout.py holds it):
+  interfaces   admin/, web/, ops/, management/commands/, templatetags/
+  alerts/      check runs, incidents, outbox, delivery, transports
+  signals/     recording beats and pings, the job's command, retention
+  reporting/   summary figures, Prometheus, the chart
+  domain/      rules, schedules, durations, policy, queries (the SQL twins of the rules)
+  base         models.py, job_count.py (the schema; migrations import both), redaction.py
+"""

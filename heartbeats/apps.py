@@ -11,7 +11,7 @@ class HeartbeatsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from heartbeats import checks  # noqa: F401  (registers the system checks)
+        from heartbeats.ops import system_checks  # noqa: F401  (registers the system checks)
 
         post_migrate.connect(restore_job_count, sender=self)
 

@@ -295,8 +295,8 @@ class CheckRun(models.Model):
 
 
 class PrunedTotal(models.Model):
-    """What retention deleted of one Prometheus counter (`counters.py`): the offset that keeps
-    the exported total from going down when the rows it counts are pruned."""
+    """What retention deleted of one Prometheus counter (`reporting/counters.py`): the offset that
+    keeps the exported total from going down when the rows it counts are pruned."""
 
     metric = models.CharField(max_length=40)
     label = models.CharField(max_length=40, blank=True)

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from heartbeats import queries
+from heartbeats.domain import queries
 from heartbeats.models import ChannelStatus, CheckRun
 from tests.admin_support import staff_client
 from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, T0

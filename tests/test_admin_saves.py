@@ -12,8 +12,8 @@ import pytest
 from django.db import connection, connections, transaction
 from django.urls import reverse
 
-from heartbeats import services
 from heartbeats.models import EventKind, JobHeartbeat
+from heartbeats.signals import recording
 from tests.admin_support import as_shown, change_url, staff_client
 
 HOUR = timedelta(hours=1)
@@ -27,8 +27,8 @@ def editor(db, clock, make_job):
     return client, job
 
 
-def failing_ping(now: datetime) -> services.SignalResult:
-    return services.record_signal(
+def failing_ping(now: datetime) -> recording.SignalResult:
+    return recording.record_signal(
         job_name="backup", kind=EventKind.FAIL, status="disk-full", metadata={"rows": 2}, now=now
     )
 

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from heartbeats import admin_actions, checker
+from heartbeats.admin import actions
+from heartbeats.alerts import check_run
 from heartbeats.models import AlertDelivery
 from tests.admin_support import CHANGELIST, staff_client
 from tests.conftest import SLACK_SECRET_PATH, received
@@ -26,7 +27,7 @@ def budget(hanging_slack, email_ok, settings, monkeypatch):
     settings.ALERT_CONNECT_TIMEOUT = 60
     settings.ALERT_READ_TIMEOUT = 60
     settings.ALERT_RETRIES_PER_RUN = 2
-    monkeypatch.setattr(admin_actions, "SEND_BUDGET_SECONDS", 1.5)
+    monkeypatch.setattr(actions, "SEND_BUDGET_SECONDS", 1.5)
     return email_ok
 
 
@@ -46,7 +47,7 @@ def assert_left_pending_then_sent(server, clock, settings) -> None:
     assert received(server, "/resend/emails") == []
     settings.SLACK_WEBHOOK_URL = server.url_for(SLACK_SECRET_PATH)
     server.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
-    result = checker.run_check(now=clock.advance(minutes=2), sleep=lambda seconds: None)
+    result = check_run.run_check(now=clock.advance(minutes=2), sleep=lambda seconds: None)
     assert result.alerts_sent == 1
     assert set(AlertDelivery.objects.values_list("state", flat=True)) == {"sent"}
 

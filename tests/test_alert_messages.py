@@ -13,9 +13,10 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from heartbeats import checker, services
+from heartbeats.alerts import check_run
+from heartbeats.alerts.transports import JobAlert, digest_headline, format_job_alert, job_url
 from heartbeats.models import PingEvent
-from heartbeats.notifiers import JobAlert, digest_headline, format_job_alert, job_url
+from heartbeats.signals import recording
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
 pytestmark = pytest.mark.django_db
@@ -26,9 +27,9 @@ HOSTILE_NAME = "inj<!channel>"
 HOSTILE_STATUS = "<!here>"
 
 
-def run(**kwargs) -> checker.CheckResult:
+def run(**kwargs) -> check_run.CheckResult:
     kwargs.setdefault("now", T0)
-    return checker.run_check(sleep=lambda seconds: None, **kwargs)
+    return check_run.run_check(sleep=lambda seconds: None, **kwargs)
 
 
 def hostile_failed_job(make_job, name: str = HOSTILE_NAME) -> None:
@@ -193,12 +194,12 @@ def slack_texts(slack) -> list[str]:
 
 def test_a_killed_run_says_its_signal_host_duration_and_output(make_job, slack_ok, email_ok, clock):
     rid = uuid.uuid4()
-    services.record_signal(job_name="web1", kind="start", rid=rid, now=T0 - 2 * H)
-    services.record_signal(job_name="web1", now=T0 - H)
+    recording.record_signal(job_name="web1", kind="start", rid=rid, now=T0 - 2 * H)
+    recording.record_signal(job_name="web1", now=T0 - H)
     clock.advance(minutes=1)
-    services.record_signal(job_name="web1", kind="start", rid=rid, now=clock.now())
+    recording.record_signal(job_name="web1", kind="start", rid=rid, now=clock.now())
     clock.advance(seconds=83)
-    services.record_signal(
+    recording.record_signal(
         job_name="web1", kind="fail", rid=rid, exit_status=137, now=clock.now(),
         body="step 1 ok\n" + "x" * 2000 + "\nKilled <&>", remote_addr="10.0.0.7",
     )  # fmt: skip
@@ -220,9 +221,9 @@ def test_a_killed_run_says_its_signal_host_duration_and_output(make_job, slack_o
 
 def test_a_plain_exit_status_and_a_short_run_read_plainly(make_job, slack_ok, email_ok, clock):
     rid = uuid.uuid4()
-    services.record_signal(job_name="web1", kind="start", rid=rid, now=clock.now())
+    recording.record_signal(job_name="web1", kind="start", rid=rid, now=clock.now())
     clock.advance(seconds=0.013)
-    services.record_signal(job_name="web1", kind="fail", rid=rid, exit_status=3, now=clock.now())
+    recording.record_signal(job_name="web1", kind="fail", rid=rid, exit_status=3, now=clock.now())
     run(now=clock.now())
     (slack,) = slack_texts(slack_ok)
     (email,) = [r.get_json()["text"] for r in received(email_ok, "/resend/emails")]
@@ -233,7 +234,7 @@ def test_a_plain_exit_status_and_a_short_run_read_plainly(make_job, slack_ok, em
 
 
 def test_a_job_that_never_ran_says_never_and_a_hung_run_its_times(slack_ok, email_ok, clock):
-    services.record_signal(job_name="import", kind="start", now=clock.now())
+    recording.record_signal(job_name="import", kind="start", now=clock.now())
     clock.advance(minutes=90)
     run(now=clock.now())
     (text,) = slack_texts(slack_ok)

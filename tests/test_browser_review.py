@@ -11,8 +11,9 @@ import pytest
 from django.utils import timezone
 from selenium.webdriver.common.by import By
 
-from heartbeats import checker, services
+from heartbeats.alerts import check_run
 from heartbeats.models import CheckRun, EventKind
+from heartbeats.signals import recording
 from tests import slack_preview
 from tests.admin_support import PASSWORD, runbook_jobs
 from tests.conftest import SLACK_SECRET_PATH, received
@@ -36,11 +37,11 @@ def review(browser, live_server, django_user_model, transactional_db, make_job, 
     make_job("hourly-sync", age=timedelta(minutes=50), now=now, period=timedelta(hours=1),
              due_at=now + timedelta(minutes=5), grace=timedelta(minutes=15))  # fmt: skip
     make_job("nightly-db-backup", age=timedelta(days=1), now=now, cron="0 2 * * *")
-    services.record_signal(
+    recording.record_signal(
         job_name="nightly-db-backup", kind=EventKind.START, now=now - timedelta(minutes=3),
         host="db1.example.com",
     )  # fmt: skip
-    services.record_signal(
+    recording.record_signal(
         job_name="nightly-db-backup", kind=EventKind.FAIL, exit_status=1, body=FAILED_OUTPUT,
         now=now - timedelta(minutes=1), host="db1.example.com",
     )  # fmt: skip
@@ -124,7 +125,7 @@ def test_job_page_shows_the_failed_runs_output(review, live_server):
 
 def test_the_slack_alert_as_slack_shows_it(review, slack_ok, settings, tmp_path):
     settings.RESEND_API_KEY = ""  # Slack only
-    checker.run_check(now=timezone.now(), trigger="manual", job_names=["nightly-db-backup"])
+    check_run.run_check(now=timezone.now(), trigger="manual", job_names=["nightly-db-backup"])
     (request,) = received(slack_ok, SLACK_SECRET_PATH)
     page = tmp_path / "slack.html"
     page.write_text(slack_preview.render(request.get_json()["blocks"]))

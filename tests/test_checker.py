@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from werkzeug import Response
 
-from heartbeats import alert_content, checker
+from heartbeats.alerts import check_run, content
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
 from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, T0, received
 
@@ -22,9 +22,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("six_hourly_checker
 H = timedelta(hours=1)
 
 
-def run(**kwargs) -> checker.CheckResult:
+def run(**kwargs) -> check_run.CheckResult:
     kwargs.setdefault("now", T0)
-    return checker.run_check(sleep=lambda seconds: None, **kwargs)
+    return check_run.run_check(sleep=lambda seconds: None, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -224,19 +224,19 @@ def test_deliveries_another_checker_is_sending_are_not_called_waiting(
 def test_an_alert_after_a_reset_still_says_when_the_last_one_went_out(
     make_job, slack_ok, email_ok, clock
 ):
-    from heartbeats import services
+    from heartbeats.signals import recording
 
     make_job("backup", age=30 * H, now=clock.now())
     assert run(now=clock.now()).alerts_sent == 1
     clock.advance(hours=1)
-    services.reset_alerts(JobHeartbeat.objects.filter(pk="backup"), now=clock.now())
+    recording.reset_alerts(JobHeartbeat.objects.filter(pk="backup"), now=clock.now())
     assert run(now=clock.now()).alerts_sent == 1
     texts = [r.get_json()["text"] for r in received(slack_ok, SLACK_SECRET_PATH)]
     assert "Last alert: never alerted" in texts[0]
     assert "Last alert: 2026-03-02 12:00 UTC" in texts[1]
     clock.advance(hours=1)
-    services.reset_alerts(JobHeartbeat.objects.filter(pk="backup"), now=clock.now())
-    services.record_signal(job_name="backup", now=clock.now())
+    recording.reset_alerts(JobHeartbeat.objects.filter(pk="backup"), now=clock.now())
+    recording.record_signal(job_name="backup", now=clock.now())
     assert run(now=clock.now()).recoveries == 1
     back_up = received(slack_ok, SLACK_SECRET_PATH)[-1].get_json()["text"]
     assert back_up.startswith("backup is back up")
@@ -321,7 +321,7 @@ def test_dry_run_reports_and_changes_nothing(make_job, channels, clock):
     assert data["jobs"] == [{"job_name": "backup", "action": "would_send", "detail": "down"}]
     assert data["alerts_sent"] == 1
     assert (Alert.objects.count(), CheckRun.objects.count(), len(channels.log)) == (0, 0, 0)
-    assert not JobHeartbeat.objects.filter(pk=checker.CHECKER_JOB).exists()
+    assert not JobHeartbeat.objects.filter(pk=check_run.CHECKER_JOB).exists()
 
 
 def test_checker_records_its_own_heartbeat_and_run(make_job, slack_ok, email_ok):
@@ -339,7 +339,7 @@ def test_checker_failure_is_recorded_in_its_own_heartbeat(make_job, channels, mo
         raise RuntimeError("decide exploded")
 
     make_job("backup", age=30 * H)
-    monkeypatch.setattr(checker, "_decide", broken)
+    monkeypatch.setattr(check_run, "_decide", broken)
     with pytest.raises(RuntimeError):
         run()
     own = JobHeartbeat.objects.get(pk="cron-healthcheck")
@@ -431,7 +431,7 @@ def test_a_pass_with_nothing_due_is_five_statements_without_lock_or_scan(
 def test_a_quiet_pass_still_reports_a_missing_channel(make_job, no_channels):
     make_job("fresh", age=H)
     result = run()
-    assert result.errors == [checker.NO_CHANNEL_ERROR]
+    assert result.errors == [check_run.NO_CHANNEL_ERROR]
     assert CheckRun.objects.get().outcome == "failed"
 
 
@@ -505,14 +505,14 @@ def test_query_count_is_unchanged_with_per_job_schedules(slack_ok, email_ok, set
 def test_a_manual_run_does_not_make_a_broken_crontab_look_alive(
     make_job, slack_ok, email_ok, clock
 ):
-    from heartbeats import metrics
+    from heartbeats.reporting import summary_figures
 
     run(now=clock.now())
     clock.advance(hours=20)
     run(now=clock.now(), trigger="manual")
-    own = JobHeartbeat.objects.get(pk=checker.CHECKER_JOB)
+    own = JobHeartbeat.objects.get(pk=check_run.CHECKER_JOB)
     assert own.last_run_at == clock.now() - timedelta(hours=20)
-    assert metrics.checker_status(now=clock.now()).problem == "overdue"
+    assert summary_figures.checker_status(now=clock.now()).problem == "overdue"
 
 
 def test_a_check_run_records_when_it_really_finished(make_job, channels, email_ok, clock, settings):
@@ -523,7 +523,7 @@ def test_a_check_run_records_when_it_really_finished(make_job, channels, email_o
     channels.expect_ordered_request(SLACK_SECRET_PATH).respond_with_data("ok")
     make_job("backup", age=30 * H, now=clock.now())
     started = clock.now()
-    checker.run_check(now=started, sleep=lambda seconds: clock.advance(seconds=seconds))
+    check_run.run_check(now=started, sleep=lambda seconds: clock.advance(seconds=seconds))
     run_row = CheckRun.objects.get()
     assert run_row.started_at == started
     assert run_row.finished_at >= started + timedelta(seconds=2)
@@ -542,7 +542,7 @@ def test_dry_run_lists_what_it_would_send(make_job, channels, clock):
 
 def test_only_the_output_tail_of_a_large_failure_leaves_the_database(make_job, slack_ok, email_ok):
     job = make_job("backup", age=H, last_outcome="fail", status="failed")
-    tail = "".join(f"{i:04d}" for i in range(alert_content.OUTPUT_TAIL_CHARS // 4))
+    tail = "".join(f"{i:04d}" for i in range(content.OUTPUT_TAIL_CHARS // 4))
     PingEvent.objects.create(job=job, kind="fail", created_at=T0 - H, body="x" * 10_000_000 + tail)
     with CaptureQueriesContext(connection) as queries:
         run()

@@ -9,8 +9,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from heartbeats import checker, metrics, schedules
+from heartbeats.alerts import check_run
+from heartbeats.domain import schedules
 from heartbeats.models import Alert, CheckRun
+from heartbeats.reporting import summary_figures
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
 pytestmark = pytest.mark.django_db
@@ -19,8 +21,8 @@ MINUTE = timedelta(minutes=1)
 FLOOR = timedelta(minutes=15)
 
 
-def run(now, trigger: str = "cron") -> checker.CheckResult:
-    return checker.run_check(now=now, trigger=trigger, sleep=lambda seconds: None)
+def run(now, trigger: str = "cron") -> check_run.CheckResult:
+    return check_run.run_check(now=now, trigger=trigger, sleep=lambda seconds: None)
 
 
 def test_a_scheduled_job_is_alerted_by_the_first_pass_after_its_grace(
@@ -59,7 +61,7 @@ def test_the_guard_the_banner_and_healthz_share_one_threshold(
     make_job("fresh")
     run(clock.now())
     clock.advance(seconds=away.total_seconds())
-    overdue = metrics.checker_status(now=clock.now()).problem == "overdue"
+    overdue = summary_figures.checker_status(now=clock.now()).problem == "overdue"
     healthz = client.get("/healthz")
     assert healthz.json()["checker_deadline"] == "2026-03-02T12:15:00Z"
     assert (healthz.status_code == 503) is overdue
@@ -70,7 +72,7 @@ def test_the_guard_the_banner_and_healthz_share_one_threshold(
 def test_the_lighter_six_hourly_schedule_keeps_two_periods(six_hourly_checker, make_job):
     make_job("fresh")
     run(T0)
-    deadline = metrics.checker_status(now=T0).deadline
+    deadline = summary_figures.checker_status(now=T0).deadline
     assert deadline == T0 + timedelta(hours=12, minutes=5)
 
 

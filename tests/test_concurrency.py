@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 from werkzeug import Response
 
-from heartbeats import checker, outbox
+from heartbeats.alerts import check_run, outbox
 from heartbeats.models import AlertDelivery, JobHeartbeat
 from tests.conftest import SLACK_SECRET_PATH, at_once, received
 
@@ -28,7 +28,7 @@ SMALL_BATCH = 2
 CHECKER_WITH_SMALL_BATCH = f"""
 import django
 django.setup()
-from heartbeats import outbox
+from heartbeats.alerts import outbox
 outbox.CLAIM_BATCH = {SMALL_BATCH}
 from django.core.management import call_command
 call_command("run_healthcheck", "--json")
@@ -124,9 +124,9 @@ def test_two_checker_threads_share_the_work_and_deliver_each_alert_once(
     settings.OUTAGE_MIN_JOBS = 1000
     monkeypatch.setattr(outbox, "CLAIM_BATCH", SMALL_BATCH)
     make_stale(12)
-    results: list[checker.CheckResult] = []
+    results: list[check_run.CheckResult] = []
     now = timezone.now()  # one moment: what one checker decides is due for the other too
-    errors = at_once(lambda _: results.append(checker.run_check(now=now, trigger="cron")), 2)
+    errors = at_once(lambda _: results.append(check_run.run_check(now=now, trigger="cron")), 2)
     assert errors == []
     assert_each_alert_delivered_once(channels, 12)
     # An alert is counted by the checker that closed it, with its last channel.
@@ -159,13 +159,13 @@ def test_crash_between_deciding_and_sending(channels, monkeypatch, slack_ok, ema
     def crash(**kwargs):
         raise SystemExit("killed")
 
-    monkeypatch.setattr(checker.delivery, "deliver_pending", crash)
+    monkeypatch.setattr(check_run.delivery, "deliver_pending", crash)
     with pytest.raises(SystemExit):
-        checker.run_check(now=timezone.now())
+        check_run.run_check(now=timezone.now())
     assert AlertDelivery.objects.filter(state="pending").count() == 2
     monkeypatch.undo()
-    first = checker.run_check(now=timezone.now(), sleep=lambda s: None)
-    second = checker.run_check(now=timezone.now(), sleep=lambda s: None)
+    first = check_run.run_check(now=timezone.now(), sleep=lambda s: None)
+    second = check_run.run_check(now=timezone.now(), sleep=lambda s: None)
     assert (first.alerts_sent, second.alerts_sent) == (1, 0)
     assert len(received(slack_ok, SLACK_SECRET_PATH)) == 1
     assert len(received(email_ok, "/resend/emails")) == 1

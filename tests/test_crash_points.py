@@ -26,8 +26,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from werkzeug import Response
 
-from heartbeats import checker, services
+from heartbeats.alerts import check_run
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat
+from heartbeats.signals import recording
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 from tests.test_concurrency import checker_env
 
@@ -91,8 +92,8 @@ def reset(server) -> None:
     server.clear_log()
 
 
-def run(now: datetime) -> checker.CheckResult:
-    return checker.run_check(now=now, sleep=lambda seconds: None)
+def run(now: datetime) -> check_run.CheckResult:
+    return check_run.run_check(now=now, sleep=lambda seconds: None)
 
 
 def assert_invariants(server, *, where: str) -> None:
@@ -119,7 +120,7 @@ def assert_invariants(server, *, where: str) -> None:
 def assert_still_alertable(now: datetime, *, where: str) -> None:
     """Each job recovers, then goes silent again: it is alerted anew."""
     for name in JOBS:
-        services.record_signal(job_name=name, now=now)
+        recording.record_signal(job_name=name, now=now)
     assert run(now).recoveries == len(JOBS), where
     later = run(now + 30 * H)
     sent = [job.job_name for job in later.jobs if job.action == "sent"]

@@ -69,8 +69,8 @@ def test_crontab_add_and_show_list_the_checker(deployment):
     (line,) = [line for line in lines if line.startswith("*/5 * * * * ")]
     assert f"{root / 'manage.py'} crontab run " in line
     shown = manage(root, "crontab", "show")
-    assert "heartbeats.cron.run_healthcheck" in shown
-    assert "heartbeats.cron.prune_heartbeats" in shown
+    assert "heartbeats.ops.crontab_jobs.run_healthcheck" in shown
+    assert "heartbeats.ops.crontab_jobs.prune_heartbeats" in shown
 
 
 def test_crontab_comment_differs_between_deployments(deployment, tmp_path):
@@ -107,7 +107,7 @@ def test_a_schedule_change_reinstalls_with_the_documented_sequence(deployment):
     manage(root, "crontab", "add")
     change_schedule(root, "*/10 * * * *")
     shown = manage(root, "crontab", "show")
-    assert "heartbeats.cron.run_healthcheck at '*/5 * * * *' (old schedule)" in shown
+    assert "heartbeats.ops.crontab_jobs.run_healthcheck at '*/5 * * * *' (old schedule)" in shown
     manage(root, "crontab", "remove")
     assert installed_lines(root) == []
     manage(root, "crontab", "add")

@@ -11,8 +11,9 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from heartbeats import checker, delivery, outbox, services
+from heartbeats.alerts import check_run, delivery, outbox
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat
+from heartbeats.signals import recording
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("six_hourly_checker")]
@@ -25,9 +26,9 @@ class Sleeps(list):
         self.append(seconds)
 
 
-def run(now=T0, **kwargs) -> checker.CheckResult:
+def run(now=T0, **kwargs) -> check_run.CheckResult:
     kwargs.setdefault("sleep", Sleeps())
-    return checker.run_check(now=now, **kwargs)
+    return check_run.run_check(now=now, **kwargs)
 
 
 def test_retry_after_is_honoured_within_the_run(make_job, channels, email_ok, settings):
@@ -72,7 +73,7 @@ def test_backoff_grows_with_jitter_between_in_run_retries(
     for attempt, seconds in enumerate(sleeps):
         assert 2**attempt <= seconds <= 2**attempt * 1.5
     assert len(received(channels, SLACK_SECRET_PATH)) == 4
-    assert [r.getMessage() for r in caplog.records if r.name == "heartbeats.delivery"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "heartbeats.alerts.delivery"] == [
         f"Delivery on slack failed (attempt {n}): slack: HTTP 503 (busy)" for n in (1, 2, 3, 4)
     ]
 
@@ -150,7 +151,7 @@ def test_pending_alert_for_a_recovered_job_expires(make_job, channels, email_ok,
     channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("down", status=500)
     run(now=clock.now())
     clock.advance(hours=1)
-    services.record_signal(job_name="backup", now=clock.now())
+    recording.record_signal(job_name="backup", now=clock.now())
     clock.advance(hours=6)
     channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
     result = run(now=clock.now())
@@ -309,7 +310,7 @@ def test_checker_gap_is_treated_as_monitoring_outage(make_job, slack_ok, email_o
     assert {j.action for j in first.jobs} == {"deferred"}
 
     clock.advance(minutes=30)
-    services.record_signal(job_name="job-0", now=clock.now())
+    recording.record_signal(job_name="job-0", now=clock.now())
     assert run(now=clock.now()).alerts_sent == 0  # still inside the grace period
 
     clock.advance(minutes=31)
@@ -350,7 +351,7 @@ def test_recovery_message_after_an_alerted_job_beats_again(make_job, slack_ok, e
     make_job("backup", age=26 * H, now=clock.now())
     run(now=clock.now())
     clock.advance(hours=1)
-    services.record_signal(job_name="backup", now=clock.now())
+    recording.record_signal(job_name="backup", now=clock.now())
     clock.advance(hours=1)
     result = run(now=clock.now())
     assert result.recoveries == 1
@@ -367,7 +368,7 @@ def test_no_recovery_message_when_disabled(make_job, slack_ok, email_ok, clock, 
     settings.NOTIFY_ON_RECOVERY = False
     make_job("backup", age=26 * H, now=clock.now())
     run(now=clock.now())
-    services.record_signal(job_name="backup", now=clock.now())
+    recording.record_signal(job_name="backup", now=clock.now())
     run(now=clock.now())
     assert len(received(slack_ok, SLACK_SECRET_PATH)) == 1
     assert not JobHeartbeat.objects.get(pk="backup").alerted
@@ -375,7 +376,7 @@ def test_no_recovery_message_when_disabled(make_job, slack_ok, email_ok, clock, 
 
 def test_failed_job_alerts_with_its_output(make_job, slack_ok, email_ok):
     make_job("report", age=H)
-    services.record_signal(
+    recording.record_signal(
         job_name="report", kind="fail", now=T0, body="Traceback...\nKeyError: 'x'"
     )
     result = run()
@@ -388,7 +389,7 @@ def test_failed_job_alerts_with_its_output(make_job, slack_ok, email_ok):
 def test_hung_run_alerts_after_its_grace(make_job, slack_ok, email_ok, clock, settings):
     settings.DEFAULT_GRACE_MINUTES = 30
     make_job("sync", age=H, now=clock.now())
-    services.record_signal(job_name="sync", kind="start", now=clock.now())
+    recording.record_signal(job_name="sync", kind="start", now=clock.now())
     clock.advance(minutes=29)
     assert run(now=clock.now()).alerts_sent == 0
     clock.advance(minutes=2)
@@ -444,7 +445,7 @@ def test_a_slow_batch_renews_its_lease_so_no_other_checker_takes_it(
         leased = AlertDelivery.objects.filter(lease_until__isnull=False)
         leases.append(set(leased.values_list("lease_until", flat=True)))
 
-    result = checker.run_check(now=clock.now(), sleep=waiting)
+    result = check_run.run_check(now=clock.now(), sleep=waiting)
     assert result.alerts_sent == 2
     assert AlertDelivery.objects.filter(state="sent").count() == 4
     assert max(min(lease) for lease in leases) > T0 + timedelta(seconds=60)  # renewed
@@ -455,7 +456,7 @@ def test_silence_all_drops_alerts_waiting_to_be_retried(make_job, channels, emai
     channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("down", status=500)
     run(now=clock.now())
     assert AlertDelivery.objects.get(channel="slack").state == "pending"
-    services.silence_all(now=clock.now(), until=clock.now() + 6 * H)
+    recording.silence_all(now=clock.now(), until=clock.now() + 6 * H)
     channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
     clock.advance(hours=2)
     run(now=clock.now())
@@ -490,7 +491,7 @@ def test_a_back_up_notice_still_pending_when_the_job_is_alerted_again_is_dropped
     make_job("backup", age=30 * H, now=clock.now())
     channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("ok")
     run(now=clock.now())  # "down" delivered on both channels
-    services.record_signal(job_name="backup", now=clock.now())
+    recording.record_signal(job_name="backup", now=clock.now())
     channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("busy", status=503)
     clock.advance(hours=1)
     run(now=clock.now())  # "back up": email sent, Slack failed and waits for a retry

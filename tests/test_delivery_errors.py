@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from heartbeats import checker, delivery
+from heartbeats.alerts import check_run, delivery
 from heartbeats.models import AlertDelivery, ChannelStatus
 from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, T0, received
 
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db
 H = timedelta(hours=1)
 
 
-def run() -> checker.CheckResult:
-    return checker.run_check(now=T0, sleep=lambda seconds: None)
+def run() -> check_run.CheckResult:
+    return check_run.run_check(now=T0, sleep=lambda seconds: None)
 
 
 @pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
@@ -100,7 +100,7 @@ def test_a_broken_channel_gets_nothing_new_until_a_test_alert_gets_through(
     channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("no_team", status=404)
     run()
     for minutes in (1, 2):
-        later = checker.run_check(now=T0 + timedelta(minutes=minutes), sleep=lambda s: None)
+        later = check_run.run_check(now=T0 + timedelta(minutes=minutes), sleep=lambda s: None)
         assert [(j.job_name, j.action) for j in later.jobs] == [("backup", "no_channel")]
         assert later.errors == [
             "every alert channel is broken (slack): no alert can go out until it is fixed and "
@@ -112,7 +112,7 @@ def test_a_broken_channel_gets_nothing_new_until_a_test_alert_gets_through(
     assert [o.ok for o in delivery.send_test_alert(now=T0 + timedelta(minutes=3))] == [True]
     healed = ChannelStatus.objects.get(channel="slack")
     assert (healed.broken_since, healed.last_error) == (None, "")
-    fixed = checker.run_check(now=T0 + timedelta(minutes=4), sleep=lambda s: None)
+    fixed = check_run.run_check(now=T0 + timedelta(minutes=4), sleep=lambda s: None)
     assert [(j.job_name, j.action) for j in fixed.jobs] == [("backup", "sent")]
 
 

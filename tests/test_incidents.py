@@ -14,8 +14,9 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from heartbeats import checker, services
+from heartbeats.alerts import check_run
 from heartbeats.models import CheckRun, EventKind, JobHeartbeat
+from heartbeats.signals import recording
 from tests.admin_support import CHANGELIST, staff_client
 from tests.conftest import SLACK_SECRET_PATH, received
 
@@ -24,13 +25,13 @@ pytestmark = pytest.mark.django_db
 H = timedelta(hours=1)
 
 
-def check(clock) -> checker.CheckResult:
-    return checker.run_check(now=clock.now(), trigger="manual", sleep=lambda seconds: None)
+def check(clock) -> check_run.CheckResult:
+    return check_run.run_check(now=clock.now(), trigger="manual", sleep=lambda seconds: None)
 
 
 def beat(clock, name: str = "web1", *, fail: bool = False, **fields) -> None:
     kind = EventKind.FAIL if fail else EventKind.SUCCESS
-    services.record_signal(job_name=name, kind=kind, now=clock.now(), **fields)
+    recording.record_signal(job_name=name, kind=kind, now=clock.now(), **fields)
 
 
 def headlines(slack) -> list[str]:
@@ -85,7 +86,7 @@ def test_after_bulk_recover_a_new_miss_is_labelled_a_new_incident(
     make_job("web1", age=2 * H, now=clock.now())
     check(clock)
     clock.advance(minutes=10)
-    services.fresh_window(JobHeartbeat.objects.all(), now=clock.now())
+    recording.fresh_window(JobHeartbeat.objects.all(), now=clock.now())
     clock.advance(minutes=65)  # silent again: a new incident, 75 min after the alert
     assert alert_state_label(viewer) == "Should alert (new incident since last alert)"
     assert check(clock).alerts_sent == 1
@@ -175,7 +176,7 @@ def test_the_summary_accounts_for_every_job_with_a_problem(slack_ok, email_ok, c
         {"sent": 1, "suppressed": 2},
     )
     assert CheckRun.objects.order_by("started_at").last().trigger == "manual"
-    assert not JobHeartbeat.objects.filter(job_name=checker.CHECKER_JOB).exists()
+    assert not JobHeartbeat.objects.filter(job_name=check_run.CHECKER_JOB).exists()
 
 
 def test_a_check_with_nothing_wrong_says_so(slack_ok, email_ok, clock):

@@ -9,8 +9,10 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-from heartbeats import checker, job_count, services
+from heartbeats import job_count
+from heartbeats.alerts import check_run
 from heartbeats.models import JobHeartbeat
+from heartbeats.signals import recording
 from tests.conftest import T0, at_once
 
 
@@ -23,9 +25,9 @@ def assert_exact() -> int:
 @pytest.mark.django_db
 def test_creations_count_and_beats_of_existing_jobs_do_not():
     assert assert_exact() == 0
-    services.record_signal(job_name="backup", now=T0)
-    services.record_signal(job_name="backup", now=T0 + timedelta(minutes=1))
-    services.record_signal(job_name="sync", now=T0)
+    recording.record_signal(job_name="backup", now=T0)
+    recording.record_signal(job_name="backup", now=T0 + timedelta(minutes=1))
+    recording.record_signal(job_name="sync", now=T0)
     JobHeartbeat.objects.create(job_name="report")
     JobHeartbeat.objects.bulk_create(JobHeartbeat(job_name=f"bulk-{i}") for i in range(50))
     JobHeartbeat.objects.bulk_create([JobHeartbeat(job_name="backup")], ignore_conflicts=True)
@@ -52,7 +54,7 @@ def test_a_renamed_job_is_still_one_job():
 @pytest.mark.django_db
 def test_a_rolled_back_creation_is_not_counted():
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.record_signal(job_name="backup", now=T0)
+        recording.record_signal(job_name="backup", now=T0)
         raise RuntimeError("the request failed after the beat")
     assert assert_exact() == 0
 
@@ -65,7 +67,7 @@ def test_truncate_empties_the_counter():
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {JobHeartbeat._meta.db_table} CASCADE")
     assert assert_exact() == 0
-    services.record_signal(job_name="after", now=T0)
+    recording.record_signal(job_name="after", now=T0)
     assert assert_exact() == 1
 
 
@@ -75,8 +77,8 @@ def test_concurrent_creations_and_deletions_keep_the_total_exact():
 
     def work(worker: int) -> None:
         for i in range(20):
-            services.record_signal(job_name=f"w{worker}-{i}", now=T0)
-            services.record_signal(job_name="shared", now=T0)  # one job, many writers
+            recording.record_signal(job_name=f"w{worker}-{i}", now=T0)
+            recording.record_signal(job_name="shared", now=T0)  # one job, many writers
             if worker % 2 == 0 and i % 4 == 0:
                 JobHeartbeat.objects.filter(pk=f"doomed-{worker * 5 + i // 4}").delete()
 
@@ -96,7 +98,7 @@ def test_the_migration_counts_the_jobs_already_there():
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
     assert assert_exact() == 12
-    services.record_signal(job_name="new", now=T0)
+    recording.record_signal(job_name="new", now=T0)
     assert assert_exact() == 13
 
 
@@ -115,7 +117,7 @@ def test_one_transaction_touches_one_counter_row(is_postgres):
         cursor.execute(f"DELETE FROM {job_count.TABLE}")
     with transaction.atomic():
         for i in range(6):
-            services.record_signal(job_name=f"new-{i}", now=T0)
+            recording.record_signal(job_name=f"new-{i}", now=T0)
         JobHeartbeat.objects.filter(pk="new-0").delete()
     assert counter_rows() == 1
     assert job_count.total(connection) == 5
@@ -154,5 +156,5 @@ def test_sqlite_table_rebuilds_keep_the_counter(is_postgres):
 @pytest.mark.django_db
 def test_forcing_an_alert_for_no_jobs_is_a_quiet_pass():
     JobHeartbeat.objects.create(job_name="fresh")
-    result = checker.run_check(now=T0, trigger="manual", job_names=[])
+    result = check_run.run_check(now=T0, trigger="manual", job_names=[])
     assert (result.total_jobs, result.alerts_sent) == (1, 0)

@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-from heartbeats import services
-from heartbeats.admin_forms import JobHeartbeatForm
+from heartbeats.admin.forms import JobHeartbeatForm
 from heartbeats.models import JobHeartbeat, PingEvent
+from heartbeats.signals import recording
 from tests.conftest import T0, at_once
 
 KEY = "current-ping-key-0123456789"
@@ -81,7 +81,7 @@ def test_a_create_refused_by_the_case_index_finds_the_job_the_race_made(is_postg
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(create_concurrently):
-        result = services.record_signal(job_name="etl", now=T0)
+        result = recording.record_signal(job_name="etl", now=T0)
     assert raced == [None]
     assert (result.job.job_name, result.created) == ("ETL", False)
     assert list(JobHeartbeat.objects.values_list("job_name", "n_runs")) == [("ETL", 2)]

@@ -14,8 +14,8 @@ import pytest
 import requests
 from django.utils import timezone
 
-from heartbeats import services
 from heartbeats.models import JobHeartbeat
+from heartbeats.signals import recording
 from tests.conftest import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +29,7 @@ JOBS = 25
 def test_concurrent_pings_lose_no_heartbeat(live_server, settings):
     settings.PING_KEYS = [KEY]
     now = timezone.now()
-    jobs = [services.record_signal(job_name=f"load-{i}", now=now).job for i in range(JOBS)]
+    jobs = [recording.record_signal(job_name=f"load-{i}", now=now).job for i in range(JOBS)]
     accepted: Counter[str] = Counter()
     failures: list[str] = []
     lock = threading.Lock()

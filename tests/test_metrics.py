@@ -7,9 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from heartbeats import counters, metrics, prometheus, retention, rules, schedules
+from heartbeats.domain import rules, schedules
+from heartbeats.domain.rules import CheckerProblem
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
-from heartbeats.rules import CheckerProblem
+from heartbeats.reporting import counters, prometheus, summary_figures
+from heartbeats.signals import retention
 
 NOW = datetime(2026, 3, 30, 10, 0, tzinfo=UTC)  # 12:00 in Berlin, the day after DST began
 H = timedelta(hours=1)
@@ -81,7 +83,7 @@ def world(make_job):
 
 
 def test_job_counts_follow_the_runbook_view(world):
-    assert metrics.job_counts(now=NOW) == metrics.JobCounts(
+    assert summary_figures.job_counts(now=NOW) == summary_figures.JobCounts(
         total=6,
         healthy=2,  # up: the late one is not counted healthy
         stale=3,
@@ -94,13 +96,15 @@ def test_job_counts_follow_the_runbook_view(world):
 
 def test_a_failed_job_is_neither_healthy_nor_stale(world, make_job):
     make_job("cleanup", age=H, now=NOW, last_outcome="fail", status="failed")
-    counts = metrics.job_counts(now=NOW)
+    counts = summary_figures.job_counts(now=NOW)
     assert (counts.healthy, counts.stale, counts.states["failed"]) == (2, 3, 1)
 
 
 def test_job_counts_of_an_empty_table(db):
     empty = dict.fromkeys(["new", "up", "late", "down", "failed", "running", "paused"], 0)
-    assert metrics.job_counts(now=NOW) == metrics.JobCounts(0, 0, 0, 0, None, None, empty)
+    assert summary_figures.job_counts(now=NOW) == summary_figures.JobCounts(
+        0, 0, 0, 0, None, None, empty
+    )
 
 
 @pytest.mark.parametrize(
@@ -114,19 +118,19 @@ def test_job_counts_of_an_empty_table(db):
 def test_window_metrics(
     world, name, sent, suppressed, alerted, recovered, suppression, false_positive
 ):
-    window = metrics.window_metrics(name, now=NOW)
+    window = summary_figures.window_metrics(name, now=NOW)
     assert (window.alerts_sent, window.alerts_suppressed) == (sent, suppressed)
     assert (window.alerted_jobs, window.recovered_jobs) == (alerted, recovered)
     assert window.suppression_rate == pytest.approx(suppression)
     assert window.false_positive_rate == pytest.approx(false_positive)
     assert window.failures == {
-        "slack": metrics.ChannelFailures(failed=1, errored=2),
-        "email": metrics.ChannelFailures(failed=2, errored=2),
+        "slack": summary_figures.ChannelFailures(failed=1, errored=2),
+        "email": summary_figures.ChannelFailures(failed=2, errored=2),
     }
 
 
 def test_rates_are_undefined_without_alerts(db):
-    window = metrics.window_metrics("24h", now=NOW)
+    window = summary_figures.window_metrics("24h", now=NOW)
     assert (window.alerts_sent, window.suppression_rate, window.false_positive_rate) == (
         0, None, None
     )  # fmt: skip
@@ -135,11 +139,11 @@ def test_rates_are_undefined_without_alerts(db):
 
 def test_recovery_window_is_a_setting(world, settings):
     settings.RECOVERY_WINDOW_MINUTES = 62
-    assert metrics.window_metrics("24h", now=NOW).recovered_jobs == 3
+    assert summary_figures.window_metrics("24h", now=NOW).recovered_jobs == 3
 
 
 def test_daily_alerts_in_the_operators_days(world):
-    days = metrics.daily_alerts(now=NOW)
+    days = summary_figures.daily_alerts(now=NOW)
     assert [(d.day, d.alerts_sent, d.unique_jobs) for d in days] == [
         (date(2026, 3, 24), 0, 0),
         (date(2026, 3, 25), 0, 0),
@@ -193,14 +197,14 @@ def test_daily_alerts_across_dst(make_job, now, alerts, expected):
     make_job("b", now=now)
     for at, job in alerts:
         alert(job, at, slack="sent")
-    days = metrics.daily_alerts(now=now)
+    days = summary_figures.daily_alerts(now=now)
     assert len(days) == 7
     assert days[-1].day == now.date()
     assert {d.day: (d.alerts_sent, d.unique_jobs) for d in days if d.alerts_sent} == expected
 
 
 def test_stale_jobs_most_overdue_first(world):
-    stale = metrics.stale_jobs(now=NOW)
+    stale = summary_figures.stale_jobs(now=NOW)
     assert [(job.job_name, job.overdue) for job in stale] == [
         ("stale-b", 24 * H),
         ("scheduled-late", 10 * H),
@@ -212,40 +216,46 @@ def test_stale_jobs_most_overdue_first(world):
 def test_stale_jobs_list_is_capped(make_job):
     for i in range(5):
         make_job(f"job-{i}", age=(30 + i) * H, now=NOW)
-    assert [job.job_name for job in metrics.stale_jobs(now=NOW, limit=2)] == ["job-4", "job-3"]
+    assert [job.job_name for job in summary_figures.stale_jobs(now=NOW, limit=2)] == [
+        "job-4",
+        "job-3",
+    ]
 
 
 def test_checker_status_ignores_dry_runs(world):
-    status = metrics.checker_status(now=NOW)
+    status = summary_figures.checker_status(now=NOW)
     assert status.last_run.started_at == NOW - H
     # 11:00 CEST: the runs due at 12:00 and 18:00 CEST, plus the slack.
     assert status.deadline == utc(2026, 3, 30, 16, 5)
     assert status.problem is None
-    assert metrics.checker_status(now=utc(2026, 3, 30, 16, 6)).problem == CheckerProblem.OVERDUE
+    assert (
+        summary_figures.checker_status(now=utc(2026, 3, 30, 16, 6)).problem
+        == CheckerProblem.OVERDUE
+    )
 
 
 def test_checker_status_reports_a_failed_last_run(db):
     run(NOW - H, 0, outcome="failed", error="database went away")
-    assert metrics.checker_status(now=NOW).problem == CheckerProblem.LAST_RUN_FAILED
+    assert summary_figures.checker_status(now=NOW).problem == CheckerProblem.LAST_RUN_FAILED
 
 
 def test_checker_never_ran(db):
-    status = metrics.checker_status(now=NOW)
+    status = summary_figures.checker_status(now=NOW)
     assert (status.last_run, status.deadline, status.problem) == (
         None, None, CheckerProblem.NEVER_RAN
     )  # fmt: skip
 
 
 def test_recent_runs_newest_first_dry_runs_included(world):
-    runs = metrics.recent_runs()
+    runs = summary_figures.recent_runs()
     assert [r.started_at for r in runs] == [
         NOW - H / 2, NOW - H, NOW - 7 * H, NOW - 48 * H, NOW - 20 * 24 * H
     ]  # fmt: skip
-    assert len(metrics.recent_runs(limit=2)) == 2
+    assert len(summary_figures.recent_runs(limit=2)) == 2
 
 
 def test_job_readings_apply_the_state_rule(world):
-    readings = {r.job_name: r for r in metrics.job_readings(now=NOW)}
+    readings = {r.job_name: r for r in summary_figures.job_readings(now=NOW)}
     assert {name: r.state for name, r in readings.items()} == {
         "fresh": rules.JobState.UP,
         "recovered": rules.JobState.UP,
@@ -356,7 +366,7 @@ def test_summary_query_budget(world, django_assert_num_queries):
     # jobs, checker, runs, 3 x (alerts, suppressed, failures), daily, stale, broken channels,
     # silence
     with django_assert_num_queries(16):
-        metrics.summary(now=NOW, windows=list(metrics.WINDOWS))
+        summary_figures.summary(now=NOW, windows=list(summary_figures.WINDOWS))
 
 
 def test_sql_and_python_agree_on_stale_jobs_at_the_boundaries(make_job):
@@ -367,7 +377,7 @@ def test_sql_and_python_agree_on_stale_jobs_at_the_boundaries(make_job):
     make_job("due-now", age=H, now=NOW, period=H, due_at=NOW)
     make_job("due-just-before", age=H, now=NOW, period=H, due_at=NOW - tick)
     make_job("old-but-not-due", age=100 * H, now=NOW, period=H, due_at=NOW + tick)
-    python = {r.job_name for r in metrics.job_readings(now=NOW) if r.stale}
+    python = {r.job_name for r in summary_figures.job_readings(now=NOW) if r.stale}
     assert python == {"just-over-24h", "due-just-before"}
-    assert {job.job_name for job in metrics.stale_jobs(now=NOW)} == python
-    assert metrics.job_counts(now=NOW).stale == len(python)
+    assert {job.job_name for job in summary_figures.stale_jobs(now=NOW)} == python
+    assert summary_figures.job_counts(now=NOW).stale == len(python)

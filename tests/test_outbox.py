@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from heartbeats import outbox
+from heartbeats.alerts import outbox
+from heartbeats.alerts.transports import DeliveryError
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus, JobHeartbeat
-from heartbeats.notifiers import DeliveryError
 from tests.conftest import T0
 
 pytestmark = pytest.mark.django_db

@@ -281,7 +281,7 @@ def test_run_ids_pair_each_finish_with_its_own_start(client, job, clock):
 
 
 def test_an_older_runs_finish_does_not_hide_a_newer_run_hanging(client, job, clock, settings):
-    from heartbeats import checker
+    from heartbeats.alerts import check_run
 
     settings.SLACK_WEBHOOK_URL = ""
     first, second = start_two_runs(client, job, clock)
@@ -290,7 +290,7 @@ def test_an_older_runs_finish_does_not_hide_a_newer_run_hanging(client, job, clo
     job.refresh_from_db()
     assert job.run_deadline == job.last_start_at + timedelta(minutes=60)
     clock.advance(minutes=61)
-    result = checker.run_check(now=clock.now(), trigger="manual", dry_run=True)
+    result = check_run.run_check(now=clock.now(), trigger="manual", dry_run=True)
     assert [(j.job_name, j.detail) for j in result.jobs] == [("backup", "hung")]
     client.get(f"/ping/{job.uuid}", {"rid": str(second)})
     job.refresh_from_db()

@@ -11,8 +11,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from heartbeats import config, counters, job_count, retention, rules, schedules, services
+from heartbeats import job_count
+from heartbeats.domain import policy, rules, schedules
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
+from heartbeats.reporting import counters
+from heartbeats.signals import recording, retention
 from tests.conftest import T0
 
 D = timedelta(days=1)
@@ -94,7 +97,7 @@ def test_bad_batch_size():
 def scheduled(name: str, *, cron: str, last_run_at: datetime, **fields) -> JobHeartbeat:
     """A job created long ago that last ran at `last_run_at`, its due time as a beat sets it."""
     due_at = schedules.due_at(
-        last_run_at=last_run_at, period=None, cron=cron, tz="UTC", grace=config.default_grace()
+        last_run_at=last_run_at, period=None, cron=cron, tz="UTC", grace=policy.default_grace()
     )
     return JobHeartbeat.objects.create(
         job_name=name, cron=cron, last_run_at=last_run_at, due_at=due_at,
@@ -218,7 +221,7 @@ def test_a_job_with_an_undelivered_alert_stays():
 def test_the_sql_condition_is_the_overdue_rule_at_its_boundaries(settings):
     now = datetime(2026, 6, 1, tzinfo=UTC)
     silent = settings.RETENTION_JOB_SILENT_DAYS * D
-    stale_after = config.thresholds().stale_after
+    stale_after = policy.thresholds().stale_after
     for i, offset in enumerate((-TICK, timedelta(0), TICK)):
         unscheduled(f"plain{i}", last_run_at=now - silent - stale_after + offset)
         JobHeartbeat.objects.create(
@@ -245,7 +248,7 @@ def test_a_removed_job_takes_its_history_and_is_logged_and_in_the_admin_history(
     PingEvent.objects.create(job=job, kind="success", created_at=JAN_1)
     alert = Alert.objects.create(job=job, kind="down", done=True, created_at=JAN_1 + 32 * D)
     AlertDelivery.objects.create(alert=alert, channel="slack", state="sent")
-    with caplog.at_level(logging.INFO, logger="heartbeats.retention"):
+    with caplog.at_level(logging.INFO, logger="heartbeats.signals.retention"):
         result = retention.prune(now=MONTHLY_GONE + TICK)
     assert result.deleted == {
         "ping events": 1, "alert deliveries": 1, "alerts": 1, "check runs": 0, "jobs": 1,
@@ -274,7 +277,7 @@ def test_a_job_pinged_while_its_delete_waits_is_not_deleted():
     def ping_then_commit_once_prune_waits() -> None:
         try:
             with transaction.atomic():
-                services.record_signal(now=now, job_name="report", create=False)
+                recording.record_signal(now=now, job_name="report", create=False)
                 pinged.set()
                 with connection.cursor() as cursor:
                     for _ in range(500):

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from heartbeats.rules import (
+from heartbeats.domain.rules import (
     AlertState,
     CheckerProblem,
     JobFacts,

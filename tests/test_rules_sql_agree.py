@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from heartbeats import queries, rules
+from heartbeats.domain import queries, rules
 from heartbeats.models import JobHeartbeat
 from tests.conftest import T0
 

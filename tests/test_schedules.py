@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from heartbeats import schedules
-from heartbeats.admin_forms import JobHeartbeatForm
+from heartbeats.admin.forms import JobHeartbeatForm
+from heartbeats.domain import schedules
 from heartbeats.models import JobHeartbeat
 
 

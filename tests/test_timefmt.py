@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from heartbeats import timefmt
+from heartbeats.domain import durations
 from tests.conftest import T0
 
 
@@ -27,7 +27,7 @@ from tests.conftest import T0
     ],
 )
 def test_duration_in_words(delta, text):
-    assert timefmt.duration(delta) == text
+    assert durations.duration(delta) == text
 
 
 @pytest.mark.parametrize(
@@ -42,12 +42,12 @@ def test_duration_in_words(delta, text):
     ],
 )
 def test_ago_in_one_rounded_unit(before, text):
-    assert timefmt.ago(T0 - before, now=T0) == text
+    assert durations.ago(T0 - before, now=T0) == text
 
 
 def test_moments_are_written_in_the_operators_time_zone(settings):
     settings.TIME_ZONE = "Europe/Berlin"
-    assert timefmt.moment(T0) == "2026-03-02 13:00 CET"
-    assert timefmt.moment_and_age(T0, now=T0 + timedelta(minutes=3)) == (
+    assert durations.moment(T0) == "2026-03-02 13:00 CET"
+    assert durations.moment_and_age(T0, now=T0 + timedelta(minutes=3)) == (
         "2026-03-02 13:00 CET, 3 min ago"
     )

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from django import template
 
-from heartbeats import timefmt
+from heartbeats.domain import durations
 
 register = template.Library()
-NO_DATA = timefmt.NO_VALUE
+NO_DATA = durations.NO_VALUE
 
 
 @register.filter
@@ -20,4 +20,4 @@ def percent(rate: float | None) -> str:
 @register.filter
 def span(delta: timedelta | None) -> str:
     """A duration in words, as everywhere else: "2 d 3 h", "6 h", "4 min"."""
-    return timefmt.duration(delta)
+    return durations.duration(delta)

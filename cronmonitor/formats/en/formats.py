@@ -1,4 +1,5 @@
-"""One date format across the admin, as `heartbeats.timefmt` writes it: 2026-11-30 21:24 UTC."""
+"""One date format across the admin, as `heartbeats.domain.durations` writes it: 2026-11-30 21:24
+UTC."""
 
 DATETIME_FORMAT = "Y-m-d H:i T"
 SHORT_DATETIME_FORMAT = "Y-m-d H:i T"

@@ -16,9 +16,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
-from heartbeats import config, services, wrapper
-from heartbeats.logging import first_line
+from heartbeats.domain import policy
 from heartbeats.models import EventKind
+from heartbeats.redaction import first_line
+from heartbeats.signals import command_wrapper, recording
 
 
 class Command(BaseCommand):
@@ -57,8 +58,8 @@ class Command(BaseCommand):
             if command:
                 self._wrap(name, command, signal, options)
             else:
-                services.record_signal(job_name=name, now=timezone.now(), host=_host(), **signal)
-        except services.InvalidSignal as exc:
+                recording.record_signal(job_name=name, now=timezone.now(), host=_host(), **signal)
+        except recording.InvalidSignal as exc:
             raise CommandError(str(exc), returncode=2) from None
         except DatabaseError as exc:
             raise CommandError(_database_problem(exc), returncode=3) from None
@@ -70,22 +71,22 @@ class Command(BaseCommand):
         status stays the one cron sees."""
         chosen = (options["kind"], options["exit_status"], options["log"], options["rid"])
         if any(option is not None for option in chosen):
-            raise services.InvalidSignal(
+            raise recording.InvalidSignal(
                 "a wrapped command reports its own start and outcome: drop --start, --fail, "
                 "--exit-status, --log and --rid"
             )
         rid = uuid.uuid4()
         self._report(job_name=name, kind=EventKind.START, rid=rid)
-        run = wrapper.run(
+        run = command_wrapper.run(
             command,
             stdout=_passthrough(self.stdout),
             stderr=_passthrough(self.stderr),
-            tail_bytes=config.ping_body_limit(),
+            tail_bytes=policy.ping_body_limit(),
         )
         self._report(
             job_name=name,
             rid=rid,
-            kind=services.exit_status_kind(run.exit_status),
+            kind=recording.exit_status_kind(run.exit_status),
             exit_status=run.exit_status,
             body=run.output_tail,
             status=signal["status"],
@@ -93,12 +94,13 @@ class Command(BaseCommand):
         )
         if run.exit_status:
             raise CommandError(
-                f"{command[0]} {wrapper.describe_exit(run.exit_status)}", returncode=run.exit_status
+                f"{command[0]} {command_wrapper.describe_exit(run.exit_status)}",
+                returncode=run.exit_status,
             )
 
     def _report(self, **signal) -> None:
         try:
-            services.record_signal(now=timezone.now(), host=_host(), **signal)
+            recording.record_signal(now=timezone.now(), host=_host(), **signal)
         except DatabaseError as exc:
             self.stderr.write(f"{signal['kind']} not recorded, {_database_problem(exc)}")
 
@@ -127,25 +129,25 @@ def _signal(options: dict) -> dict:
     anything is written, a status or metadata on a signal that does not finish a run."""
     kind, exit_status, body = options["kind"] or EventKind.SUCCESS, options["exit_status"], ""
     if exit_status is not None:
-        kind = services.exit_status_kind(exit_status)
+        kind = recording.exit_status_kind(exit_status)
     if options["log"] is not None:
         kind, body = EventKind.LOG, options["log"]
-    finishing = kind in services.FINISHING_KINDS
+    finishing = kind in recording.FINISHING_KINDS
     if not finishing and (options["status"] or options["metadata"]):
-        raise services.InvalidSignal("--status and --metadata go only with a finished run")
+        raise recording.InvalidSignal("--status and --metadata go only with a finished run")
     metadata = options["metadata"]
     return {
         "kind": kind,
         "exit_status": exit_status,
         "body": body,
-        "rid": services.parse_rid(options["rid"]) if options["rid"] is not None else None,
+        "rid": recording.parse_rid(options["rid"]) if options["rid"] is not None else None,
         "status": options["status"],
         # The runbook replaces metadata on every beat, with {} when none is given.
-        "metadata": services.parse_metadata(metadata) if metadata is not None else {},
+        "metadata": recording.parse_metadata(metadata) if metadata is not None else {},
     }
 
 
-def _passthrough(stream: OutputWrapper) -> wrapper.Sink:
+def _passthrough(stream: OutputWrapper) -> command_wrapper.Sink:
     """The wrapped command's output byte for byte (`beat NAME -- pg_dump > file` must not
     alter the dump); decoded only for a stream without bytes, such as call_command's StringIO."""
     binary = getattr(stream, "buffer", None)

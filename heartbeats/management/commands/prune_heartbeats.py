@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.utils import timezone
 
-from heartbeats import retention
-from heartbeats.logging import first_line
+from heartbeats.redaction import first_line
+from heartbeats.signals import retention
 
 
 class Command(BaseCommand):

@@ -8,8 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.utils import timezone
 
-from heartbeats import checker, config
-from heartbeats.logging import first_line
+from heartbeats.alerts import check_run
+from heartbeats.domain import policy
+from heartbeats.redaction import first_line
 
 
 class Command(BaseCommand):
@@ -28,7 +29,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, trigger: str, dry_run: bool, json: bool, **options) -> None:
         try:
-            result = checker.run_check(now=timezone.now(), trigger=trigger, dry_run=dry_run)
+            result = check_run.run_check(now=timezone.now(), trigger=trigger, dry_run=dry_run)
         except DatabaseError as exc:
             raise CommandError(f"database unavailable: {first_line(exc)}", returncode=3) from None
         self.stdout.write(_json(result) if json else result.summary_line())
@@ -36,7 +37,7 @@ class Command(BaseCommand):
             for outcome in result.jobs:
                 self.stdout.write(f"  {outcome.job_name}: {outcome.action} ({outcome.detail})")
         if not result.channels:
-            raise CommandError(config.NO_CHANNEL_MESSAGE, returncode=2)
+            raise CommandError(policy.NO_CHANNEL_MESSAGE, returncode=2)
         if result.failed_alerts:
             raise CommandError(
                 f"{result.failed_alerts} alert(s) could not be delivered: "
@@ -45,5 +46,5 @@ class Command(BaseCommand):
             )
 
 
-def _json(result: checker.CheckResult) -> str:
+def _json(result: check_run.CheckResult) -> str:
     return json.dumps(result.as_dict(), sort_keys=True)

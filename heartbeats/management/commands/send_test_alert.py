@@ -6,8 +6,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from heartbeats import config, delivery
-from heartbeats.logging import first_line, redact
+from heartbeats.alerts import delivery
+from heartbeats.domain import policy
+from heartbeats.redaction import first_line, redact
 
 
 class Command(BaseCommand):
@@ -16,8 +17,8 @@ class Command(BaseCommand):
     requires_system_checks: list = []
 
     def handle(self, *args, **options) -> None:
-        if not config.configured_channels():
-            raise CommandError(config.NO_CHANNEL_MESSAGE, returncode=2)
+        if not policy.configured_channels():
+            raise CommandError(policy.NO_CHANNEL_MESSAGE, returncode=2)
         try:
             # Connect first, so an unreachable database sends no test message it cannot record.
             connection.ensure_connection()

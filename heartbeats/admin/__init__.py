@@ -1,0 +1,8 @@
+"""The admin: the operators' job list, history, actions, filters, forms and the
+configuration page. Django's autodiscovery imports this package, which registers the models.
+
+An interface: may import `alerts`, `signals`, `reporting`, `domain` and the base, not `web` or
+`ops`.
+"""
+
+from heartbeats.admin import registration  # noqa: F401  (registers the ModelAdmins)

@@ -1,0 +1,376 @@
+"""The runbook's procedures as admin actions and buttons, each one call to a service or the checker.
+
+Every procedure reports through the messages framework and writes an admin log entry: one per
+job for actions on selected jobs, one for the whole table for procedures that touch every job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from heartbeats.alerts import check_run, delivery, incidents
+from heartbeats.domain import policy, queries
+from heartbeats.models import JobHeartbeat
+from heartbeats.redaction import redact
+from heartbeats.signals import recording
+
+NOT_PROBLEM = "healthy: nothing to alert"
+
+MAX_SILENCE_HOURS = 168  # a week: longer is better done by pausing jobs
+
+# One check, one message: beyond this a selection is better served by the whole checker.
+FORCE_ALERT_LIMIT = 500
+# The buttons that run the checker send for at most this long (each request's timeouts cut
+# to what is left), so the page answers in seconds even when a webhook never does.
+SEND_BUDGET_SECONDS = 5.0
+
+
+def log_jobs(request: HttpRequest, jobs: QuerySet[JobHeartbeat], message: str) -> None:
+    LogEntry.objects.log_actions(request.user.pk, jobs, CHANGE, message)
+
+
+def log_table(request: HttpRequest, what: str, message: str) -> None:
+    """One history entry for a procedure that concerns the whole table, not chosen jobs."""
+    LogEntry.objects.create(
+        user_id=request.user.pk,
+        content_type=ContentType.objects.get_for_model(JobHeartbeat),
+        object_repr=what,
+        action_flag=CHANGE,
+        change_message=message,
+    )
+
+
+def changelist_url() -> str:
+    return reverse("admin:heartbeats_jobheartbeat_changelist")
+
+
+@admin.action(
+    description="Reset alert timestamp (the next check alerts again)", permissions=["change"]
+)
+def reset_alert_timestamp(modeladmin, request, queryset) -> None:
+    with transaction.atomic():
+        log_jobs(request, queryset, "Reset the alert timestamp.")
+        count = recording.reset_alerts(queryset, now=timezone.now())
+    message = ngettext(
+        "Reset the alert timestamp of %(count)d job: the next check alerts it if it is stale.",
+        "Reset the alert timestamp of %(count)d jobs: the next check alerts them if stale.",
+        count,
+    )
+    modeladmin.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+def _forced_outcome(name: str, outcome: check_run.JobOutcome | None) -> str:
+    """One job's line of the force-alert report; a job the checker skipped had no problem."""
+    if outcome is None:
+        return f"{name}: {NOT_PROBLEM}"
+    return f"{name}: {outcome.action}" + (f" ({outcome.detail})" if outcome.detail else "")
+
+
+@admin.action(description="Force alert now (reset, then check these jobs)", permissions=["change"])
+def force_alert(modeladmin, request, queryset) -> None:
+    names = list(queryset.values_list("job_name", flat=True)[: FORCE_ALERT_LIMIT + 1])
+    if len(names) > FORCE_ALERT_LIMIT:
+        modeladmin.message_user(
+            request,
+            f"Force alert takes at most {FORCE_ALERT_LIMIT} jobs at once; narrow the selection, "
+            "or reset their alert timestamps and use 'Run health check now'.",
+            messages.ERROR,
+        )
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        log_jobs(request, queryset, "Forced an alert.")
+        recording.reset_alerts(queryset, now=now)
+    result = check_run.run_check(
+        now=now, trigger="manual", dry_run=False, job_names=names, deadline=_send_deadline()
+    )
+    outcomes = {outcome.job_name: outcome for outcome in result.jobs}
+    lines = [_forced_outcome(name, outcomes.get(name)) for name in names]
+    all_sent = bool(names) and all(
+        name in outcomes and outcomes[name].action == "sent" for name in names
+    )
+    message = ngettext(
+        "Forced a check of %(count)d job: %(outcomes)s.",
+        "Forced a check of %(count)d jobs: %(outcomes)s.",
+        len(names),
+    )
+    level = messages.SUCCESS if all_sent else messages.WARNING
+    text = message % {"count": len(names), "outcomes": "; ".join(lines)}
+    note = _left_note(result)
+    modeladmin.message_user(request, f"{text} {note}" if note else text, level)
+
+
+def _send_deadline() -> float:
+    return time.monotonic() + SEND_BUDGET_SECONDS
+
+
+def _left_note(result: check_run.CheckResult) -> str:
+    """What the sending budget left unsent: it stays pending for the next checker pass."""
+    count = result.left_for_next_pass
+    if not count:
+        return ""
+    note = ngettext(
+        "%(count)d delivery was not sent within %(seconds)g s and stays pending: the next "
+        "checker pass sends it.",
+        "%(count)d deliveries were not sent within %(seconds)g s and stay pending: the next "
+        "checker pass sends them.",
+        count,
+    )
+    return note % {"count": count, "seconds": SEND_BUDGET_SECONDS}
+
+
+def _set_paused(modeladmin, request, queryset, *, paused: bool) -> None:
+    with transaction.atomic():
+        log_jobs(request, queryset, "Paused." if paused else "Resumed.")
+        count = recording.set_paused(queryset, paused=paused, now=timezone.now())
+    if paused:
+        message = ngettext(
+            "Paused %(count)d job: no alerts until it is resumed.",
+            "Paused %(count)d jobs: no alerts until they are resumed.",
+            count,
+        )
+    else:
+        message = ngettext("Resumed %(count)d job.", "Resumed %(count)d jobs.", count)
+    modeladmin.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+@admin.action(description="Pause (no alerts; pings are still recorded)", permissions=["change"])
+def pause_jobs(modeladmin, request, queryset) -> None:
+    _set_paused(modeladmin, request, queryset, paused=True)
+
+
+@admin.action(description="Resume", permissions=["change"])
+def resume_jobs(modeladmin, request, queryset) -> None:
+    _set_paused(modeladmin, request, queryset, paused=False)
+
+
+class ProcedureInputError(ValueError):
+    """A confirmation form value that cannot be used; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class Procedure:
+    """A runbook procedure over the whole table, confirmed on a page that states its reach.
+
+    `run` does it, records it in the admin history and returns what to tell the operator.
+    """
+
+    url_name: str
+    title: str
+    permission: str
+    count: Callable[[datetime], int]
+    run: Callable[[HttpRequest, datetime], str]
+    explain: Callable[[int, datetime], str]
+    asks_hours: bool = False
+
+
+def _silence_hours(request: HttpRequest) -> float:
+    """The silence's length from the confirmation form; the anti-spam window by default."""
+    text = request.POST.get("hours", "").strip()
+    default = policy.thresholds().suppression.total_seconds() / 3600
+    try:
+        hours = float(text) if text else default
+    except ValueError:
+        raise ProcedureInputError(f"{text[:20]} is not a number of hours.") from None
+    if not 0 < hours <= MAX_SILENCE_HOURS:
+        raise ProcedureInputError(f"Silence for more than 0 and at most {MAX_SILENCE_HOURS} h.")
+    return hours
+
+
+def _silence_explain(count: int, now: datetime) -> str:
+    until = now + policy.thresholds().suppression
+    message = ngettext(
+        "No alert about any of the %(count)d job (every job, not only the selected ones) goes "
+        "out until the time below, %(until)s by default. Alerts are not marked as sent: "
+        "those still due when the silence ends go out then. 'Unsilence' ends it early.",
+        "No alert about any of the %(count)d jobs (every job, not only the selected ones) goes "
+        "out until the time below, %(until)s by default. Alerts are not marked as sent: "
+        "those still due when the silence ends go out then. 'Unsilence' ends it early.",
+        count,
+    )
+    return message % {"count": count, "until": f"{until:%Y-%m-%d %H:%M} UTC"}
+
+
+def _silence_run(request: HttpRequest, now: datetime) -> str:
+    until = now + timedelta(hours=_silence_hours(request))
+    recording.silence_all(now=now, until=until)
+    done = f"Silenced all alerts until {until:%Y-%m-%d %H:%M} UTC."
+    log_table(request, "all jobs", done)
+    return done
+
+
+def _stale_count(now: datetime) -> int:
+    stale = queries.stale_jobs(now=now, stale_after=policy.thresholds().stale_after)
+    return stale.filter(paused=False).count()
+
+
+def _recover_explain(count: int, now: datetime) -> str:
+    message = ngettext(
+        "This gives the %(count)d stale job a fresh window from now, as resuming does: it is "
+        "alerted again only if it then misses its schedule. Its last run stays as it was; "
+        "paused jobs are left alone.",
+        "This gives the %(count)d stale jobs a fresh window from now, as resuming does: each "
+        "is alerted again only if it then misses its schedule. Their last runs stay as they "
+        "were; paused jobs are left alone.",
+        count,
+    )
+    return message % {"count": count}
+
+
+def _recover_run(request: HttpRequest, now: datetime) -> str:
+    names = recording.bulk_recover(now=now)
+    log_jobs(
+        request,
+        JobHeartbeat.objects.filter(job_name__in=names),
+        f"Recovered by 'Bulk recover': a fresh window from {now:%Y-%m-%d %H:%M} UTC.",
+    )
+    message = ngettext(
+        "Recovered %(count)d stale job.", "Recovered %(count)d stale jobs.", len(names)
+    )
+    done = message % {"count": len(names)}
+    log_table(request, "all jobs", done)
+    return done
+
+
+SILENCE_ALL = Procedure(
+    url_name="admin:heartbeats_jobheartbeat_silence_all",
+    title="Silence all alerts",
+    permission="heartbeats.silence_all_alerts",
+    count=lambda now: JobHeartbeat.objects.count(),
+    run=_silence_run,
+    explain=_silence_explain,
+    asks_hours=True,
+)
+
+BULK_RECOVER = Procedure(
+    url_name="admin:heartbeats_jobheartbeat_bulk_recover",
+    title="Bulk recover stale jobs",
+    permission="heartbeats.bulk_recover_jobs",
+    count=_stale_count,
+    run=_recover_run,
+    explain=_recover_explain,
+)
+
+
+def procedure_view(request: HttpRequest, *, modeladmin, procedure: Procedure) -> HttpResponse:
+    """GET (or an action's POST) shows the confirmation page; POST with confirm=yes runs it."""
+    if not request.user.has_perm(procedure.permission):
+        raise PermissionDenied
+    now = timezone.now()
+    error = ""
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        try:
+            with transaction.atomic():
+                done = procedure.run(request, now)
+        except ProcedureInputError as exc:
+            error = str(exc)
+        else:
+            modeladmin.message_user(request, done, messages.SUCCESS)
+            return HttpResponseRedirect(changelist_url())
+    count = procedure.count(now)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": f"{procedure.title}: are you sure?",
+        "procedure": procedure,
+        "count": count,
+        "explanation": procedure.explain(count, now),
+        "action_url": reverse(procedure.url_name),
+        "error": error,
+        "default_hours": f"{policy.thresholds().suppression.total_seconds() / 3600:g}",
+        "silenced_until": incidents.silenced_until(now=now),
+    }
+    return TemplateResponse(
+        request,
+        "admin/heartbeats/jobheartbeat/confirm_procedure.html",
+        context,
+        status=400 if error else 200,
+    )
+
+
+@require_POST
+def unsilence_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
+    """The "Unsilence" button: alerts are decided again from the next pass."""
+    if not request.user.has_perm(SILENCE_ALL.permission):
+        raise PermissionDenied
+    if recording.unsilence(now=timezone.now()):
+        log_table(request, "all jobs", "Ended the silence of all alerts.")
+        modeladmin.message_user(request, "Alerts are on again.", messages.SUCCESS)
+    else:
+        modeladmin.message_user(request, "Alerts were not silenced.", messages.WARNING)
+    return HttpResponseRedirect(changelist_url())
+
+
+@admin.action(
+    description="Silence all alerts (every job, asks for confirmation)",
+    permissions=["silence_all_alerts"],
+)
+def silence_all_alerts(modeladmin, request, queryset) -> HttpResponse:
+    return procedure_view(request, modeladmin=modeladmin, procedure=SILENCE_ALL)
+
+
+@admin.action(
+    description="Bulk recover stale jobs (all stale jobs, asks for confirmation)",
+    permissions=["bulk_recover_jobs"],
+)
+def bulk_recover_stale(modeladmin, request, queryset) -> HttpResponse:
+    return procedure_view(request, modeladmin=modeladmin, procedure=BULK_RECOVER)
+
+
+def _require_change(modeladmin, request: HttpRequest) -> None:
+    if not modeladmin.has_change_permission(request):
+        raise PermissionDenied
+
+
+@require_POST
+def run_check_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
+    """The "Run health check now" button: the checker with trigger manual, as a message."""
+    _require_change(modeladmin, request)
+    result = check_run.run_check(
+        now=timezone.now(), trigger="manual", dry_run=False, job_names=None,
+        deadline=_send_deadline(),
+    )  # fmt: skip
+    summary = result.summary_line()
+    log_table(request, "health check", f"Ran the health check: {summary}")
+    failed = result.failed_alerts or result.left_for_next_pass
+    level = messages.WARNING if failed else messages.SUCCESS
+    note = _left_note(result)
+    text = f"Health check finished: {summary}" + (f". {note}" if note else "")
+    modeladmin.message_user(request, text, level)
+    return HttpResponseRedirect(changelist_url())
+
+
+@require_POST
+def test_alert_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
+    """The runbook's troubleshooting "Check 2": a marked test message on every channel."""
+    _require_change(modeladmin, request)
+    channels = policy.configured_channels()
+    if not channels:
+        modeladmin.message_user(request, policy.NO_CHANNEL_MESSAGE, messages.ERROR)
+        return HttpResponseRedirect(changelist_url())
+    outcomes = delivery.send_test_alert(now=timezone.now())
+    for outcome in outcomes:
+        if outcome.ok:
+            modeladmin.message_user(request, f"Test alert delivered on {outcome.channel}.")
+        else:
+            text = f"Test alert on {outcome.channel} failed: {redact(outcome.error)}"
+            modeladmin.message_user(request, text, messages.ERROR)
+    delivered = sum(outcome.ok for outcome in outcomes)
+    log_table(request, "test alert", f"Sent a test alert: {delivered}/{len(outcomes)} delivered.")
+    return HttpResponseRedirect(changelist_url())

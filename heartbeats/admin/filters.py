@@ -1,0 +1,98 @@
+"""List filters of the jobs change list: the runbook's queries, computed in SQL by
+`domain/queries.py`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.utils import timezone
+
+from heartbeats.domain import durations, policy, queries
+from heartbeats.domain.rules import AlertState, JobState
+
+ALERT_HISTORY_WINDOW = timedelta(hours=48)
+
+
+class StateFilter(admin.SimpleListFilter):
+    """The job's one state (`rules.job_state`), as the state column shows it."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [(state.value, state.value.capitalize()) for state in JobState]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {state.value for state in JobState}:
+            return queryset
+        state_q = queries.job_state_q(
+            JobState(self.value()), now=timezone.now(), stale_after=policy.thresholds().stale_after
+        )
+        return queryset.filter(state_q)
+
+
+class HealthFilter(admin.SimpleListFilter):
+    """The runbook's "Monitor Stale Jobs" and "View Healthy Jobs": by heartbeat age alone, so a
+    failed job is not stale and a paused one can be; the "state" filter tells them apart."""
+
+    title = "runbook staleness (heartbeat age only)"
+    parameter_name = "health"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("stale", "Stale: no heartbeat in time (paused included)"),
+            ("healthy", "Not stale: heartbeat in time (may have failed)"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {"stale", "healthy"}:
+            return queryset
+        stale = queries.stale_q(now=timezone.now(), stale_after=policy.thresholds().stale_after)
+        return queryset.filter(stale if self.value() == "stale" else ~stale)
+
+
+class AlertStateFilter(admin.SimpleListFilter):
+    """The runbook's "Alerts Being Suppressed": why a job was or was not alerted."""
+
+    title = "alert state"
+    parameter_name = "alert_state"
+
+    def lookups(self, request, model_admin):
+        suppression = policy.thresholds().suppression
+        return [(state.value, state.describe(suppression)) for state in AlertState]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {state.value for state in AlertState}:
+            return queryset
+        state_q = queries.alert_state_q(
+            AlertState(self.value()), now=timezone.now(), thresholds=policy.thresholds()
+        )
+        return queryset.filter(state_q)
+
+
+class LastAlertFilter(admin.SimpleListFilter):
+    """The runbook's "Check Alert History": when a job was last alerted."""
+
+    title = "last alert"
+    parameter_name = "last_alert"
+
+    def lookups(self, request, model_admin):
+        hours = durations.duration(policy.thresholds().suppression)
+        return [
+            ("suppressing", f"Within the anti-spam window (< {hours})"),
+            ("48h", "In the last 48 h"),
+            ("never", "Never alerted"),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "suppressing":
+            return queryset.filter(
+                queries.suppressed_q(now=now, suppression=policy.thresholds().suppression)
+            )
+        if self.value() == "48h":
+            return queryset.filter(queries.alerted_since_q(now - ALERT_HISTORY_WINDOW))
+        if self.value() == "never":
+            return queryset.filter(last_alert_at__isnull=True)
+        return queryset

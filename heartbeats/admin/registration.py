@@ -1,0 +1,299 @@
+"""The operators' dashboard: the runbook's queries as columns and filters, its procedures as
+actions (in `admin/actions.py`), and read-only alert history."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.contrib import admin
+from django.contrib.admin.utils import quote as admin_quote
+from django.urls import path, reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from heartbeats.admin import actions as admin_actions
+from heartbeats.admin import display
+from heartbeats.admin import recent_pings as admin_pings
+from heartbeats.admin.configuration_page import configuration_view
+from heartbeats.admin.filters import AlertStateFilter, HealthFilter, LastAlertFilter, StateFilter
+from heartbeats.admin.forms import JobHeartbeatForm
+from heartbeats.alerts import incidents
+from heartbeats.domain import durations, policy, queries
+from heartbeats.models import Alert, AlertDelivery, JobHeartbeat
+from heartbeats.signals import recording
+
+admin.site.site_header = "cronmonitor"
+admin.site.site_title = "cronmonitor"
+admin.site.index_title = "Jobs, alerts and deliveries"
+admin.site.site_url = reverse_lazy("summary")
+# The app list sidebar would take a quarter of a 1280 px screen from the job list.
+admin.site.enable_nav_sidebar = False
+
+
+@admin.register(JobHeartbeat)
+class JobHeartbeatAdmin(admin.ModelAdmin):
+    form = JobHeartbeatForm
+    list_display = [
+        "name",
+        "state",
+        "reported_status",
+        "last_run",
+        "last_alert",
+        "alert_state_badge",
+    ]
+    list_display_links = ["name"]
+    list_filter = [StateFilter, HealthFilter, AlertStateFilter, LastAlertFilter, "status", "paused"]
+    search_fields = ["job_name"]
+    ordering = ["last_run_at"]
+    list_per_page = 100
+    actions = [
+        admin_actions.reset_alert_timestamp,
+        admin_actions.force_alert,
+        admin_actions.silence_all_alerts,
+        admin_actions.bulk_recover_stale,
+        admin_actions.pause_jobs,
+        admin_actions.resume_jobs,
+    ]
+    change_list_template = "admin/heartbeats/jobheartbeat/change_list.html"
+    schedule_fields = ["period", "cron", "tz", "grace"]
+    heartbeat_fields = [
+        "state",
+        "last_run",
+        "outcome",
+        "n_runs",
+        "last_run_duration",
+        "due",
+        "alert_state_badge",
+        "last_alert",
+        "alert_history",
+        "pretty_metadata",
+    ]
+    readonly_fields = [
+        "uuid",
+        *heartbeat_fields,
+        "schedule_in_words",
+        "upcoming_runs",
+        "ping_instructions",
+        "recent_pings",
+    ]
+
+    def get_queryset(self, request):
+        now, thresholds = timezone.now(), policy.thresholds()
+        jobs = queries.with_alert_state(
+            super().get_queryset(request), now=now, thresholds=thresholds
+        )
+        jobs = queries.with_job_state(jobs, now=now, stale_after=thresholds.stale_after)
+        return queries.with_outage_grace(jobs, now=now)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [
+                (None, {"fields": ["job_name", "status", "paused"]}),
+                ("Schedule", {"fields": self.schedule_fields}),
+            ]
+        return [
+            (None, {"fields": ["job_name", "uuid", "status", "paused"]}),
+            ("Schedule", {"fields": [*self.schedule_fields, "schedule_in_words", "upcoming_runs"]}),
+            ("Heartbeat and alerts", {"fields": self.heartbeat_fields}),
+            ("How to ping", {"fields": ["ping_instructions"]}),
+            ("Last pings", {"fields": ["recent_pings"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "job_name"] if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        save = recording.save_job_edits if change else recording.add_job
+        save(obj, fields=form.changed_data if change else list(form.fields), now=timezone.now())
+
+    def has_silence_all_alerts_permission(self, request) -> bool:
+        return request.user.has_perm("heartbeats.silence_all_alerts")
+
+    def has_bulk_recover_jobs_permission(self, request) -> bool:
+        return request.user.has_perm("heartbeats.bulk_recover_jobs")
+
+    def get_urls(self):
+        def route(slug: str, view, name: str, **kwargs):
+            name = f"heartbeats_jobheartbeat_{name}"
+            return path(
+                slug,
+                self.admin_site.admin_view(partial(view, modeladmin=self, **kwargs)),
+                name=name,
+            )
+
+        procedure_view = admin_actions.procedure_view
+        return [
+            route("run-check/", admin_actions.run_check_view, "run_check"),
+            route("test-alert/", admin_actions.test_alert_view, "test_alert"),
+            route("configuration/", configuration_view, "configuration"),
+            route(
+                "silence-all/", procedure_view, "silence_all", procedure=admin_actions.SILENCE_ALL
+            ),
+            route("unsilence/", admin_actions.unsilence_view, "unsilence"),
+            route(
+                "bulk-recover/",
+                procedure_view,
+                "bulk_recover",
+                procedure=admin_actions.BULK_RECOVER,
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        now = timezone.now()
+        silenced_until = incidents.silenced_until(now=now)
+        extra_context = {
+            **(extra_context or {}),
+            "can_change_jobs": self.has_change_permission(request),
+            "can_silence_all": self.has_silence_all_alerts_permission(request),
+            "can_bulk_recover": self.has_bulk_recover_jobs_permission(request),
+            "silenced_until": silenced_until,
+            "silence_notice": incidents.silence_notice(silenced_until, now=now),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="job name", ordering="job_name")
+    def name(self, job: JobHeartbeat) -> str:
+        return display.breakable_name(job.job_name)
+
+    @admin.display(description="state", ordering="job_state")
+    def state(self, job: JobHeartbeat) -> str:
+        return display.state_cell(job, now=timezone.now())
+
+    @admin.display(description="reported status", ordering="status")
+    def reported_status(self, job: JobHeartbeat) -> str:
+        return job.status if job.n_runs else durations.NO_VALUE  # the default is no report
+
+    @admin.display(description="last run", ordering="last_run_at")
+    def last_run(self, job: JobHeartbeat) -> str:
+        if job.n_runs == 0:  # last_run_at is then only when the job was created
+            return f"Never (created {durations.moment(job.created_at)})"
+        return durations.moment_and_age(job.last_run_at, now=timezone.now())
+
+    @admin.display(description="last outcome")
+    def outcome(self, job: JobHeartbeat) -> str:
+        return job.get_last_outcome_display() if job.n_runs else "-"
+
+    @admin.display(description="last run took")
+    def last_run_duration(self, job: JobHeartbeat) -> str:
+        return durations.duration(job.last_duration)
+
+    @admin.display(description="last alert", ordering="last_alert_at")
+    def last_alert(self, job: JobHeartbeat) -> str:
+        if job.last_alert_at is None:
+            return "Never"
+        return durations.moment_and_age(job.last_alert_at, now=timezone.now())
+
+    @admin.display(description="alert state", ordering="alert_state")
+    def alert_state_badge(self, job: JobHeartbeat) -> str:
+        return display.alert_state_badge(job, now=timezone.now())
+
+    @admin.display(description="due at")
+    def due(self, job: JobHeartbeat) -> str:
+        return durations.moment(job.due_at)
+
+    @admin.display(description="metadata")
+    def pretty_metadata(self, job: JobHeartbeat) -> str:
+        return display.pretty_json(job.metadata)
+
+    @admin.display(description="alert history")
+    def alert_history(self, job: JobHeartbeat) -> str:
+        return display.alert_history_link(job)
+
+    @admin.display(description="schedule in words")
+    def schedule_in_words(self, job: JobHeartbeat) -> str:
+        return display.schedule_in_words(job)
+
+    @admin.display(description="next expected runs")
+    def upcoming_runs(self, job: JobHeartbeat) -> str:
+        return display.upcoming_table(job, now=timezone.now())
+
+    @admin.display(description="ping URLs and examples")
+    def ping_instructions(self, job: JobHeartbeat) -> str:
+        return display.ping_panel(job)
+
+    @admin.display(description=f"last {admin_pings.RECENT_EVENTS} pings")
+    def recent_pings(self, job: JobHeartbeat) -> str:
+        return admin_pings.events_table(job)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by the checker only; the admin shows it."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _job_link(job_name: str | None) -> str:
+    if job_name is None:
+        return "(cronmonitor)"
+    url = reverse("admin:heartbeats_jobheartbeat_change", args=[admin_quote(job_name)])
+    return format_html('<a href="{}">{}</a>', url, job_name)
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["created", "job_link", "kind", "trigger", "done", "deliveries_summary"]
+    list_filter = [
+        "kind",
+        ("deliveries__channel", admin.ChoicesFieldListFilter),
+        ("deliveries__state", admin.ChoicesFieldListFilter),
+        "done",
+        "trigger",
+        ("created_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["job__job_name"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["pretty_details"]
+    exclude = ["details"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("deliveries")
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, alert: Alert) -> str:
+        return durations.moment_and_age(alert.created_at, now=timezone.now())
+
+    @admin.display(description="job", ordering="job")
+    def job_link(self, alert: Alert) -> str:
+        return _job_link(alert.job_id)
+
+    @admin.display(description="deliveries")
+    def deliveries_summary(self, alert: Alert) -> str:
+        return format_html_join(
+            ", ", "{}: {}", ((d.get_channel_display(), d.state) for d in alert.deliveries.all())
+        )
+
+    @admin.display(description="details")
+    def pretty_details(self, alert: Alert) -> str:
+        return display.pretty_json(alert.details)
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["created", "job_link", "alert_kind", "channel", "state", "attempts", "sent"]
+    list_filter = ["channel", "state", ("created_at", admin.DateFieldListFilter)]
+    list_select_related = ["alert"]
+    search_fields = ["alert__job__job_name"]
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, delivery: AlertDelivery) -> str:
+        return durations.moment_and_age(delivery.created_at, now=timezone.now())
+
+    @admin.display(description="sent", ordering="sent_at")
+    def sent(self, delivery: AlertDelivery) -> str:
+        return durations.moment_and_age(delivery.sent_at, now=timezone.now())
+
+    @admin.display(description="job", ordering="alert__job")
+    def job_link(self, delivery: AlertDelivery) -> str:
+        return _job_link(delivery.alert.job_id)
+
+    @admin.display(description="kind", ordering="alert__kind")
+    def alert_kind(self, delivery: AlertDelivery) -> str:
+        return delivery.alert.get_kind_display()

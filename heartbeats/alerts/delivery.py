@@ -1,0 +1,301 @@
+"""Sending alert records: group them into messages, format, send with bounded retries and
+pacing, and hand each message's result to the outbox the moment it is known.
+
+Deliveries are claimed and recorded by `outbox` (leases, one transaction per message): a
+checker that dies mid-send leaves its lease to expire and the next run sends that one message
+again (at least once; Resend's Idempotency-Key makes email exactly once). Anything a message
+raises is recorded against its deliveries, so one bad message never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+
+from heartbeats.alerts import content, outbox, transports
+from heartbeats.domain.policy import configured_channels
+from heartbeats.models import Alert, AlertDelivery, ChannelStatus
+
+logger = logging.getLogger(__name__)
+
+# Documented rates: Slack about one message per second per webhook, Resend 2 requests/second.
+CHANNEL_INTERVAL = {"slack": 1.0, "email": 0.5}
+# With a deadline, no message is started with less time than this left.
+MIN_SEND_SECONDS = 1.0
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[Alert] = field(default_factory=list)
+    failed: list[Alert] = field(default_factory=list)
+    pending: list[Alert] = field(default_factory=list)
+    left_for_next_pass: int = 0  # deliveries not tried: the deadline came first
+    errors: list[str] = field(default_factory=list)
+
+
+class Pacer:
+    """Spaces requests per channel to its documented rate; `sleep` is injectable for tests."""
+
+    def __init__(self, sleep: Callable[[float], None], enabled: bool) -> None:
+        self._sleep = sleep
+        self._enabled = enabled
+        self._last: dict[str, float] = {}
+
+    def wait(self, channel: str) -> None:
+        if not self._enabled:
+            return
+        last = self._last.get(channel)
+        if last is not None:
+            remaining = CHANNEL_INTERVAL[channel] - (time.monotonic() - last)
+            if remaining > 0:
+                self._sleep(remaining)
+        self._last[channel] = time.monotonic()
+
+
+def _message_for(alerts: Sequence[Alert]) -> transports.Message:
+    if len(alerts) == 1 and alerts[0].job_id is None:
+        details = alerts[0].details
+        return transports.format_notice(details["title"], details["body"])
+    return content.message(alerts)
+
+
+def _idempotency_key(deliveries: Sequence[AlertDelivery]) -> str:
+    """One key per message, the same on every retry of it: Resend then sends it once.
+
+    A digest's key follows from the deliveries in it, and is stored on them so that a retry
+    regroups exactly them (see `_groups`): same digest, same key.
+    """
+    if len(deliveries) == 1:
+        return f"cronmonitor-{deliveries[0].alert_id}-{deliveries[0].channel}"
+    ids = ",".join(sorted(str(d.id) for d in deliveries))
+    key = f"cronmonitor-digest-{hashlib.sha256(ids.encode()).hexdigest()[:40]}"
+    if any(d.idempotency_key != key for d in deliveries):
+        AlertDelivery.objects.filter(id__in=[d.id for d in deliveries]).update(idempotency_key=key)
+    return key
+
+
+def _groups(deliveries: list[AlertDelivery]) -> list[list[AlertDelivery]]:
+    """One group per message. A digest being retried is regrouped as it was sent; other job
+    alerts on a channel become one digest when there are more than the threshold."""
+    by_channel: dict[str, list[AlertDelivery]] = defaultdict(list)
+    for delivery in deliveries:
+        by_channel[delivery.channel].append(delivery)
+    groups: list[list[AlertDelivery]] = []
+    for items in by_channel.values():
+        retried: dict[str, list[AlertDelivery]] = defaultdict(list)
+        fresh: list[AlertDelivery] = []
+        for d in items:
+            if d.alert.job_id is None:
+                groups.append([d])
+            elif d.idempotency_key:
+                retried[d.idempotency_key].append(d)
+            else:
+                fresh.append(d)
+        groups.extend(retried.values())
+        if len(fresh) > settings.ALERT_DIGEST_THRESHOLD:
+            groups.append(fresh)
+        else:
+            groups.extend([d] for d in fresh)
+    return groups
+
+
+def backoff_seconds(attempt: int, *, jitter: float) -> float:
+    """The pause before in-run retry `attempt + 1`: doubling, plus up to half again (jitter
+    in 0..1) so checkers that failed together do not retry together."""
+    return settings.ALERT_RETRY_BASE_SECONDS * 2**attempt * (1 + jitter / 2)
+
+
+def longest_attempt_seconds() -> float:
+    """An upper bound on one `_attempt`: every try timing out, and every pause as long as its
+    backoff with full jitter plus the Retry-After cap."""
+    retries = settings.ALERT_RETRIES_PER_RUN
+    pauses = sum(backoff_seconds(k, jitter=1) for k in range(retries))
+    return (
+        pauses
+        + retries * settings.ALERT_RETRY_AFTER_MAX_SECONDS
+        + (retries + 1) * (settings.ALERT_CONNECT_TIMEOUT + settings.ALERT_READ_TIMEOUT)
+    )
+
+
+def _timeout(deadline: float | None) -> tuple[float, float] | None:
+    """Connect and read timeouts that together end by `deadline` (None: the settings')."""
+    if deadline is None:
+        return None
+    remaining = max(deadline - time.monotonic(), 0.1)
+    connect = min(settings.ALERT_CONNECT_TIMEOUT, remaining / 2)
+    return connect, min(settings.ALERT_READ_TIMEOUT, remaining - connect)
+
+
+def _attempt(
+    channel: str,
+    message: transports.Message,
+    key: str,
+    *,
+    sleep: Callable[[float], None],
+    deadline: float | None,
+) -> transports.DeliveryError | None:
+    """Send with bounded in-run retries (exponential backoff, jitter, Retry-After); none
+    when a deadline bounds the run."""
+    retries = settings.ALERT_RETRIES_PER_RUN if deadline is None else 0
+    error: transports.DeliveryError
+    for attempt in range(retries + 1):
+        try:
+            transports.send(channel, message, idempotency_key=key, timeout=_timeout(deadline))
+            return None
+        except transports.DeliveryError as exc:
+            error = exc
+            logger.warning("Delivery on %s failed (attempt %d): %s", channel, attempt + 1, exc)
+        if error.permanent or attempt == retries:
+            break
+        wait = backoff_seconds(attempt, jitter=random.random())
+        if error.retry_after is not None:
+            if error.retry_after > settings.ALERT_RETRY_AFTER_MAX_SECONDS:
+                break
+            wait = max(wait, error.retry_after)
+        sleep(wait)
+    return error
+
+
+class _Pass:
+    """One delivery pass: sends message by message and records each as soon as it is sent."""
+
+    def __init__(
+        self, *, now: datetime, sleep: Callable[[float], None], deadline: float | None
+    ) -> None:
+        self.now = now
+        self.sleep = sleep
+        self.deadline = deadline
+        self.pacer = Pacer(sleep, settings.ALERT_THROTTLE)
+        self.configured = set(configured_channels())
+        self.channel_broken: dict[str, bool] = {}  # as last written by this pass
+        self.alerts: dict[uuid.UUID, Alert] = {}  # each alert touched, as last seen
+        self.errored: set[uuid.UUID] = set()
+        self.failures: set[str] = set()
+        self.left: list[AlertDelivery] = []
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and self.deadline - time.monotonic() < MIN_SEND_SECONDS
+
+    def deliver(self, batch: list[AlertDelivery], lease_until: datetime) -> bool:
+        """Send a claimed batch; False when the deadline stopped it (the rest is released)."""
+        groups = _groups(batch)
+        ids = [d.id for d in batch]
+        for index, group in enumerate(groups):
+            channel = group[0].channel
+            if channel in self.configured:
+                self.pacer.wait(channel)
+            if self.out_of_time():
+                self.left = [d for rest in groups[index:] for d in rest]
+                outbox.release(self.left, lease_until)
+                return False
+            lease_until = outbox.renew(ids, lease_until)
+            self._record(group, self._send(group), lease_until)
+        return True
+
+    def _send(self, group: list[AlertDelivery]) -> transports.DeliveryError | None:
+        channel = group[0].channel
+        if channel not in self.configured:
+            return transports.DeliveryError("no longer configured", service=channel, permanent=True)
+        key = _idempotency_key(group)
+        try:
+            message = _message_for([d.alert for d in group])
+            return _attempt(channel, message, key, sleep=self.sleep, deadline=self.deadline)
+        except Exception as exc:  # a bug in one message costs that message, not the pass
+            error = transports.DeliveryError(
+                f"unexpected error ({type(exc).__name__}: {str(exc)[:200]})", service=channel
+            )
+            logger.error("Delivery on %s failed: %s", channel, error)
+            return error
+
+    def _record(
+        self,
+        group: list[AlertDelivery],
+        error: transports.DeliveryError | None,
+        lease_until: datetime,
+    ) -> None:
+        channel = group[0].channel
+        broken = None
+        if channel in self.configured and (error is None or error.permanent):
+            broken = error is not None
+            if self.channel_broken.get(channel) == broken:
+                broken = None  # already written by this pass
+        alerts = outbox.record_message(
+            group, error, now=self.now, lease_until=lease_until, channel_broken=broken
+        )
+        if broken is not None:
+            self.channel_broken[channel] = broken
+            if broken:
+                logger.error("Channel %s is broken: %s", channel, error)
+        self.alerts.update((alert.id, alert) for alert in alerts)
+        if error is not None:
+            self.errored.update(d.alert_id for d in group)
+            configured = channel in self.configured
+            self.failures.update(
+                _failure_text(error, attempts=d.attempts, configured=configured) for d in group
+            )
+
+    def report(self) -> DeliveryReport:
+        report = DeliveryReport(left_for_next_pass=len(self.left))
+        report.errors.extend(sorted(self.failures))
+        for delivery in self.left:
+            self.alerts.setdefault(delivery.alert_id, delivery.alert)
+        for alert in self.alerts.values():
+            if alert.id in self.errored:
+                report.failed.append(alert)
+            elif getattr(alert, "is_pending", True):
+                report.pending.append(alert)
+            elif alert.last_sent_at is not None:
+                report.sent.append(alert)
+        return report
+
+
+def deliver_pending(
+    *,
+    now: datetime,
+    sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
+) -> DeliveryReport:
+    """Send every due pending delivery, each message recorded (with the alerts it settles
+    closed) as soon as it is sent. With a `deadline` (a `time.monotonic()` value) no message
+    starts or waits past it; what is left stays pending for the next pass."""
+    expired = outbox.expire_recovered(now=now)
+    if expired:
+        outbox.close_settled(alert_ids=expired)
+    delivery_pass = _Pass(now=now, sleep=sleep, deadline=deadline)
+    while True:
+        batch, lease_until = outbox.claim(now=now)
+        if not batch or not delivery_pass.deliver(batch, lease_until):
+            break
+    return delivery_pass.report()
+
+
+def _failure_text(error: transports.DeliveryError, *, attempts: int, configured: bool) -> str:
+    """The error and what happens to the delivery now, for the operator who reads it."""
+    if error.permanent and configured:
+        return (
+            f"{error} - permanent, not retried: the channel is marked broken until its "
+            "configuration is fixed and `manage.py send_test_alert` gets through"
+        )
+    if error.permanent:
+        return f"{error} - permanent, not retried"
+    if attempts >= settings.ALERT_MAX_ATTEMPTS:
+        return f"{error} - temporary, but not retried: ALERT_MAX_ATTEMPTS reached"
+    return f"{error} - temporary, retried on a later run"
+
+
+def send_test_alert(*, now: datetime) -> list[transports.ChannelOutcome]:
+    """The runbook's "Check 2"; a channel that takes the test is no longer marked broken."""
+    outcomes = transports.send_test_alert(now=now)
+    ChannelStatus.objects.filter(channel__in=[o.channel for o in outcomes if o.ok]).update(
+        broken_since=None, last_error=""
+    )
+    return outcomes

@@ -1,0 +1,317 @@
+"""Reads: the SQL twins of `domain/rules.py`, built from the same thresholds.
+
+Each `*_q` function returns a `Q` that selects exactly the rows for which the matching rule in
+`domain/rules.py` is true at `now`; `tests/test_rules_sql_agree.py` holds them to that.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import reduce
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import (
+    Case,
+    CharField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from heartbeats import job_count
+from heartbeats.domain import policy, schedules
+from heartbeats.domain.rules import AlertState, JobFacts, JobState, Thresholds
+from heartbeats.models import (
+    Alert,
+    AlertDelivery,
+    ChannelStatus,
+    CheckRun,
+    DeliveryState,
+    JobHeartbeat,
+    Outcome,
+)
+
+
+def job_facts(job: JobHeartbeat) -> JobFacts:
+    """A loaded job as the plain values the rules decide on."""
+    return JobFacts(
+        last_run_at=job.last_run_at,
+        last_alert_at=job.last_alert_at,
+        due_at=job.due_at,
+        grace=policy.grace_of(job.grace),
+        last_outcome=job.last_outcome,
+        last_start_at=job.last_start_at,
+        run_deadline=job.run_deadline,
+        paused=job.paused,
+        n_runs=job.n_runs,
+        last_success_at=job.last_success_at,
+        watched_since=job.watched_since,
+        incident_opened_at=job.incident_opened_at,
+        flapping=job.flapping,
+    )
+
+
+def _stale_branches(*, now: datetime, stale_after: timedelta) -> list[Q]:
+    cutoff = now - stale_after
+    unwatched = Q(watched_since__isnull=True) | Q(watched_since__lt=cutoff)
+    return [Q(due_at__isnull=True, last_run_at__lt=cutoff) & unwatched, Q(due_at__lt=now)]
+
+
+def stale_q(*, now: datetime, stale_after: timedelta) -> Q:
+    """`rules.is_stale` in SQL; each branch is served by an index."""
+    return reduce(operator.or_, _stale_branches(now=now, stale_after=stale_after))
+
+
+def failed_q() -> Q:
+    return Q(last_outcome=Outcome.FAIL)
+
+
+def hung_q(*, now: datetime) -> Q:
+    return Q(run_deadline__lt=now)
+
+
+def problem_q(*, now: datetime, stale_after: timedelta) -> Q:
+    """`rules.problem(...) is not None` in SQL: what the checker must look at."""
+    return (stale_q(now=now, stale_after=stale_after) | failed_q() | hung_q(now=now)) & Q(
+        paused=False
+    )
+
+
+def attention_q(*, now: datetime, stale_after: timedelta) -> Q:
+    """What one checker query must read: problems, and alerted jobs that may have recovered."""
+    return problem_q(now=now, stale_after=stale_after) | Q(alerted=True, paused=False)
+
+
+def attention_branches(*, now: datetime, stale_after: timedelta) -> list[Q]:
+    """`attention_q` as alternatives that one index each serves, for EXISTS probes.
+
+    EXISTS over each stops at its index's first row; over the whole OR, SQLite scans the table.
+    """
+    branches = [
+        *_stale_branches(now=now, stale_after=stale_after),
+        failed_q(),
+        hung_q(now=now),
+        Q(alerted=True),
+    ]
+    return [branch & Q(paused=False) for branch in branches]
+
+
+@dataclass(frozen=True)
+class PassProbe:
+    total_jobs: int
+    busy: bool  # a job needs attention, a delivery is due or an alert is left to close
+    any_waiting: bool  # a delivery is pending, due or not
+
+
+def pass_probe(
+    *, now: datetime, stale_after: timedelta, job_names: list[str] | None = None
+) -> PassProbe:
+    """What a checker pass must know before deciding anything, in one round trip: the job
+    total (the trigger-kept counter), one `EXISTS` per indexed branch of `attention_q` (limited
+    to `job_names` when given), whether deliveries are due or pending, and whether an alert is
+    open with nothing pending (left by older code: the pass must close it)."""
+    jobs = [
+        JobHeartbeat.objects.filter(b) for b in attention_branches(now=now, stale_after=stale_after)
+    ]
+    if job_names is not None:
+        jobs = [qs.filter(job_name__in=job_names) for qs in jobs] if job_names else []
+    pending = AlertDelivery.objects.filter(state=DeliveryState.PENDING)
+    settled = Alert.objects.filter(done=False).exclude(Exists(pending.filter(alert=OuterRef("pk"))))
+    busy = [_exists_sql(qs) for qs in [*jobs, pending.filter(next_attempt_at__lte=now), settled]]
+    waiting = _exists_sql(pending)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ({job_count.TOTAL_SQL}), {' OR '.join(sql for sql, _ in busy)}, {waiting[0]}",
+            [param for _, params in [*busy, waiting] for param in params],
+        )
+        total, any_busy, any_waiting = cursor.fetchone()
+    return PassProbe(int(total), bool(any_busy), bool(any_waiting))
+
+
+def _exists_sql(qs: QuerySet) -> tuple[str, tuple]:
+    sql, params = qs.order_by().values("pk")[:1].query.sql_with_params()
+    return f"EXISTS ({sql})", tuple(params)
+
+
+def job_state_whens(*, now: datetime, stale_after: timedelta, default_grace: timedelta) -> list:
+    """`rules.job_state` in SQL: one (state, condition) per state in the rule's order, the first
+    true condition giving the state, as a CASE does; `up` is what is left."""
+    grace = Coalesce(F("grace"), Value(default_grace))
+    return [
+        (JobState.PAUSED, Q(paused=True)),
+        (JobState.FAILED, failed_q()),
+        (JobState.DOWN, hung_q(now=now) | stale_q(now=now, stale_after=stale_after)),
+        (JobState.RUNNING, Q(last_start_at__isnull=False, run_deadline__isnull=False)),
+        (JobState.NEW, Q(n_runs=0)),
+        (JobState.LATE, Q(due_at__lt=Value(now) + grace)),
+    ]
+
+
+def job_state_q(state: JobState, *, now: datetime, stale_after: timedelta) -> Q:
+    """The rows whose `rules.job_state` is `state`: its condition and none of the earlier."""
+    whens = job_state_whens(now=now, stale_after=stale_after, default_grace=policy.default_grace())
+    selected = Q()
+    for each, condition in whens:
+        if each == state:
+            return selected & condition
+        selected &= ~condition
+    return selected
+
+
+def with_job_state(qs: QuerySet, *, now: datetime, stale_after: timedelta) -> QuerySet:
+    """Annotate `job_state`, so lists, summaries and /metrics read the state from SQL."""
+    whens = job_state_whens(now=now, stale_after=stale_after, default_grace=policy.default_grace())
+    return qs.annotate(
+        job_state=Case(
+            *(When(condition, then=Value(state.value)) for state, condition in whens),
+            default=Value(JobState.UP.value),
+            output_field=CharField(),
+        )
+    )
+
+
+def with_outage_grace(qs: QuerySet, *, now: datetime) -> QuerySet:
+    """Annotate `outage_grace_until`: the end of a check run's outage grace still running at
+    `now` (the same for every row, computed once by the database), or NULL."""
+    grace = CheckRun.objects.filter(grace_until__gt=now).order_by("-grace_until")
+    return qs.annotate(outage_grace_until=Subquery(grace.values("grace_until")[:1]))
+
+
+def suppressed_q(*, now: datetime, suppression: timedelta) -> Q:
+    """`rules.is_suppressed` in SQL: a recent alert, and no recovery since it (or flapping)."""
+    recovered = Q(last_success_at__gt=F("last_alert_at")) | Q(watched_since__gt=F("last_alert_at"))
+    return Q(last_alert_at__gt=now - suppression) & (Q(flapping=True) | ~recovered)
+
+
+def alert_state_q(state: AlertState, *, now: datetime, thresholds: Thresholds) -> Q:
+    """The rows whose `rules.alert_state` is `state`."""
+    problem = problem_q(now=now, stale_after=thresholds.stale_after)
+    suppressed = suppressed_q(now=now, suppression=thresholds.suppression)
+    return {
+        AlertState.HEALTHY: ~problem,
+        AlertState.NEVER_ALERTED: problem & Q(last_alert_at__isnull=True),
+        AlertState.SUPPRESSED: problem & suppressed,
+        AlertState.SHOULD_ALERT: problem & Q(last_alert_at__isnull=False) & ~suppressed,
+    }[state]
+
+
+def with_alert_state(qs: QuerySet, *, now: datetime, thresholds: Thresholds) -> QuerySet:
+    """Annotate `alert_state` so lists can show and sort it without evaluating rows in Python."""
+    whens = [
+        When(alert_state_q(state, now=now, thresholds=thresholds), then=Value(state.value))
+        for state in (AlertState.NEVER_ALERTED, AlertState.SUPPRESSED, AlertState.SHOULD_ALERT)
+    ]
+    return qs.annotate(
+        alert_state=Case(*whens, default=Value(AlertState.HEALTHY.value), output_field=CharField())
+    )
+
+
+def stale_jobs(*, now: datetime, stale_after: timedelta) -> QuerySet[JobHeartbeat]:
+    return JobHeartbeat.objects.filter(stale_q(now=now, stale_after=stale_after))
+
+
+def alerted_since_q(since: datetime) -> Q:
+    """Jobs alerted after `since`: the runbook's "Check Alert History" (since = now - 48 h)."""
+    return Q(last_alert_at__gt=since)
+
+
+def latest_check_run() -> CheckRun | None:
+    """The checker's most recent run, finished or not."""
+    return CheckRun.objects.order_by("-started_at").first()
+
+
+def broken_channels() -> QuerySet[ChannelStatus]:
+    """Channels a permanent delivery error marked broken, oldest breakage first."""
+    return ChannelStatus.objects.filter(broken_since__isnull=False).order_by("broken_since")
+
+
+def _dict_rows(sql: str, params: list) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def index_usage(table: str = JobHeartbeat._meta.db_table) -> list[dict]:
+    """The runbook's "Index optimization": scans and tuples read per index of `table`.
+
+    PostgreSQL only; an empty list elsewhere.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    return _dict_rows(
+        "SELECT indexrelname AS index_name, idx_scan, idx_tup_read, idx_tup_fetch "
+        "FROM pg_stat_user_indexes WHERE relname = %s ORDER BY indexrelname",
+        [table],
+    )
+
+
+class StatementsUnavailable(Exception):
+    """pg_stat_statements cannot be read here; the message says why, for the operator."""
+
+
+def slow_statements(table: str = JobHeartbeat._meta.db_table, limit: int = 10) -> list[dict]:
+    """The runbook's "Query performance": the costliest statements that mention `table`.
+
+    Raises StatementsUnavailable on SQLite, when the extension is not installed in this
+    database, or when the server was not started with it in shared_preload_libraries.
+    """
+    if connection.vendor != "postgresql":
+        raise StatementsUnavailable("pg_stat_statements exists only on PostgreSQL.")
+    installed = _dict_rows(
+        "SELECT 1 AS present FROM pg_extension WHERE extname = 'pg_stat_statements'", []
+    )
+    if not installed:
+        raise StatementsUnavailable(
+            "The pg_stat_statements extension is not installed in this database "
+            "(CREATE EXTENSION pg_stat_statements, with it in shared_preload_libraries)."
+        )
+    try:
+        with transaction.atomic():
+            return _dict_rows(
+                "SELECT query, calls, total_exec_time, mean_exec_time, rows "
+                "FROM pg_stat_statements WHERE query LIKE %s "
+                "ORDER BY total_exec_time DESC LIMIT %s",
+                [f"%{table}%", limit],
+            )
+    except DatabaseError as exc:
+        raise StatementsUnavailable(f"pg_stat_statements cannot be read: {exc}") from None
+
+
+def jobs_shorter_than(
+    interval: timedelta, *, default_grace: timedelta, shown: int = 5, expressions: int = 50
+) -> tuple[list[str], int]:
+    """Unpaused jobs whose period (or, for a cron job, shortest wait between runs) plus grace
+    is under `interval`: the first `shown` names, and how many there are.
+
+    Periods are compared in SQL; each distinct cron expression (at most `expressions` of them)
+    is evaluated once, so the cost follows the schedules in use, not the number of jobs.
+    """
+    live = JobHeartbeat.objects.filter(paused=False)
+    grace = Coalesce("grace", Value(default_grace), output_field=DurationField())
+    span = ExpressionWrapper(F("period") + grace, output_field=DurationField())
+    short = Q(pk__in=live.filter(period__isnull=False).alias(span=span).filter(span__lt=interval))
+    crons = live.exclude(cron="").values_list("cron", "tz").distinct().order_by("cron", "tz")
+    for cron, tz in crons[:expressions]:
+        try:
+            shortest = min(schedules.run_gaps(cron, tz))
+        except (schedules.ScheduleError, StopIteration, ValueError):
+            continue  # an unusable schedule is the admin form's to refuse, not this check's
+        if shortest < interval:
+            too_short = (
+                live.filter(cron=cron, tz=tz).alias(g=grace).filter(g__lt=interval - shortest)
+            )
+            short |= Q(pk__in=too_short)
+    matching = live.filter(short)
+    names = list(matching.order_by("job_name").values_list("job_name", flat=True)[:shown])
+    return names, (matching.count() if len(names) == shown else len(names))

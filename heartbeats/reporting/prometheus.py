@@ -1,0 +1,127 @@
+"""The /metrics exposition, streamed so a scrape's memory does not grow with the job count.
+
+`exposition` reads the counters and the checker's state before returning, so a database that
+is down is answered with a 503 before any byte is sent; the per-job series then stream from a
+server-side cursor, followed by the per-state totals added up on the way. The counters come
+from `counters.totals` and never go down, whatever retention removes. Nothing is kept between
+scrapes, so any number of web processes agree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import islice
+
+from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from heartbeats.domain import rules
+from heartbeats.models import Channel
+from heartbeats.reporting import counters, summary_figures
+
+SERIES_PER_CHUNK = 1000
+
+
+class _Families:
+    """The collector interface `generate_latest` formats from, over metrics already made."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def _text(*families: Metric) -> bytes:
+    return generate_latest(_Families(families))
+
+
+def _ages(chunk: list[summary_figures.JobReading], now: datetime, states: Counter) -> Metric:
+    age = GaugeMetricFamily(
+        "cronmonitor_job_seconds_since_heartbeat",
+        "Seconds since each job's last heartbeat; absent for a job that never ran.",
+        labels=["job"],
+    )
+    for reading in chunk:
+        states[reading.state] += 1
+        states["stale"] += reading.stale
+        if reading.last_run_at is not None:
+            age.add_metric([reading.job_name], (now - reading.last_run_at).total_seconds())
+    return age
+
+
+def _heartbeat_ages(now: datetime, states: Counter) -> Iterator[bytes]:
+    """One gauge family written in chunks, its HELP and TYPE lines once; tallies the states."""
+    readings = summary_figures.job_readings(now=now)
+    yield _text(_ages(list(islice(readings, SERIES_PER_CHUNK)), now, states))
+    while chunk := list(islice(readings, SERIES_PER_CHUNK)):
+        yield _text(_ages(chunk, now, states)).split(b"\n", 2)[2]
+
+
+def _job_totals(states: Counter) -> bytes:
+    jobs = GaugeMetricFamily("cronmonitor_jobs", "Jobs by state.", labels=["state"])
+    for state in rules.JobState:
+        jobs.add_metric([state.value], states[state])
+    stale = GaugeMetricFamily(
+        "cronmonitor_stale_jobs",
+        "Jobs past their deadline without a heartbeat.",
+        value=states["stale"],
+    )
+    return _text(jobs, stale)
+
+
+def _counters(totals: dict[counters.Key, int]) -> list[Metric]:
+    sent = CounterMetricFamily(
+        "cronmonitor_alerts_sent", "Problem alerts delivered, per channel.", labels=["channel"]
+    )
+    failed = CounterMetricFamily(
+        "cronmonitor_alerts_failed",
+        "Alert deliveries that gave up (failed or expired), per channel.",
+        labels=["channel"],
+    )
+    for channel in Channel.values:
+        sent.add_metric([channel], totals[(counters.SENT, channel)])
+        failed.add_metric([channel], totals[(counters.FAILED, channel)])
+    suppressed = CounterMetricFamily(
+        "cronmonitor_alerts_suppressed",
+        "Alerts the anti-spam rule held back, summed over checker runs.",
+        value=totals[(counters.SUPPRESSED, "")],
+    )
+    return [sent, failed, suppressed]
+
+
+def _checker(status: summary_figures.CheckerStatus, *, now: datetime) -> list[Metric]:
+    families = [
+        GaugeMetricFamily(
+            "cronmonitor_checker_ok",
+            "1 when the checker runs on schedule and its last run succeeded, else 0.",
+            value=int(status.problem is None),
+        )
+    ]
+    if status.last_run is not None:
+        families.append(
+            GaugeMetricFamily(
+                "cronmonitor_checker_seconds_since_last_run",
+                "Seconds since the checker last started (dry runs excluded).",
+                value=(now - status.last_run.started_at).total_seconds(),
+            )
+        )
+    return families
+
+
+def exposition(*, now: datetime) -> Iterator[bytes]:
+    """The text exposition at `now`: the fixed figures are read here, the per-job series as
+    the returned iterator is consumed."""
+    fixed = _text(
+        *_counters(counters.totals()), *_checker(summary_figures.checker_status(now=now), now=now)
+    )
+
+    def stream() -> Iterator[bytes]:
+        states: Counter = Counter()
+        yield from _heartbeat_ages(now, states)
+        yield _job_totals(states)
+        yield fixed
+
+    return stream()

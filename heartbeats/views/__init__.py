@@ -1,1 +1,0 @@
-"""HTTP interfaces of cronmonitor, one module per audience."""
