@@ -27,7 +27,6 @@ LAYERS = {
 }
 OVERSIZED = {  # split pending
     "heartbeats.admin.actions",
-    "heartbeats.alerts.check_run",
     "heartbeats.alerts.delivery",
     "heartbeats.alerts.transports",
     "heartbeats.domain.queries",
