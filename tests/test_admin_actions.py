@@ -8,8 +8,8 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 
+from heartbeats.alerts import procedures
 from heartbeats.models import Alert, AlertSilence, CheckRun, JobHeartbeat
-from heartbeats.signals import recording
 from tests.admin_support import CHANGELIST, runbook_jobs, staff_client
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
@@ -145,7 +145,7 @@ def test_confirming_silence_all_silences_until_a_shown_time_and_logs_it(jobs):
 
 
 def test_the_job_list_shows_an_active_silence_to_every_viewer_until_it_ends(jobs, clock):
-    recording.silence_all(now=T0, until=T0 + timedelta(hours=2.5))
+    procedures.silence_all(now=T0, until=T0 + timedelta(hours=2.5))
     viewer = staff_client(VIEW, username="viewer")  # no permission to silence or unsilence
     page = viewer.get(reverse(CHANGELIST)).content.decode()
     assert "<strong>Alerts silenced until 14:30 UTC (2026-03-02, in 2 h).</strong>" in page

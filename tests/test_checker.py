@@ -224,18 +224,19 @@ def test_deliveries_another_checker_is_sending_are_not_called_waiting(
 def test_an_alert_after_a_reset_still_says_when_the_last_one_went_out(
     make_job, slack_ok, email_ok, clock
 ):
+    from heartbeats.alerts import procedures
     from heartbeats.signals import recording
 
     make_job("backup", age=30 * H, now=clock.now())
     assert run(now=clock.now()).alerts_sent == 1
     clock.advance(hours=1)
-    recording.reset_alerts(JobHeartbeat.objects.filter(pk="backup"), now=clock.now())
+    procedures.reset_alerts(JobHeartbeat.objects.filter(pk="backup"), now=clock.now())
     assert run(now=clock.now()).alerts_sent == 1
     texts = [r.get_json()["text"] for r in received(slack_ok, SLACK_SECRET_PATH)]
     assert "Last alert: never alerted" in texts[0]
     assert "Last alert: 2026-03-02 12:00 UTC" in texts[1]
     clock.advance(hours=1)
-    recording.reset_alerts(JobHeartbeat.objects.filter(pk="backup"), now=clock.now())
+    procedures.reset_alerts(JobHeartbeat.objects.filter(pk="backup"), now=clock.now())
     recording.record_signal(job_name="backup", now=clock.now())
     assert run(now=clock.now()).recoveries == 1
     back_up = received(slack_ok, SLACK_SECRET_PATH)[-1].get_json()["text"]

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from heartbeats.alerts import check_run, delivery, outbox
+from heartbeats.alerts import check_run, delivery, outbox, procedures
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat
 from heartbeats.signals import recording
 from tests.conftest import SLACK_SECRET_PATH, T0, received
@@ -456,7 +456,7 @@ def test_silence_all_drops_alerts_waiting_to_be_retried(make_job, channels, emai
     channels.expect_oneshot_request(SLACK_SECRET_PATH).respond_with_data("down", status=500)
     run(now=clock.now())
     assert AlertDelivery.objects.get(channel="slack").state == "pending"
-    recording.silence_all(now=clock.now(), until=clock.now() + 6 * H)
+    procedures.silence_all(now=clock.now(), until=clock.now() + 6 * H)
     channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
     clock.advance(hours=2)
     run(now=clock.now())

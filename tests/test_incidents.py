@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from heartbeats.alerts import check_run
+from heartbeats.alerts import check_run, procedures
 from heartbeats.models import CheckRun, EventKind, JobHeartbeat
 from heartbeats.signals import recording
 from tests.admin_support import CHANGELIST, staff_client
@@ -86,7 +86,7 @@ def test_after_bulk_recover_a_new_miss_is_labelled_a_new_incident(
     make_job("web1", age=2 * H, now=clock.now())
     check(clock)
     clock.advance(minutes=10)
-    recording.fresh_window(JobHeartbeat.objects.all(), now=clock.now())
+    procedures.fresh_window(JobHeartbeat.objects.all(), now=clock.now())
     clock.advance(minutes=65)  # silent again: a new incident, 75 min after the alert
     assert alert_state_label(viewer) == "Should alert (new incident since last alert)"
     assert check(clock).alerts_sent == 1

@@ -33,7 +33,6 @@ OVERSIZED = {  # split pending
     "heartbeats.domain.rules",
     "heartbeats.models",
     "heartbeats.reporting.summary_figures",
-    "heartbeats.signals.recording",
 }
 
 

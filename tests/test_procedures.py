@@ -8,10 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from heartbeats.alerts import check_run
+from heartbeats.alerts import check_run, procedures
 from heartbeats.models import JobHeartbeat
 from heartbeats.reporting import summary_figures
-from heartbeats.signals import recording
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +37,7 @@ def test_bulk_recover_gives_a_fresh_window_and_keeps_the_real_last_run(make_job)
     make_job("daily", age=30 * H, status="degraded", last_outcome="fail")
     make_job("fresh", age=H)
     make_job("paused", age=30 * H, paused=True, status="maintenance")
-    assert recording.bulk_recover(now=T0) == ["daily", "hourly"]
+    assert procedures.bulk_recover(now=T0) == ["daily", "hourly"]
     hourly = JobHeartbeat.objects.get(pk="hourly")
     assert (hourly.last_run_at, hourly.due_at, hourly.watched_since) == (
         T0 - 3 * H,
@@ -56,7 +55,7 @@ def test_bulk_recovered_jobs_are_alerted_only_when_they_miss_again(
 ):
     make_job("hourly", age=3 * H, period=H, grace=H / 2, due_at=T0 - H / 2, last_alert_at=T0 - H)
     make_job("daily", age=30 * H, last_alert_at=T0 - H)
-    recording.bulk_recover(now=T0)
+    procedures.bulk_recover(now=T0)
     assert check(T0).summary_line() == "Checked 2 jobs (manual): no job has a problem"
     clock.advance(hours=1.5, seconds=1)  # hourly misses its fresh window: a new incident
     check(clock.now())
@@ -75,7 +74,7 @@ def test_a_resumed_job_is_judged_from_its_resumption(
 ):
     make_job("unscheduled", age=48 * H, paused=True)
     make_job("started", age=H, paused=True, last_start_at=T0 - 2 * H, run_deadline=T0 - H)
-    assert recording.set_paused(JobHeartbeat.objects.all(), paused=False, now=T0) == 2
+    assert procedures.set_paused(JobHeartbeat.objects.all(), paused=False, now=T0) == 2
     assert check(T0).summary_line() == "Checked 2 jobs (manual): no job has a problem"
     assert summary_figures.stale_jobs(now=T0) == []  # the summary page agrees with the checker
     assert JobHeartbeat.objects.get(pk="started").run_deadline == T0 + H
@@ -90,8 +89,8 @@ def test_a_resumed_job_is_judged_from_its_resumption(
 def test_resume_and_bulk_recover_share_one_fresh_window(make_job):
     make_job("a", age=30 * H, paused=True, last_outcome="fail", alerted=True)
     make_job("b", age=30 * H, last_outcome="fail", alerted=True)
-    recording.set_paused(JobHeartbeat.objects.filter(pk="a"), paused=False, now=T0)
-    recording.bulk_recover(now=T0)
+    procedures.set_paused(JobHeartbeat.objects.filter(pk="a"), paused=False, now=T0)
+    procedures.bulk_recover(now=T0)
     rows = JobHeartbeat.objects.order_by("pk").values_list(
         "watched_since", "last_outcome", "alerted", "paused"
     )
@@ -103,7 +102,7 @@ def test_silence_holds_every_alert_until_it_ends_then_they_go_out(
 ):
     make_job("down", age=30 * H)
     make_job("failing", age=H, last_outcome="fail")
-    recording.silence_all(now=T0, until=T0 + 2 * H)
+    procedures.silence_all(now=T0, until=T0 + 2 * H)
     result = check(T0)
     assert result.summary_line() == (
         "Checked 2 jobs (manual): 2 with a problem (1 down, 1 failed), 1 of them stale: 2 silenced"
@@ -120,10 +119,10 @@ def test_silence_holds_every_alert_until_it_ends_then_they_go_out(
 
 def test_unsilence_lets_the_next_pass_alert(make_job, slack_ok, email_ok, clock):
     make_job("down", age=30 * H)
-    recording.silence_all(now=T0, until=T0 + 6 * H)
+    procedures.silence_all(now=T0, until=T0 + 6 * H)
     check(T0)
-    assert recording.unsilence(now=T0 + H)
-    assert not recording.unsilence(now=T0 + H)
+    assert procedures.unsilence(now=T0 + H)
+    assert not procedures.unsilence(now=T0 + H)
     check(T0 + H)
     assert len(received(slack_ok, SLACK_SECRET_PATH)) == 1
 
@@ -134,7 +133,7 @@ def test_bulk_recover_queries_do_not_grow_with_scheduled_jobs(make_job):
         for i in range(count):
             make_job(f"job-{i}", age=3 * H, now=now, period=H, due_at=now - H)
         with CaptureQueriesContext(connection) as queries:
-            assert len(recording.bulk_recover(now=now)) == count
+            assert len(procedures.bulk_recover(now=now)) == count
         return len(queries)
 
     assert recover(2, T0) == recover(20, T0 + H)

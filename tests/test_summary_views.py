@@ -12,8 +12,8 @@ from django.db.backends.utils import CursorWrapper
 from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
+from heartbeats.alerts import procedures
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat, PingEvent
-from heartbeats.signals import recording
 from heartbeats.templatetags import summary_format
 from tests.admin_support import staff_client
 from tests.conftest import T0
@@ -313,7 +313,7 @@ def test_healthz_ok_when_the_checker_ran_recently(client, monitored):
 
 
 def test_an_active_silence_shows_on_the_page_in_json_and_healthz_which_stays_up(staff, monitored):
-    recording.silence_all(now=T0, until=T0 + 3 * H)
+    procedures.silence_all(now=T0, until=T0 + 3 * H)
     page = staff.get("/summary/").content.decode()
     assert "<strong>Alerts silenced until 15:00 UTC (2026-03-02, in 3 h).</strong>" in page
     assert staff.get("/summary.json").json()["alerts_silenced_until"] == "2026-03-02T15:00:00Z"
@@ -323,7 +323,7 @@ def test_an_active_silence_shows_on_the_page_in_json_and_healthz_which_stays_up(
 
 
 def test_no_silence_banner_or_end_once_it_is_over(staff, monitored):
-    recording.silence_all(now=T0 - 4 * H, until=T0 - H)
+    procedures.silence_all(now=T0 - 4 * H, until=T0 - H)
     assert 'id="silence-banner"' not in staff.get("/summary/").content.decode()
     assert staff.get("/summary.json").json()["alerts_silenced_until"] is None
 

@@ -24,11 +24,10 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from heartbeats.alerts import check_run, delivery, incidents
+from heartbeats.alerts import check_run, delivery, incidents, procedures
 from heartbeats.domain import policy, queries
 from heartbeats.models import JobHeartbeat
 from heartbeats.redaction import redact
-from heartbeats.signals import recording
 
 NOT_PROBLEM = "healthy: nothing to alert"
 
@@ -66,7 +65,7 @@ def changelist_url() -> str:
 def reset_alert_timestamp(modeladmin, request, queryset) -> None:
     with transaction.atomic():
         log_jobs(request, queryset, "Reset the alert timestamp.")
-        count = recording.reset_alerts(queryset, now=timezone.now())
+        count = procedures.reset_alerts(queryset, now=timezone.now())
     message = ngettext(
         "Reset the alert timestamp of %(count)d job: the next check alerts it if it is stale.",
         "Reset the alert timestamp of %(count)d jobs: the next check alerts them if stale.",
@@ -96,7 +95,7 @@ def force_alert(modeladmin, request, queryset) -> None:
     now = timezone.now()
     with transaction.atomic():
         log_jobs(request, queryset, "Forced an alert.")
-        recording.reset_alerts(queryset, now=now)
+        procedures.reset_alerts(queryset, now=now)
     result = check_run.run_check(
         now=now, trigger="manual", dry_run=False, job_names=names, deadline=_send_deadline()
     )
@@ -138,7 +137,7 @@ def _left_note(result: check_run.CheckResult) -> str:
 def _set_paused(modeladmin, request, queryset, *, paused: bool) -> None:
     with transaction.atomic():
         log_jobs(request, queryset, "Paused." if paused else "Resumed.")
-        count = recording.set_paused(queryset, paused=paused, now=timezone.now())
+        count = procedures.set_paused(queryset, paused=paused, now=timezone.now())
     if paused:
         message = ngettext(
             "Paused %(count)d job: no alerts until it is resumed.",
@@ -209,7 +208,7 @@ def _silence_explain(count: int, now: datetime) -> str:
 
 def _silence_run(request: HttpRequest, now: datetime) -> str:
     until = now + timedelta(hours=_silence_hours(request))
-    recording.silence_all(now=now, until=until)
+    procedures.silence_all(now=now, until=until)
     done = f"Silenced all alerts until {until:%Y-%m-%d %H:%M} UTC."
     log_table(request, "all jobs", done)
     return done
@@ -234,7 +233,7 @@ def _recover_explain(count: int, now: datetime) -> str:
 
 
 def _recover_run(request: HttpRequest, now: datetime) -> str:
-    names = recording.bulk_recover(now=now)
+    names = procedures.bulk_recover(now=now)
     log_jobs(
         request,
         JobHeartbeat.objects.filter(job_name__in=names),
@@ -309,7 +308,7 @@ def unsilence_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
     """The "Unsilence" button: alerts are decided again from the next pass."""
     if not request.user.has_perm(SILENCE_ALL.permission):
         raise PermissionDenied
-    if recording.unsilence(now=timezone.now()):
+    if procedures.unsilence(now=timezone.now()):
         log_table(request, "all jobs", "Ended the silence of all alerts.")
         modeladmin.message_user(request, "Alerts are on again.", messages.SUCCESS)
     else:

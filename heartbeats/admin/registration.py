@@ -17,10 +17,9 @@ from heartbeats.admin import recent_pings as admin_pings
 from heartbeats.admin.configuration_page import configuration_view
 from heartbeats.admin.filters import AlertStateFilter, HealthFilter, LastAlertFilter, StateFilter
 from heartbeats.admin.forms import JobHeartbeatForm
-from heartbeats.alerts import incidents
+from heartbeats.alerts import incidents, procedures
 from heartbeats.domain import durations, policy, queries
 from heartbeats.models import Alert, AlertDelivery, JobHeartbeat
-from heartbeats.signals import recording
 
 admin.site.site_header = "cronmonitor"
 admin.site.site_title = "cronmonitor"
@@ -103,7 +102,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "job_name"] if obj is not None else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
-        save = recording.save_job_edits if change else recording.add_job
+        save = procedures.save_job_edits if change else procedures.add_job
         save(obj, fields=form.changed_data if change else list(form.fields), now=timezone.now())
 
     def has_silence_all_alerts_permission(self, request) -> bool:

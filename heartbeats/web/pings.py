@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from heartbeats.domain import policy, rules
-from heartbeats.signals import recording
+from heartbeats.signals import recording, signal_input
 from heartbeats.web.unavailable import database_unavailable
 
 PING_METHODS = ("GET", "HEAD", "POST")
@@ -71,11 +71,11 @@ def _ping(
 ) -> HttpResponse:
     # A wrong key must answer as an unknown job does, so input errors are found before it.
     try:
-        kind, exit_status = recording.parse_signal(signal)
-        rid = recording.parse_rid(request.GET["rid"]) if "rid" in request.GET else None
+        kind, exit_status = signal_input.parse_signal(signal)
+        rid = signal_input.parse_rid(request.GET["rid"]) if "rid" in request.GET else None
         if job_name is not None:
-            recording.validate_signal(job_name=job_name, status=None)
-    except recording.InvalidSignal as exc:
+            signal_input.validate_signal(job_name=job_name, status=None)
+    except signal_input.InvalidSignal as exc:
         return _text(str(exc), 400)
     if key is not None and not rules.ping_key_matches(key, policy.ping_keys()):
         return _text("not found", 404)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from heartbeats.domain import policy
 from heartbeats.models import EventKind
 from heartbeats.redaction import first_line
-from heartbeats.signals import command_wrapper, recording
+from heartbeats.signals import command_wrapper, recording, signal_input
 
 
 class Command(BaseCommand):
@@ -59,7 +59,7 @@ class Command(BaseCommand):
                 self._wrap(name, command, signal, options)
             else:
                 recording.record_signal(job_name=name, now=timezone.now(), host=_host(), **signal)
-        except recording.InvalidSignal as exc:
+        except signal_input.InvalidSignal as exc:
             raise CommandError(str(exc), returncode=2) from None
         except DatabaseError as exc:
             raise CommandError(_database_problem(exc), returncode=3) from None
@@ -71,7 +71,7 @@ class Command(BaseCommand):
         status stays the one cron sees."""
         chosen = (options["kind"], options["exit_status"], options["log"], options["rid"])
         if any(option is not None for option in chosen):
-            raise recording.InvalidSignal(
+            raise signal_input.InvalidSignal(
                 "a wrapped command reports its own start and outcome: drop --start, --fail, "
                 "--exit-status, --log and --rid"
             )
@@ -86,7 +86,7 @@ class Command(BaseCommand):
         self._report(
             job_name=name,
             rid=rid,
-            kind=recording.exit_status_kind(run.exit_status),
+            kind=signal_input.exit_status_kind(run.exit_status),
             exit_status=run.exit_status,
             body=run.output_tail,
             status=signal["status"],
@@ -129,21 +129,21 @@ def _signal(options: dict) -> dict:
     anything is written, a status or metadata on a signal that does not finish a run."""
     kind, exit_status, body = options["kind"] or EventKind.SUCCESS, options["exit_status"], ""
     if exit_status is not None:
-        kind = recording.exit_status_kind(exit_status)
+        kind = signal_input.exit_status_kind(exit_status)
     if options["log"] is not None:
         kind, body = EventKind.LOG, options["log"]
     finishing = kind in recording.FINISHING_KINDS
     if not finishing and (options["status"] or options["metadata"]):
-        raise recording.InvalidSignal("--status and --metadata go only with a finished run")
+        raise signal_input.InvalidSignal("--status and --metadata go only with a finished run")
     metadata = options["metadata"]
     return {
         "kind": kind,
         "exit_status": exit_status,
         "body": body,
-        "rid": recording.parse_rid(options["rid"]) if options["rid"] is not None else None,
+        "rid": signal_input.parse_rid(options["rid"]) if options["rid"] is not None else None,
         "status": options["status"],
         # The runbook replaces metadata on every beat, with {} when none is given.
-        "metadata": recording.parse_metadata(metadata) if metadata is not None else {},
+        "metadata": signal_input.parse_metadata(metadata) if metadata is not None else {},
     }
 
 
