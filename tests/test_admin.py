@@ -408,7 +408,7 @@ def test_state_column_follows_each_jobs_schedule(viewer, make_job):
 
 def test_links_to_a_job_survive_the_admins_own_escaping(viewer, make_job, settings):
     """The admin reads "_24" in an object id as an escape: links must quote names for it."""
-    from heartbeats.alerts.transports import job_url
+    from heartbeats.alerts.messages import job_url
     from heartbeats.web.summary import job_admin_url
 
     make_job("cleanup_24h")

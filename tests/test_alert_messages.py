@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from heartbeats.alerts import check_run
-from heartbeats.alerts.transports import JobAlert, digest_headline, format_job_alert, job_url
+from heartbeats.alerts.messages import JobAlert, digest_headline, format_job_alert, job_url
 from heartbeats.models import PingEvent
 from heartbeats.signals import recording
 from tests.conftest import SLACK_SECRET_PATH, T0, received

@@ -28,7 +28,6 @@ LAYERS = {
 OVERSIZED = {  # split pending
     "heartbeats.admin.actions",
     "heartbeats.alerts.delivery",
-    "heartbeats.alerts.transports",
     "heartbeats.domain.queries",
     "heartbeats.domain.rules",
     "heartbeats.models",

@@ -19,7 +19,7 @@ from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Right
 from django.utils import timezone
 
-from heartbeats.alerts import transports
+from heartbeats.alerts import messages
 from heartbeats.domain import policy, queries, rules, schedules
 from heartbeats.models import Alert, EventKind, JobHeartbeat, PingEvent
 from heartbeats.redaction import job_output, secret_values
@@ -63,20 +63,20 @@ def _events(alerts: Sequence[Alert]) -> dict[tuple[str, tuple[str, ...]], PingEv
     return found
 
 
-def message(alerts: Sequence[Alert]) -> transports.Message:
+def message(alerts: Sequence[Alert]) -> messages.Message:
     """One job alert, or a digest of several: Slack's facts as of now, email's as decided."""
     live = _format(job_alerts(alerts, now=timezone.now()))
     decided = _format(job_alerts(alerts, now=None))
     return replace(decided, blocks=live.blocks, slack_source=live.text)
 
 
-def _format(job_alerts: list[transports.JobAlert]) -> transports.Message:
+def _format(job_alerts: list[messages.JobAlert]) -> messages.Message:
     if len(job_alerts) == 1:
-        return transports.format_job_alert(job_alerts[0])
-    return transports.format_digest(job_alerts)
+        return messages.format_job_alert(job_alerts[0])
+    return messages.format_digest(job_alerts)
 
 
-def job_alerts(alerts: Sequence[Alert], *, now: datetime | None) -> list[transports.JobAlert]:
+def job_alerts(alerts: Sequence[Alert], *, now: datetime | None) -> list[messages.JobAlert]:
     """The facts of each alert's message as they stand at `now` (None: as each alert was
     decided), in two or three queries."""
     names = {a.job_id for a in alerts if a.job_id}
@@ -92,7 +92,7 @@ def job_alerts(alerts: Sequence[Alert], *, now: datetime | None) -> list[transpo
 
 def _job_alert(
     alert: Alert, job: JobHeartbeat | None, event: PingEvent | None, *, now: datetime | None
-) -> transports.JobAlert:
+) -> messages.JobAlert:
     now = now or alert.created_at
     d = alert.details
     common = {
@@ -104,13 +104,13 @@ def _job_alert(
         "flap_window_hours": settings.FLAP_WINDOW_HOURS,
     }
     if job is None:  # deleted since: what the decision stored is all there is
-        return transports.JobAlert(**common, last_run_at=_moment(d, "last_run_at"))
+        return messages.JobAlert(**common, last_run_at=_moment(d, "last_run_at"))
     stale_after = policy.thresholds().stale_after
     facts = queries.job_facts(job)
     overdue = rules.overdue(facts, now=now, stale_after=stale_after)
     grace = policy.grace_of(job.grace)
     started = job.last_start_at if alert.kind == "hung" else None
-    return transports.JobAlert(
+    return messages.JobAlert(
         **common,
         last_run_at=job.last_run_at if job.n_runs else None,
         overdue_hours=overdue.total_seconds() / 3600

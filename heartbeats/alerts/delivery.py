@@ -21,7 +21,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from heartbeats.alerts import content, outbox, transports
+from heartbeats.alerts import content, messages, outbox, transports
 from heartbeats.domain.policy import configured_channels
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus
 
@@ -61,10 +61,10 @@ class Pacer:
         self._last[channel] = time.monotonic()
 
 
-def _message_for(alerts: Sequence[Alert]) -> transports.Message:
+def _message_for(alerts: Sequence[Alert]) -> messages.Message:
     if len(alerts) == 1 and alerts[0].job_id is None:
         details = alerts[0].details
-        return transports.format_notice(details["title"], details["body"])
+        return messages.format_notice(details["title"], details["body"])
     return content.message(alerts)
 
 
@@ -137,7 +137,7 @@ def _timeout(deadline: float | None) -> tuple[float, float] | None:
 
 def _attempt(
     channel: str,
-    message: transports.Message,
+    message: messages.Message,
     key: str,
     *,
     sleep: Callable[[float], None],
