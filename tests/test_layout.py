@@ -26,7 +26,6 @@ LAYERS = {
     "heartbeats.apps": 6,
 }
 OVERSIZED = {  # split pending
-    "heartbeats.admin.actions",
     "heartbeats.alerts.delivery",
     "heartbeats.domain.queries",
     "heartbeats.domain.rules",

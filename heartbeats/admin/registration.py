@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from heartbeats.admin import actions as admin_actions
-from heartbeats.admin import display
+from heartbeats.admin import display, procedure_pages
 from heartbeats.admin import recent_pings as admin_pings
 from heartbeats.admin.configuration_page import configuration_view
 from heartbeats.admin.filters import AlertStateFilter, HealthFilter, LastAlertFilter, StateFilter
@@ -48,8 +48,8 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     actions = [
         admin_actions.reset_alert_timestamp,
         admin_actions.force_alert,
-        admin_actions.silence_all_alerts,
-        admin_actions.bulk_recover_stale,
+        procedure_pages.silence_all_alerts,
+        procedure_pages.bulk_recover_stale,
         admin_actions.pause_jobs,
         admin_actions.resume_jobs,
     ]
@@ -120,20 +120,20 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
                 name=name,
             )
 
-        procedure_view = admin_actions.procedure_view
+        procedure_view = procedure_pages.procedure_view
         return [
             route("run-check/", admin_actions.run_check_view, "run_check"),
             route("test-alert/", admin_actions.test_alert_view, "test_alert"),
             route("configuration/", configuration_view, "configuration"),
             route(
-                "silence-all/", procedure_view, "silence_all", procedure=admin_actions.SILENCE_ALL
+                "silence-all/", procedure_view, "silence_all", procedure=procedure_pages.SILENCE_ALL
             ),
-            route("unsilence/", admin_actions.unsilence_view, "unsilence"),
+            route("unsilence/", procedure_pages.unsilence_view, "unsilence"),
             route(
                 "bulk-recover/",
                 procedure_view,
                 "bulk_recover",
-                procedure=admin_actions.BULK_RECOVER,
+                procedure=procedure_pages.BULK_RECOVER,
             ),
             *super().get_urls(),
         ]
