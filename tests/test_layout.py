@@ -30,7 +30,6 @@ OVERSIZED = {  # split pending
     "heartbeats.domain.queries",
     "heartbeats.domain.rules",
     "heartbeats.models",
-    "heartbeats.reporting.summary_figures",
 }
 
 

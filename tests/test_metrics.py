@@ -255,7 +255,7 @@ def test_recent_runs_newest_first_dry_runs_included(world):
 
 
 def test_job_readings_apply_the_state_rule(world):
-    readings = {r.job_name: r for r in summary_figures.job_readings(now=NOW)}
+    readings = {r.job_name: r for r in prometheus.job_readings(now=NOW)}
     assert {name: r.state for name, r in readings.items()} == {
         "fresh": rules.JobState.UP,
         "recovered": rules.JobState.UP,
@@ -377,7 +377,7 @@ def test_sql_and_python_agree_on_stale_jobs_at_the_boundaries(make_job):
     make_job("due-now", age=H, now=NOW, period=H, due_at=NOW)
     make_job("due-just-before", age=H, now=NOW, period=H, due_at=NOW - tick)
     make_job("old-but-not-due", age=100 * H, now=NOW, period=H, due_at=NOW + tick)
-    python = {r.job_name for r in summary_figures.job_readings(now=NOW) if r.stale}
+    python = {r.job_name for r in prometheus.job_readings(now=NOW) if r.stale}
     assert python == {"just-over-24h", "due-just-before"}
     assert {job.job_name for job in summary_figures.stale_jobs(now=NOW)} == python
     assert summary_figures.job_counts(now=NOW).stale == len(python)

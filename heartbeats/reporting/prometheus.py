@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
+from django.db.models import BooleanField, Case, When
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from heartbeats.domain import rules
-from heartbeats.models import Channel
+from heartbeats.domain import policy, queries, rules
+from heartbeats.models import Channel, JobHeartbeat
 from heartbeats.reporting import counters, summary_figures
 
 SERIES_PER_CHUNK = 1000
@@ -38,7 +40,7 @@ def _text(*families: Metric) -> bytes:
     return generate_latest(_Families(families))
 
 
-def _ages(chunk: list[summary_figures.JobReading], now: datetime, states: Counter) -> Metric:
+def _ages(chunk: list[JobReading], now: datetime, states: Counter) -> Metric:
     age = GaugeMetricFamily(
         "cronmonitor_job_seconds_since_heartbeat",
         "Seconds since each job's last heartbeat; absent for a job that never ran.",
@@ -54,7 +56,7 @@ def _ages(chunk: list[summary_figures.JobReading], now: datetime, states: Counte
 
 def _heartbeat_ages(now: datetime, states: Counter) -> Iterator[bytes]:
     """One gauge family written in chunks, its HELP and TYPE lines once; tallies the states."""
-    readings = summary_figures.job_readings(now=now)
+    readings = job_readings(now=now)
     yield _text(_ages(list(islice(readings, SERIES_PER_CHUNK)), now, states))
     while chunk := list(islice(readings, SERIES_PER_CHUNK)):
         yield _text(_ages(chunk, now, states)).split(b"\n", 2)[2]
@@ -125,3 +127,34 @@ def exposition(*, now: datetime) -> Iterator[bytes]:
         yield fixed
 
     return stream()
+
+
+@dataclass(frozen=True)
+class JobReading:
+    job_name: str
+    state: rules.JobState
+    stale: bool
+    last_run_at: datetime | None  # None: never ran
+
+
+def job_readings(*, now: datetime) -> Iterator[JobReading]:
+    """Every job's state, by `queries.with_job_state` (the SQL twin of `rules.job_state`): one
+    query read in chunks, so memory stays flat however many jobs there are."""
+    stale_after = policy.thresholds().stale_after
+    jobs = queries.with_job_state(JobHeartbeat.objects.all(), now=now, stale_after=stale_after)
+    rows = jobs.annotate(
+        stale=Case(
+            When(queries.stale_q(now=now, stale_after=stale_after), then=True),
+            default=False,
+            output_field=BooleanField(),
+        )
+    ).order_by("job_name")
+    for job_name, state, stale, last_run_at, n_runs in rows.values_list(
+        "job_name", "job_state", "stale", "last_run_at", "n_runs"
+    ).iterator(chunk_size=2000):
+        yield JobReading(
+            job_name=job_name,
+            state=rules.JobState(state),
+            stale=stale,
+            last_run_at=last_run_at if n_runs else None,
+        )

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from heartbeats.reporting.summary_figures import DayCount
+from datetime import date
 
 WIDTH = 640
 HEIGHT = 220
@@ -74,3 +73,10 @@ def day_chart(days: list[DayCount]) -> Chart:
         maximum=maximum,
         columns=columns,
     )
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    alerts_sent: int
+    unique_jobs: int

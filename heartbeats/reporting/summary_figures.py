@@ -7,26 +7,12 @@ runbook's "Monitoring & Observability" section; their definitions are shown on t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import (
-    BooleanField,
-    Case,
-    Count,
-    DateTimeField,
-    Exists,
-    Max,
-    Min,
-    OuterRef,
-    Q,
-    QuerySet,
-    Sum,
-    When,
-)
+from django.db.models import Count, DateTimeField, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 
 from heartbeats.alerts import incidents
@@ -44,6 +30,7 @@ from heartbeats.models import (
     PingEvent,
     RunOutcome,
 )
+from heartbeats.reporting.summary_chart import DayCount
 
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 DAILY_DAYS = 7
@@ -107,13 +94,6 @@ class WindowMetrics:
     @property
     def false_positive_rate(self) -> float | None:
         return self.recovered_jobs / self.alerted_jobs if self.alerted_jobs else None
-
-
-@dataclass(frozen=True)
-class DayCount:
-    day: date
-    alerts_sent: int
-    unique_jobs: int
 
 
 @dataclass(frozen=True)
@@ -301,37 +281,6 @@ def summary(*, now: datetime, windows: list[str]) -> Summary:
         broken_channels=list(queries.broken_channels()),
         silenced_until=incidents.silenced_until(now=now),
     )
-
-
-@dataclass(frozen=True)
-class JobReading:
-    job_name: str
-    state: rules.JobState
-    stale: bool
-    last_run_at: datetime | None  # None: never ran
-
-
-def job_readings(*, now: datetime) -> Iterator[JobReading]:
-    """Every job's state, by `queries.with_job_state` (the SQL twin of `rules.job_state`): one
-    query read in chunks, so memory stays flat however many jobs there are."""
-    stale_after = policy.thresholds().stale_after
-    jobs = queries.with_job_state(JobHeartbeat.objects.all(), now=now, stale_after=stale_after)
-    rows = jobs.annotate(
-        stale=Case(
-            When(queries.stale_q(now=now, stale_after=stale_after), then=True),
-            default=False,
-            output_field=BooleanField(),
-        )
-    ).order_by("job_name")
-    for job_name, state, stale, last_run_at, n_runs in rows.values_list(
-        "job_name", "job_state", "stale", "last_run_at", "n_runs"
-    ).iterator(chunk_size=2000):
-        yield JobReading(
-            job_name=job_name,
-            state=rules.JobState(state),
-            stale=stale,
-            last_run_at=last_run_at if n_runs else None,
-        )
 
 
 def suppressed_total(*, since: datetime | None = None, until: datetime | None = None) -> int:
