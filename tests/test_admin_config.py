@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from heartbeats.domain import queries
 from heartbeats.models import ChannelStatus, CheckRun
+from heartbeats.reporting import database_stats
 from tests.admin_support import staff_client
 from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, T0
 
@@ -139,7 +139,7 @@ def test_postgres_figures_or_a_plain_sqlite_notice(viewer):
 
 def test_index_usage_counts_scans_on_postgres(db, make_job, is_postgres):
     make_job("backup")
-    rows = {row["index_name"]: row for row in queries.index_usage()}
+    rows = {row["index_name"]: row for row in database_stats.index_usage()}
     if not is_postgres:
         assert rows == {}
         return
@@ -153,8 +153,8 @@ def test_index_usage_counts_scans_on_postgres(db, make_job, is_postgres):
 
 
 def test_statements_unavailable_says_why(db, is_postgres):
-    with pytest.raises(queries.StatementsUnavailable) as raised:
-        queries.slow_statements()
+    with pytest.raises(database_stats.StatementsUnavailable) as raised:
+        database_stats.slow_statements()
     if not is_postgres:
         assert str(raised.value) == "pg_stat_statements exists only on PostgreSQL."
 
@@ -167,8 +167,8 @@ def test_statements_extension_installed_but_not_preloaded(db, is_postgres):
         if "pg_stat_statements" in cursor.fetchone()[0]:
             pytest.skip("this server preloads pg_stat_statements")
         cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    with pytest.raises(queries.StatementsUnavailable, match="cannot be read"):
-        queries.slow_statements()
+    with pytest.raises(database_stats.StatementsUnavailable, match="cannot be read"):
+        database_stats.slow_statements()
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
 

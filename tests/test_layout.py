@@ -27,7 +27,6 @@ LAYERS = {
 }
 OVERSIZED = {  # split pending
     "heartbeats.alerts.delivery",
-    "heartbeats.domain.queries",
     "heartbeats.domain.rules",
     "heartbeats.models",
 }

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from heartbeats.domain import policy, queries
 from heartbeats.models import Channel
 from heartbeats.redaction import redact
+from heartbeats.reporting import database_stats
 
 CRONTAB_TIMEOUT_SECONDS = 5
 
@@ -64,8 +65,8 @@ def _broken_channels() -> list[dict]:
 
 def _statements() -> tuple[list[dict], str]:
     try:
-        return queries.slow_statements(), ""
-    except queries.StatementsUnavailable as exc:
+        return database_stats.slow_statements(), ""
+    except database_stats.StatementsUnavailable as exc:
         return [], str(exc)
 
 
@@ -87,7 +88,7 @@ def configuration_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
         "last_run": queries.latest_check_run(),
         "broken_channels": _broken_channels(),
         "is_postgres": connection.vendor == "postgresql",
-        "indexes": queries.index_usage(),
+        "indexes": database_stats.index_usage(),
         "statements": statements,
         "statements_unavailable": statements_unavailable,
     }
