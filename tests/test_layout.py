@@ -26,7 +26,6 @@ LAYERS = {
     "heartbeats.apps": 6,
 }
 OVERSIZED = {  # split pending
-    "heartbeats.alerts.delivery",
     "heartbeats.domain.rules",
     "heartbeats.models",
 }

@@ -64,7 +64,7 @@ def alert_channels_not_broken(app_configs, **kwargs) -> list[Warning]:
 def delivery_lease_covers_a_send(app_configs, **kwargs) -> list[Warning]:
     """A checker renews its lease between sends, once half is used: a send with its retries
     must fit in that half, or a second checker may take the delivery over and send it again."""
-    from heartbeats.alerts.delivery import longest_attempt_seconds
+    from heartbeats.alerts.retry_policy import longest_attempt_seconds
 
     longest = longest_attempt_seconds()
     if 2 * longest <= settings.ALERT_DELIVERY_LEASE_SECONDS:
