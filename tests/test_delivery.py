@@ -305,7 +305,7 @@ def test_checker_gap_is_treated_as_monitoring_outage(make_job, slack_ok, email_o
     (notice,) = received(slack_ok, SLACK_SECRET_PATH)
     assert notice.get_json()["text"].startswith(
         "Possible monitoring outage\n\ncronmonitor suspects its own monitoring was interrupted: "
-        "the checker did not run for 20.0 h."
+        "the checker did not run for 20 h."
     )
     assert {j.action for j in first.jobs} == {"deferred"}
 
