@@ -85,7 +85,7 @@ def test_a_sent_message_clears_its_earlier_error_and_closes_and_marks_its_alert(
 def test_a_permanent_error_fails_the_delivery(make_job, make_alert, clock):
     alert = make_alert(make_job(), channels=["slack"])
     batch, lease_until = outbox.claim(now=T0)
-    error = DeliveryError("slack: HTTP 404 (no_service)", permanent=True)
+    error = DeliveryError("HTTP 404 (no_service)", service="slack", permanent=True)
     outbox.record_message(batch, error, now=T0 + M, lease_until=lease_until, channel_broken=None)
     delivery = alert.deliveries.get()
     assert (delivery.state, delivery.lease_until, delivery.last_error, delivery.updated_at) == (
@@ -100,7 +100,7 @@ def test_a_temporary_error_waits_twice_as_long_each_attempt_at_most_an_hour(
     settings.ALERT_MAX_ATTEMPTS = 10
     alert = make_alert(make_job(), channels=["slack"], attempts=attempts - 1)
     batch, lease_until = outbox.claim(now=T0)
-    error = DeliveryError("slack: HTTP 503 (busy)")
+    error = DeliveryError("HTTP 503 (busy)", service="slack")
     outbox.record_message(batch, error, now=T0 + M, lease_until=lease_until, channel_broken=None)
     delivery = alert.deliveries.get()
     assert (delivery.state, delivery.next_attempt_at, delivery.lease_until) == (
@@ -116,7 +116,7 @@ def test_a_temporary_error_fails_what_is_out_of_attempts_and_retries_the_rest(
     spent = make_alert(make_job("spent"), channels=["slack"], attempts=2).deliveries.get()
     fresh = make_alert(make_job("fresh"), channels=["slack"]).deliveries.get()
     batch, lease_until = outbox.claim(now=T0)
-    error = DeliveryError("slack: HTTP 503 (busy)")
+    error = DeliveryError("HTTP 503 (busy)", service="slack")
     outbox.record_message(batch, error, now=T0, lease_until=lease_until, channel_broken=None)
     assert claimed(spent)[:2] == ("failed", None)
     assert claimed(fresh)[:2] == ("pending", None)

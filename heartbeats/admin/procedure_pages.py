@@ -18,8 +18,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from heartbeats.admin.actions import changelist_url, log_jobs, log_table
-from heartbeats.alerts import incidents, procedures
-from heartbeats.domain import policy, queries
+from heartbeats.alerts import procedures
+from heartbeats.domain import policy, queries, silence
 from heartbeats.models import JobHeartbeat
 
 MAX_SILENCE_HOURS = 168  # a week: longer is better done by pausing jobs
@@ -159,7 +159,7 @@ def procedure_view(request: HttpRequest, *, modeladmin, procedure: Procedure) ->
         "action_url": reverse(procedure.url_name),
         "error": error,
         "default_hours": f"{policy.thresholds().suppression.total_seconds() / 3600:g}",
-        "silenced_until": incidents.silenced_until(now=now),
+        "silenced_until": silence.silenced_until(now=now),
     }
     return TemplateResponse(
         request,

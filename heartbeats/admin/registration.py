@@ -17,8 +17,8 @@ from heartbeats.admin import recent_pings as admin_pings
 from heartbeats.admin.configuration_page import configuration_view
 from heartbeats.admin.filters import AlertStateFilter, HealthFilter, LastAlertFilter, StateFilter
 from heartbeats.admin.forms import JobHeartbeatForm
-from heartbeats.alerts import incidents, procedures
-from heartbeats.domain import durations, policy, queries
+from heartbeats.alerts import procedures
+from heartbeats.domain import durations, policy, queries, silence
 from heartbeats.models import Alert, AlertDelivery, JobHeartbeat
 
 admin.site.site_header = "cronmonitor"
@@ -140,14 +140,14 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         now = timezone.now()
-        silenced_until = incidents.silenced_until(now=now)
+        silenced_until = silence.silenced_until(now=now)
         extra_context = {
             **(extra_context or {}),
             "can_change_jobs": self.has_change_permission(request),
             "can_silence_all": self.has_silence_all_alerts_permission(request),
             "can_bulk_recover": self.has_bulk_recover_jobs_permission(request),
             "silenced_until": silenced_until,
-            "silence_notice": incidents.silence_notice(silenced_until, now=now),
+            "silence_notice": silence.silence_notice(silenced_until, now=now),
         }
         return super().changelist_view(request, extra_context)
 

@@ -15,7 +15,7 @@ from heartbeats import job_count
 from heartbeats.alerts import incidents
 from heartbeats.alerts.check_run_result import CheckResult, JobOutcome
 from heartbeats.alerts.outage import _outage_alert, _outage_reason, _run_history
-from heartbeats.domain import durations, policy, queries, rules
+from heartbeats.domain import durations, policy, queries, rules, silence
 from heartbeats.models import (
     PROBLEM_KINDS,
     Alert,
@@ -107,7 +107,7 @@ def _decide(
     decision = _Decision(
         grace_until=history.grace_until,
         previous_check_at=previous_check_at,
-        silenced_until=incidents.silenced_until(now=now),
+        silenced_until=silence.silenced_until(now=now),
     )
     fresh: list[tuple[JobHeartbeat, rules.Problem, incidents.Assessment]] = []
     candidates = sorted(_candidates(now=now, job_names=job_names), key=lambda j: j.last_run_at)

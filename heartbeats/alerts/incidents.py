@@ -13,10 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.utils import timezone
 
-from heartbeats.domain import durations, policy, rules
-from heartbeats.models import AlertSilence, JobHeartbeat
+from heartbeats.domain import policy, rules
+from heartbeats.models import JobHeartbeat
 
 
 @dataclass(frozen=True)
@@ -94,20 +93,3 @@ def record(assessed: list[tuple[JobHeartbeat, Assessment]], *, now: datetime) ->
         if new_incident:
             changes["incident_opened_at"] = now
         JobHeartbeat.objects.filter(job_name__in=names).update(**changes)
-
-
-def silenced_until(*, now: datetime) -> datetime | None:
-    """When "Silence all alerts" ends, if it is in force at `now`."""
-    until = AlertSilence.objects.filter(pk=1).values_list("until", flat=True).first()
-    return until if until is not None and until > now else None
-
-
-def silence_notice(until: datetime | None, *, now: datetime) -> str:
-    """The banner of a silence in force ("Alerts silenced until 18:00 UTC (2026-03-02, in
-    6 h)"); empty when there is none."""
-    if until is None:
-        return ""
-    day = timezone.localtime(until).strftime("%Y-%m-%d")
-    return (
-        f"Alerts silenced until {durations.clock(until)} ({day}, {durations.ago(until, now=now)})"
-    )

@@ -15,8 +15,7 @@ from django.conf import settings
 from django.db.models import Count, DateTimeField, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 
-from heartbeats.alerts import incidents
-from heartbeats.domain import policy, queries, rules
+from heartbeats.domain import policy, queries, rules, silence
 from heartbeats.models import (
     PROBLEM_KINDS,
     Alert,
@@ -279,7 +278,7 @@ def summary(*, now: datetime, windows: list[str]) -> Summary:
         daily=daily_alerts(now=now),
         stale_jobs=stale_jobs(now=now),
         broken_channels=list(queries.broken_channels()),
-        silenced_until=incidents.silenced_until(now=now),
+        silenced_until=silence.silenced_until(now=now),
     )
 
 

@@ -22,8 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from heartbeats.alerts import incidents
-from heartbeats.domain import policy
+from heartbeats.domain import policy, silence
 from heartbeats.domain.rules import CheckerProblem
 from heartbeats.models import CheckRun, JobHeartbeat
 from heartbeats.reporting import prometheus, summary_figures
@@ -96,7 +95,7 @@ def summary_page(request: HttpRequest) -> HttpResponse:
         "schedule": settings.HEALTHCHECK_SCHEDULE,
         "checker_slack": policy.CHECKER_SLACK,
         "checker_floor": policy.CHECKER_FLOOR,
-        "silence_notice": incidents.silence_notice(figures.silenced_until, now=figures.now),
+        "silence_notice": silence.silence_notice(figures.silenced_until, now=figures.now),
     }
     return render(request, "heartbeats/summary.html", context)
 
@@ -142,7 +141,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     now = timezone.now()
     try:
         status = summary_figures.checker_status(now=now)
-        silenced_until = incidents.silenced_until(now=now)
+        silenced_until = silence.silenced_until(now=now)
     except DatabaseError as exc:
         body = {"status": "error", "reason": "database unavailable"}
         return database_unavailable(request, exc, JsonResponse(body))
