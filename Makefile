@@ -59,8 +59,8 @@ bench-smoke: $(VENV)/.dev
 	$(TEST_ENV) DATABASE_URL=sqlite:///db-test.sqlite3 $(PY) -m pytest -q tests/test_bench_smoke.py
 	$(TEST_ENV) DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q tests/test_bench_smoke.py
 
-# Mutation testing ([tool.mutmut] in pyproject.toml), on SQLite. One worker: every worker's
-# pytest session creates and drops the same SQLite test database file.
+# Mutation testing ([tool.mutmut] in pyproject.toml, docs/mutation.md), on SQLite. One worker:
+# every mutant's pytest session reuses the same SQLite test database file.
 MUTANTS ?=
 mutation: $(VENV)/.dev
 	rm -rf mutants
