@@ -160,10 +160,12 @@ def _text(template: str, context: dict) -> str:
 def format_job_alert(alert: JobAlert) -> Message:
     """One job's problem or recovery as plain text, HTML and Slack Block Kit."""
     headline = _headline(alert)
+    facts = _facts(alert)
+    url = job_url(alert.job_name)
     context = {
         "headline": headline,
-        "facts": _facts(alert),
-        "url": job_url(alert.job_name),
+        "facts": facts,
+        "url": url,
         "job_name": alert.job_name,
         "output_tail": alert.output_tail,
     }
@@ -171,9 +173,7 @@ def format_job_alert(alert: JobAlert) -> Message:
         subject=f"[cronmonitor] {headline}",
         text=_text("alerts/job_alert.txt", context),
         html=render_to_string("alerts/job_alert.html", context),
-        blocks=slack_blocks(
-            headline, facts=context["facts"], output=alert.output_tail, url=context["url"]
-        ),
+        blocks=slack_blocks(headline, facts=facts, output=alert.output_tail, url=url),
     )
 
 
@@ -182,7 +182,7 @@ def digest_headline(alerts: Sequence[JobAlert]) -> str:
     counts: dict[str, int] = {}
     for alert in alerts:
         counts[alert.kind] = counts.get(alert.kind, 0) + 1
-    parts = []
+    parts: list[str] = []
     for kind, words in [*DIGEST_WORDS.items(), *((k, k) for k in counts if k not in DIGEST_WORDS)]:
         if counts.get(kind):
             noun = "" if parts else (" job" if counts[kind] == 1 else " jobs")
