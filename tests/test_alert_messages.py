@@ -14,7 +14,14 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from heartbeats.alerts import check_run
-from heartbeats.alerts.messages import JobAlert, digest_headline, format_job_alert, job_url
+from heartbeats.alerts.messages import (
+    JobAlert,
+    digest_headline,
+    format_digest,
+    format_job_alert,
+    format_notice,
+    job_url,
+)
 from heartbeats.models import PingEvent
 from heartbeats.signals import recording
 from tests.conftest import SLACK_SECRET_PATH, T0, received
@@ -94,6 +101,22 @@ def test_email_still_escapes_html_once_and_keeps_plain_text_as_is(make_job, slac
     assert "&amp;lt;" not in email["html"]
     assert HOSTILE_OUTPUT in email["text"]
     assert email["subject"] == "[cronmonitor] inj<!channel> FAILED"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        lambda: format_digest([JobAlert(HOSTILE_NAME, "failed"), JobAlert("b", "down")]),
+        lambda: format_notice(HOSTILE_NAME, HOSTILE_OUTPUT),
+    ],
+    ids=["digest", "notice"],
+)
+def test_digest_and_notice_keep_text_literal_and_escape_html_once(message):
+    """As a job alert's email does (above): each message has its own two templates."""
+    sent = message()
+    assert HOSTILE_NAME in sent.text and "&lt;" not in sent.text
+    assert "inj&lt;!channel&gt;" in sent.html
+    assert "<!channel>" not in sent.html and "&amp;lt;" not in sent.html
 
 
 def test_digest_links_stay_links_with_escaped_labels(make_job, slack_ok, email_ok, settings):

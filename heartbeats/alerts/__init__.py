@@ -2,6 +2,6 @@
 
 Owns a check run (one checker pass: decision, outage detection, recoveries, its result),
 incidents and silences, the outbox and delivery (retries, digest, channel health), message
-content and the transports (Slack, email). May import `signals`, `reporting`, `domain` and the
-base.
+content (templates/alerts/, Slack blocks) and the transports (Slack, email). May import
+`signals`, `reporting`, `domain` and the base.
 """

@@ -132,7 +132,9 @@ def _attempt(
     error: transports.DeliveryError
     for attempt in range(retries + 1):
         try:
-            transports.send(channel, message, idempotency_key=key, timeout=_timeout(deadline))
+            transports.TRANSPORTS[channel].send(
+                message, idempotency_key=key, timeout=_timeout(deadline)
+            )
             return None
         except transports.DeliveryError as exc:
             error = exc

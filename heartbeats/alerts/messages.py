@@ -1,10 +1,11 @@
-"""Alert messages: one job's alert, a digest and a notice, as plain text, Slack blocks and email
-HTML, from the facts `content` gathers."""
+"""Alert messages: one job's alert, a digest and a notice, from the facts `content` gathers.
+
+Email HTML and plain text come from the templates in templates/alerts/ (HTML autoescaped, text
+under `{% autoescape off %}`); Slack's blocks from `slack_blocks`, which escapes for Slack.
+"""
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,13 +13,12 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.admin.utils import quote as admin_quote
+from django.template.loader import render_to_string
 
+from heartbeats.alerts.slack_blocks import blocks as slack_blocks
+from heartbeats.alerts.slack_blocks import slack_escape
 from heartbeats.domain import durations
 from heartbeats.signals.command_wrapper import signal_of
-
-SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-
-ZERO_WIDTH_SPACE = "\u200b"
 
 
 @dataclass(frozen=True)
@@ -72,43 +72,6 @@ class Message:
     def slack_text(self) -> str:
         """`text` for Slack: it holds no markup of ours, so all of it is shown literally."""
         return slack_escape(self.slack_source or self.text)
-
-
-def slack_escape(text: str) -> str:
-    """Text that Slack shows as it is: `&`, `<` and `>` escaped as its formatting docs ask,
-    so a job's name or output cannot mention `<!channel>` or pass off a link."""
-    return text.translate(SLACK_ESCAPES)
-
-
-def _slack_clip(escaped: str, limit: int) -> str:
-    """The first `limit` characters of escaped text, without half an entity at the end."""
-    if len(escaped) <= limit:
-        return escaped
-    clipped = escaped[:limit]
-    amp = clipped.rfind("&")
-    return clipped[:amp] if amp != -1 and ";" not in clipped[amp:] else clipped
-
-
-def _slack_header(title: str) -> str:
-    return _slack_clip(slack_escape(title), 150)
-
-
-def _slack_code_block(text: str, limit: int) -> str:
-    """The end of `text` as a Slack code block of at most about `limit` characters, escaped,
-    with a zero-width space between any two backticks so the text cannot close the block."""
-    start, size = len(text), 0
-    while start:
-        char = text[start - 1]
-        cost = 2 if char == "`" else len(slack_escape(char))
-        if size + cost > limit:
-            break
-        start, size = start - 1, size + cost
-    body = re.sub("`(?=`)", "`" + ZERO_WIDTH_SPACE, slack_escape(text[start:]))
-    if body.startswith("`"):
-        body = ZERO_WIDTH_SPACE + body
-    if body.endswith("`"):
-        body += ZERO_WIDTH_SPACE
-    return f"```{body}```"
 
 
 def job_url(job_name: str) -> str:
@@ -189,57 +152,29 @@ def _facts(alert: JobAlert) -> list[tuple[str, str]]:
     return facts
 
 
+def _text(template: str, context: dict) -> str:
+    """A plain-text template, without the newline that ends its file."""
+    return render_to_string(template, context).removesuffix("\n")
+
+
 def format_job_alert(alert: JobAlert) -> Message:
     """One job's problem or recovery as plain text, HTML and Slack Block Kit."""
     headline = _headline(alert)
     facts = _facts(alert)
     url = job_url(alert.job_name)
-    text_lines = [headline, *(f"{k}: {v}" for k, v in facts), f"Details: {url}"]
-    if alert.output_tail:
-        text_lines += ["", "Output (last lines):", alert.output_tail]
-    rows = "".join(
-        f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-        for k, v in facts
-    )
-    tail = f"<pre>{html.escape(alert.output_tail)}</pre>" if alert.output_tail else ""
-    body = (
-        f"<h2>{html.escape(headline)}</h2><table>{rows}</table>{tail}"
-        f"<p><a href='{html.escape(url)}'>Open {html.escape(alert.job_name)}</a></p>"
-    )
-    blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _slack_header(headline)}},
-        {
-            "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": f"*{k}*\n{_slack_clip(slack_escape(v), 1900)}"}
-                for k, v in facts[:10]
-            ],
-        },
-    ]
-    if alert.output_tail:
-        snippet = _slack_code_block(alert.output_tail, 2800)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": snippet}})
-    blocks.append(
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"<{url}|Open in cronmonitor>"}}
-    )
+    context = {
+        "headline": headline,
+        "facts": facts,
+        "url": url,
+        "job_name": alert.job_name,
+        "output_tail": alert.output_tail,
+    }
     return Message(
-        subject=f"[cronmonitor] {headline}", text="\n".join(text_lines), html=body, blocks=blocks
+        subject=f"[cronmonitor] {headline}",
+        text=_text("alerts/job_alert.txt", context),
+        html=render_to_string("alerts/job_alert.html", context),
+        blocks=slack_blocks(headline, facts=facts, output=alert.output_tail, url=url),
     )
-
-
-def _slack_job_links(alerts: Sequence[JobAlert], *, limit: int = 2900, most: int = 40) -> str:
-    """One admin link per job, labelled with its escaped headline, as many as fit whole."""
-    lines: list[str] = []
-    size = 0
-    for alert in alerts[:most]:
-        line = f"• <{job_url(alert.job_name)}|{slack_escape(_headline(alert))}>"
-        if size + len(line) + 1 > limit - 40:  # room for the "…and N more" line
-            break
-        lines.append(line)
-        size += len(line) + 1
-    if len(lines) < len(alerts):
-        lines.append(f"…and {len(alerts) - len(lines)} more")
-    return "\n".join(lines)
 
 
 def digest_headline(alerts: Sequence[JobAlert]) -> str:
@@ -247,7 +182,7 @@ def digest_headline(alerts: Sequence[JobAlert]) -> str:
     counts: dict[str, int] = {}
     for alert in alerts:
         counts[alert.kind] = counts.get(alert.kind, 0) + 1
-    parts = []
+    parts: list[str] = []
     for kind, words in [*DIGEST_WORDS.items(), *((k, k) for k in counts if k not in DIGEST_WORDS)]:
         if counts.get(kind):
             noun = "" if parts else (" job" if counts[kind] == 1 else " jobs")
@@ -258,35 +193,22 @@ def digest_headline(alerts: Sequence[JobAlert]) -> str:
 def format_digest(alerts: Sequence[JobAlert]) -> Message:
     """Many jobs in one message, so a storm is one notification per channel."""
     headline = digest_headline(alerts)
-    lines = [f"- {_headline(a)} ({job_url(a.job_name)})" for a in alerts]
-    items = "".join(
-        f"<li><a href='{html.escape(job_url(a.job_name))}'>{html.escape(_headline(a))}</a></li>"
-        for a in alerts
-    )
-    blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": headline}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _slack_job_links(alerts)}},
-    ]
+    links = [(job_url(a.job_name), _headline(a)) for a in alerts]
+    context = {"headline": headline, "links": links}
     return Message(
         subject=f"[cronmonitor] {headline}",
-        text="\n".join([headline, *lines]),
-        html=f"<h2>{html.escape(headline)}</h2><ul>{items}</ul>",
-        blocks=blocks,
+        text=_text("alerts/digest.txt", context),
+        html=render_to_string("alerts/digest.html", context),
+        blocks=slack_blocks(headline, links=links),
     )
 
 
 def format_notice(title: str, body: str) -> Message:
     """A message about the monitor itself (test alert, suspected monitoring outage)."""
-    blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": _slack_header(title)}},
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": _slack_clip(slack_escape(body), 2900)},
-        },
-    ]
+    context = {"title": title, "body": body}
     return Message(
         subject=f"[cronmonitor] {title}",
-        text=f"{title}\n\n{body}",
-        html=f"<h2>{html.escape(title)}</h2><p>{html.escape(body)}</p>",
-        blocks=blocks,
+        text=_text("alerts/notice.txt", context),
+        html=render_to_string("alerts/notice.html", context),
+        blocks=slack_blocks(title, body=body),
     )

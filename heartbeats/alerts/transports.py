@@ -1,4 +1,5 @@
-"""Slack and email (Resend) transports: one HTTP function, one error type, the test alert.
+"""Transports: one class per channel kind (Slack, email through Resend), each sending through
+the one HTTP function and classifying the answer the same way; one error type; the test alert.
 
 Secrets never leave this module in a message: `requests` puts the URL (and so the Slack
 webhook token) into its exception texts, so every error is rebuilt from scratch and redacted.
@@ -7,6 +8,7 @@ webhook token) into its exception texts, so every error is rebuilt from scratch 
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -16,6 +18,7 @@ from django.conf import settings
 
 from heartbeats.alerts.messages import Message, _when, format_notice
 from heartbeats.domain.policy import configured_channels
+from heartbeats.models import Channel
 from heartbeats.redaction import redact
 
 if TYPE_CHECKING:
@@ -75,12 +78,12 @@ def post_json(
     timeout: Timeouts | None = None,
 ) -> requests.Response:
     """The one HTTP function: POST JSON with timeouts (connect, read; the settings' unless
-    given), raise DeliveryError on any failure."""
+    given); a request that gets no answer raises DeliveryError, any answer is returned."""
     import requests  # here, not at the top: ~60 ms that every command start-up would pay
 
     timeout = timeout or (settings.ALERT_CONNECT_TIMEOUT, settings.ALERT_READ_TIMEOUT)
     try:
-        response = requests.post(url, json=payload, headers=headers or {}, timeout=timeout)
+        return requests.post(url, json=payload, headers=headers or {}, timeout=timeout)
     except requests.Timeout:
         raise DeliveryError("timed out", service=service) from None
     except requests.ConnectionError:
@@ -88,19 +91,6 @@ def post_json(
     except requests.RequestException as exc:
         reason = f"request failed ({type(exc).__name__})"
         raise DeliveryError(reason, service=service) from None
-    if response.status_code >= 400:
-        raise _http_error(service, response)
-    return response
-
-
-def _http_error(service: str, response: requests.Response) -> DeliveryError:
-    """Classify an HTTP error by its status, keeping the service's own words about it."""
-    code = response.status_code
-    reason = _service_reason(response)
-    message = f"HTTP {code}" + (f" ({reason})" if reason else "")
-    if code in TEMPORARY_STATUS or code >= 500:
-        return DeliveryError(message, service=service, retry_after=_retry_after(response))
-    return DeliveryError(message, service=service, permanent=True)
 
 
 def _service_reason(response: requests.Response) -> str:
@@ -116,44 +106,72 @@ def _service_reason(response: requests.Response) -> str:
     return text.splitlines()[0][:200] if text else ""
 
 
-def send_slack(message: Message, *, timeout: Timeouts | None = None) -> None:
-    post_json(
-        settings.SLACK_WEBHOOK_URL,
-        {"text": message.slack_text, "blocks": message.blocks},
-        service="slack",
-        timeout=timeout,
-    )
+class Transport(ABC):
+    """A channel kind: `send` posts a message and raises what `classify` makes of the answer."""
+
+    name: str
+
+    @abstractmethod
+    def send(
+        self, message: Message, *, idempotency_key: str, timeout: Timeouts | None = None
+    ) -> None:
+        """Deliver `message`; raises DeliveryError only."""
+
+    def classify(self, response: requests.Response) -> DeliveryError | None:
+        """None: sent. Otherwise the error in the service's own words, temporary (retried)
+        or permanent (ours to fix: the key, the sender, the webhook or the payload)."""
+        code = response.status_code
+        if code < 400:
+            return None
+        reason = _service_reason(response)
+        text = f"HTTP {code}" + (f" ({reason})" if reason else "")
+        if code in TEMPORARY_STATUS or code >= 500:
+            return DeliveryError(text, service=self.name, retry_after=_retry_after(response))
+        return DeliveryError(text, service=self.name, permanent=True)
+
+    def _post(
+        self, url: str, payload: dict, *, headers: dict | None = None, timeout: Timeouts | None
+    ) -> None:
+        response = post_json(url, payload, service=self.name, headers=headers, timeout=timeout)
+        error = self.classify(response)
+        if error is not None:
+            raise error
 
 
-def send_email(message: Message, *, idempotency_key: str, timeout: Timeouts | None = None) -> None:
-    post_json(
-        f"{settings.RESEND_API_URL}/emails",
-        {
+class Slack(Transport):
+    name = Channel.SLACK.value
+
+    def send(
+        self, message: Message, *, idempotency_key: str, timeout: Timeouts | None = None
+    ) -> None:
+        """Slack has no idempotency key: a retry after a lost answer may post twice."""
+        payload = {"text": message.slack_text, "blocks": message.blocks}
+        self._post(settings.SLACK_WEBHOOK_URL, payload, timeout=timeout)
+
+
+class Email(Transport):
+    name = Channel.EMAIL.value
+
+    def send(
+        self, message: Message, *, idempotency_key: str, timeout: Timeouts | None = None
+    ) -> None:
+        """Through Resend, which sends a message once per `idempotency_key`."""
+        payload = {
             "from": settings.RESEND_FROM,
             "to": list(settings.ALERT_EMAIL_TO),
             "subject": message.subject,
             "text": message.text,
             "html": message.html,
-        },
-        service="email",
-        headers={
+        }
+        headers = {
             "Authorization": f"Bearer {settings.RESEND_API_KEY}",
             "Idempotency-Key": idempotency_key,
-        },
-        timeout=timeout,
-    )
+        }
+        self._post(f"{settings.RESEND_API_URL}/emails", payload, headers=headers, timeout=timeout)
 
 
-def send(
-    channel: str, message: Message, *, idempotency_key: str, timeout: Timeouts | None = None
-) -> None:
-    """Deliver `message` on `channel`; raises DeliveryError only."""
-    if channel == "slack":
-        send_slack(message, timeout=timeout)
-    elif channel == "email":
-        send_email(message, idempotency_key=idempotency_key, timeout=timeout)
-    else:
-        raise DeliveryError("unknown channel", service=channel, permanent=True)
+# By channel name: the outbox and the test alert find a channel's transport here.
+TRANSPORTS: dict[str, Transport] = {t.name: t for t in (Slack(), Email())}
 
 
 @dataclass(frozen=True)
@@ -173,7 +191,8 @@ def send_test_alert(*, now: datetime) -> list[ChannelOutcome]:
     outcomes = []
     for channel in configured_channels():
         try:
-            send(channel, message, idempotency_key=f"cronmonitor-test-{now.isoformat()}-{channel}")
+            key = f"cronmonitor-test-{now.isoformat()}-{channel}"
+            TRANSPORTS[channel].send(message, idempotency_key=key)
         except DeliveryError as exc:
             logger.warning("Test alert on %s failed: %s", channel, exc.reason)
             outcomes.append(ChannelOutcome(channel, False, exc.reason))
