@@ -247,7 +247,7 @@ def digest_headline(alerts: Sequence[JobAlert]) -> str:
     counts: dict[str, int] = {}
     for alert in alerts:
         counts[alert.kind] = counts.get(alert.kind, 0) + 1
-    parts = []
+    parts: list[str] = []
     for kind, words in [*DIGEST_WORDS.items(), *((k, k) for k in counts if k not in DIGEST_WORDS)]:
         if counts.get(kind):
             noun = "" if parts else (" job" if counts[kind] == 1 else " jobs")
