@@ -6,6 +6,9 @@ PYTHON ?= python3
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cronmonitor
 # Tests never read a developer's .env: they configure what they need.
 TEST_ENV := CRONMONITOR_ENV_FILE=/dev/null
+# mypy ([tool.mypy] in pyproject.toml) loads the settings for django-stubs: DEBUG lets them
+# load without a SECRET_KEY.
+MYPY := $(TEST_ENV) DEBUG=true $(VENV)/bin/mypy
 
 .PHONY: run test lint venv lock bench-smoke mutation
 
@@ -46,6 +49,7 @@ test: $(VENV)/.dev
 	scripts/ensure-system-deps.sh
 	scripts/ensure-postgres.sh "$(TEST_DATABASE_URL)"
 	$(VENV)/bin/ruff check .
+	$(MYPY)
 	@echo "Browser tests save screenshots to $(CURDIR)/artifacts/screenshots/"
 	$(TEST_ENV) DATABASE_URL=sqlite:///db-test.sqlite3 $(PY) -m pytest -q
 	$(TEST_ENV) DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q
@@ -70,3 +74,4 @@ mutation: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MYPY)

@@ -32,6 +32,7 @@ FRESH_AGE = timedelta(hours=1)
 def app_root() -> Path:
     """The checkout whose app is benchmarked: where `cronmonitor` is imported from."""
     spec = importlib.util.find_spec("cronmonitor")
+    assert spec is not None and spec.origin is not None, "cronmonitor is not importable"
     return Path(spec.origin).resolve().parent.parent
 
 
@@ -206,7 +207,13 @@ def counting() -> Iterator[QueryCounter]:
         yield counter
 
 
+class SinkServer(http.server.ThreadingHTTPServer):
+    received = 0
+
+
 class _SinkHandler(http.server.BaseHTTPRequestHandler):
+    server: SinkServer
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         body = b'{"id": "bench"}'
@@ -222,10 +229,9 @@ class _SinkHandler(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def http_sink() -> Iterator[http.server.ThreadingHTTPServer]:
+def http_sink() -> Iterator[SinkServer]:
     """A local HTTP server that accepts every alert (Slack and Resend alike) and counts them."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SinkHandler)
-    server.received = 0
+    server = SinkServer(("127.0.0.1", 0), _SinkHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

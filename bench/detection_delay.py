@@ -36,8 +36,14 @@ TICK_SECONDS = 5
 APP_PARTS = ("manage.py", "cronmonitor", "heartbeats", "templates")
 
 
+class _ReceiverServer(http.server.ThreadingHTTPServer):
+    arrivals: dict[str, datetime]
+
+
 class _Receiver(http.server.BaseHTTPRequestHandler):
     """Slack's side: answers ok and notes when each job's name first arrives."""
+
+    server: _ReceiverServer
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
@@ -54,8 +60,8 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def slack_receiver() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+def slack_receiver() -> Iterator[_ReceiverServer]:
+    server = _ReceiverServer(("127.0.0.1", 0), _Receiver)
     server.arrivals = {}
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -165,7 +171,10 @@ def measure(args, receiver) -> dict:
     period, grace = timedelta(minutes=args.period), timedelta(minutes=args.grace)
     names = create_jobs(args.jobs, period=period, grace=grace)
     beat_until_each_stops(names, stagger=args.stagger)
-    deadlines = dict(JobHeartbeat.objects.filter(job_name__in=names).values_list("pk", "due_at"))
+    deadlines: dict[str, datetime] = {}
+    for name, due_at in JobHeartbeat.objects.filter(job_name__in=names).values_list("pk", "due_at"):
+        assert due_at is not None, f"{name} beat but has no deadline"
+        deadlines[name] = due_at
     wait_for_alerts(receiver, deadlines, patience=timedelta(seconds=TARGET_SECONDS + 120))
     delays = {
         name: (receiver.arrivals[name] - deadlines[name]).total_seconds()

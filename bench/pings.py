@@ -145,6 +145,8 @@ def run_pgbench(url: str, *, jobs: int, seconds: int, clients: int = 2) -> dict:
     tps = re.search(r"tps = ([\d.]+)", done.stdout)
     latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
     failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
+    if tps is None or latency is None:
+        raise RuntimeError(f"pgbench printed no tps or latency: {done.stdout.strip()[-500:]}")
     return {
         "clients": clients,
         "tps": float(tps.group(1)),

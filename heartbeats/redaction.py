@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.safestring import SafeString, mark_safe
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 SECRET_SETTINGS = ("SLACK_WEBHOOK_URL", "RESEND_API_KEY", "SECRET_KEY", "PING_KEYS")
@@ -81,13 +82,14 @@ def first_line(exc: BaseException) -> str:
 
 class SecretSafeExceptionReporter(ExceptionReporter):
     """The DEBUG error page, without secrets even where the filter cannot reach (a ping key
-    in the request path, a webhook URL in a local variable's repr)."""
+    in the request path, a webhook URL in a local variable's repr). Still safe strings, as
+    Django's are: "[redacted]" in place of a secret adds no markup."""
 
-    def get_traceback_html(self) -> str:
-        return redact_secrets(super().get_traceback_html())
+    def get_traceback_html(self) -> SafeString:
+        return mark_safe(redact_secrets(super().get_traceback_html()))
 
-    def get_traceback_text(self) -> str:
-        return redact_secrets(super().get_traceback_text())
+    def get_traceback_text(self) -> SafeString:
+        return mark_safe(redact_secrets(super().get_traceback_text()))
 
 
 class RedactSecretsFilter(logging.Filter):

@@ -35,14 +35,19 @@ FORCE_ALERT_LIMIT = 500
 SEND_BUDGET_SECONDS = 5.0
 
 
+def _user_id(request: HttpRequest) -> int:
+    assert request.user.is_authenticated, "the admin site lets only signed-in staff in"
+    return request.user.pk
+
+
 def log_jobs(request: HttpRequest, jobs: QuerySet[JobHeartbeat], message: str) -> None:
-    LogEntry.objects.log_actions(request.user.pk, jobs, CHANGE, message)
+    LogEntry.objects.log_actions(_user_id(request), jobs, CHANGE, message)
 
 
 def log_table(request: HttpRequest, what: str, message: str) -> None:
     """One history entry for a procedure that concerns the whole table, not chosen jobs."""
     LogEntry.objects.create(
-        user_id=request.user.pk,
+        user_id=_user_id(request),
         content_type=ContentType.objects.get_for_model(JobHeartbeat),
         object_repr=what,
         action_flag=CHANGE,

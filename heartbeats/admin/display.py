@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.urls import reverse
@@ -16,6 +17,16 @@ from heartbeats.alerts import incidents
 from heartbeats.domain import durations, policy, queries, rules, schedules
 from heartbeats.domain.rules import AlertState, AntiSpam, JobState
 from heartbeats.models import JobHeartbeat
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _States(TypedDict):
+        job_state: str
+        alert_state: str
+
+    # A job as the admin's queryset reads it (`queries.with_job_state`, `with_alert_state`).
+    ListedJob = WithAnnotations[JobHeartbeat, _States]
 
 UPCOMING_RUNS = 5
 UTC_NAMES = {"UTC", "Etc/UTC"}
@@ -43,7 +54,7 @@ def badge(text: str, colour: str | None) -> SafeString:
     )
 
 
-def deferred_until(job: JobHeartbeat, *, now: datetime) -> datetime | None:
+def deferred_until(job: ListedJob, *, now: datetime) -> datetime | None:
     """Until when the checker holds back this job's down alert for a suspected outage: a down
     job (not hung) that would be alerted now, while a check run's outage grace lasts."""
     grace_until = getattr(job, "outage_grace_until", None)
@@ -62,13 +73,14 @@ def breakable_name(name: str) -> SafeString:
     return mark_safe("<wbr>".join(conditional_escape(part) for part in parts))  # each escaped
 
 
-def state_notes(job: JobHeartbeat, *, now: datetime) -> list[str]:
+def state_notes(job: ListedJob, *, now: datetime) -> list[str]:
     """The lines under a job's state badge: how overdue it is, and why an alert waits and until
     when (an outage grace; a silence or maintenance window adds its own line here)."""
     notes = []
     facts = queries.job_facts(job)
     overdue = rules.overdue(facts, now=now, stale_after=policy.thresholds().stale_after)
     if job.job_state == JobState.DOWN and rules.is_hung(facts, now=now):
+        assert job.last_start_at is not None and job.run_deadline is not None, "hung: it started"
         running = durations.duration(now - job.last_start_at)
         notes.append(f"running {running}, due to finish by {durations.clock(job.run_deadline)}")
     elif overdue is not None and job.job_state == JobState.DOWN:
@@ -78,7 +90,7 @@ def state_notes(job: JobHeartbeat, *, now: datetime) -> list[str]:
     return notes
 
 
-def state_cell(job: JobHeartbeat, *, now: datetime) -> SafeString:
+def state_cell(job: ListedJob, *, now: datetime) -> SafeString:
     """One badge for the job's state (annotated by `queries.with_job_state`), notes below."""
     state = JobState(job.job_state)
     notes = format_html_join(
@@ -87,7 +99,7 @@ def state_cell(job: JobHeartbeat, *, now: datetime) -> SafeString:
     return format_html("{}{}", badge(state.value, STATE_COLOURS.get(state)), notes)
 
 
-def alert_state_badge(job: JobHeartbeat, *, now: datetime) -> SafeString:
+def alert_state_badge(job: ListedJob, *, now: datetime) -> SafeString:
     if deferred_until(job, now=now) is not None:
         return badge("Deferred (outage grace)", None)
     if job.alert_state == AlertState.HEALTHY:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import timedelta
+from typing import TypeVar
 
 from django.contrib import admin
 from django.utils import timezone
@@ -12,6 +14,13 @@ from heartbeats.domain import durations, policy, queries
 from heartbeats.domain.rules import AlertState, JobState
 
 ALERT_HISTORY_WINDOW = timedelta(hours=48)
+
+Choice = TypeVar("Choice", bound=enum.StrEnum)
+
+
+def _chosen(value: str | None, choices: type[Choice]) -> Choice | None:
+    """The member a filter's value names; None when nothing (or no member) is chosen."""
+    return next((choice for choice in choices if choice.value == value), None)
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -24,10 +33,11 @@ class StateFilter(admin.SimpleListFilter):
         return [(state.value, state.value.capitalize()) for state in JobState]
 
     def queryset(self, request, queryset):
-        if self.value() not in {state.value for state in JobState}:
+        state = _chosen(self.value(), JobState)
+        if state is None:
             return queryset
         state_q = queries.job_state_q(
-            JobState(self.value()), now=timezone.now(), stale_after=policy.thresholds().stale_after
+            state, now=timezone.now(), stale_after=policy.thresholds().stale_after
         )
         return queryset.filter(state_q)
 
@@ -63,11 +73,10 @@ class AlertStateFilter(admin.SimpleListFilter):
         return [(state.value, state.describe(suppression)) for state in AlertState]
 
     def queryset(self, request, queryset):
-        if self.value() not in {state.value for state in AlertState}:
+        state = _chosen(self.value(), AlertState)
+        if state is None:
             return queryset
-        state_q = queries.alert_state_q(
-            AlertState(self.value()), now=timezone.now(), thresholds=policy.thresholds()
-        )
+        state_q = queries.alert_state_q(state, now=timezone.now(), thresholds=policy.thresholds())
         return queryset.filter(state_q)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -66,8 +67,9 @@ class JobHeartbeatForm(forms.ModelForm):
             raise ValidationError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from None
         return value
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         try:
             schedules.validate(
                 period=cleaned.get("period"),

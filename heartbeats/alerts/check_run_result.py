@@ -11,7 +11,7 @@ from heartbeats.domain import durations, rules
 
 @dataclass(frozen=True)
 class JobOutcome:
-    job_name: str
+    job_name: str | None  # None: an alert's job deleted since it was decided
     # sent, suppressed, failed, pending, would_send, no_channel, deferred, silenced
     action: str
     detail: str = ""

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
@@ -24,6 +25,14 @@ from heartbeats.domain import policy, queries, rules, schedules
 from heartbeats.models import Alert, EventKind, JobHeartbeat, PingEvent
 from heartbeats.redaction import job_output, secret_values
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _Tail(TypedDict):
+        tail: str
+
+    TailedEvent = WithAnnotations[PingEvent, _Tail]  # a ping with the tail of its output
+
 OUTPUT_TAIL_CHARS = 1000
 # The ping a message reports on: the failed run, the hung run's start, else the last finish.
 EVENT_KINDS = {
@@ -31,6 +40,8 @@ EVENT_KINDS = {
     "hung": [EventKind.START],
 }
 FINISHES = [EventKind.SUCCESS, EventKind.FAIL]
+# Keyed by an alert's job name, None once the job is deleted (no event then).
+EventKey = tuple[str | None, tuple[str, ...]]
 
 
 def _moment(details: dict, key: str) -> datetime | None:
@@ -41,7 +52,7 @@ def _kinds(alert: Alert) -> tuple[str, ...]:
     return tuple(EVENT_KINDS.get(alert.kind, FINISHES))
 
 
-def _events(alerts: Sequence[Alert]) -> dict[tuple[str, tuple[str, ...]], PingEvent]:
+def _events(alerts: Sequence[Alert]) -> dict[EventKey, TailedEvent]:
     """The reported ping of each job, by the kinds looked for; output cut to its tail in SQL,
     longer by the longest secret so one the tail's start cuts in half is whole to redact."""
     tail_chars = OUTPUT_TAIL_CHARS + max(map(len, secret_values()), default=0)
@@ -49,7 +60,7 @@ def _events(alerts: Sequence[Alert]) -> dict[tuple[str, tuple[str, ...]], PingEv
     for alert in alerts:
         if alert.job_id:
             names_by_kinds[_kinds(alert)].add(alert.job_id)
-    found = {}
+    found: dict[EventKey, TailedEvent] = {}
     for kinds, names in names_by_kinds.items():
         newest = PingEvent.objects.filter(job=OuterRef("pk"), kind__in=kinds).order_by(
             "-created_at", "-id"
@@ -80,7 +91,9 @@ def job_alerts(alerts: Sequence[Alert], *, now: datetime | None) -> list[message
     """The facts of each alert's message as they stand at `now` (None: as each alert was
     decided), in two or three queries."""
     names = {a.job_id for a in alerts if a.job_id}
-    jobs = {job.job_name: job for job in JobHeartbeat.objects.filter(job_name__in=names)}
+    jobs: dict[str | None, JobHeartbeat] = {
+        job.job_name: job for job in JobHeartbeat.objects.filter(job_name__in=names)
+    }
     events = _events(alerts)
     return [
         _job_alert(
@@ -91,7 +104,7 @@ def job_alerts(alerts: Sequence[Alert], *, now: datetime | None) -> list[message
 
 
 def _job_alert(
-    alert: Alert, job: JobHeartbeat | None, event: PingEvent | None, *, now: datetime | None
+    alert: Alert, job: JobHeartbeat | None, event: TailedEvent | None, *, now: datetime | None
 ) -> messages.JobAlert:
     now = now or alert.created_at
     d = alert.details

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from heartbeats import job_count
 from heartbeats.alerts import incidents
@@ -26,13 +27,23 @@ from heartbeats.models import (
     JobHeartbeat,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _AlertHistory(TypedDict):
+        has_open_alert: bool
+        down_last_run: str | None
+        last_sent_alert_at: datetime | None
+
+    Candidate = WithAnnotations[JobHeartbeat, _AlertHistory]  # as `_candidates` reads it
+
 logger = logging.getLogger(__name__)
 
 
 DECIDE_LOCK_KEY = 7_202_611  # any constant shared by all checkers of one database
 
 
-def _candidates(*, now: datetime, job_names: list[str] | None):
+def _candidates(*, now: datetime, job_names: list[str] | None) -> QuerySet[Candidate]:
     thresholds = policy.thresholds()
     open_alert = Alert.objects.filter(job=OuterRef("pk"), done=False, kind__in=PROBLEM_KINDS)
     last_problem = Alert.objects.filter(job=OuterRef("pk"), kind__in=PROBLEM_KINDS).order_by(
@@ -59,7 +70,7 @@ def _candidates(*, now: datetime, job_names: list[str] | None):
     return qs
 
 
-def _details(job: JobHeartbeat, problem: rules.Problem, assessment: incidents.Assessment) -> dict:
+def _details(job: Candidate, problem: rules.Problem, assessment: incidents.Assessment) -> dict:
     """What only the decision knows; the message's other facts are read when it is sent."""
     return {
         "problem": problem.value,
@@ -86,7 +97,7 @@ class _Decision:
     outage_alert: Alert | None = None
     grace_until: datetime | None = None
     previous_check_at: datetime | None = None
-    recovered: list[JobHeartbeat] = field(default_factory=list)
+    recovered: list[Candidate] = field(default_factory=list)
     assessed: list[tuple[JobHeartbeat, incidents.Assessment]] = field(default_factory=list)
     silenced_until: datetime | None = None
 
@@ -109,7 +120,7 @@ def _decide(
         previous_check_at=previous_check_at,
         silenced_until=silence.silenced_until(now=now),
     )
-    fresh: list[tuple[JobHeartbeat, rules.Problem, incidents.Assessment]] = []
+    fresh: list[tuple[Candidate, rules.Problem, incidents.Assessment]] = []
     candidates = sorted(_candidates(now=now, job_names=job_names), key=lambda j: j.last_run_at)
     for job in candidates:
         facts = queries.job_facts(job)
@@ -128,6 +139,7 @@ def _decide(
                 JobOutcome(job.job_name, "pending", "an earlier alert is still being delivered")
             )
         elif assessment.suppressed:
+            assert job.last_alert_at is not None, "anti-spam holds back only a job alerted before"
             detail = (
                 f"{assessment.anti_spam.replace('_', ' ')}, "
                 f"last alert {durations.ago(job.last_alert_at, now=now)}"
@@ -211,7 +223,7 @@ def _quiet_pass(
     return probe.total_jobs, history.previous, probe.any_waiting
 
 
-def _recoveries(jobs: list[JobHeartbeat], *, now: datetime, trigger: str) -> list[Alert]:
+def _recoveries(jobs: list[Candidate], *, now: datetime, trigger: str) -> list[Alert]:
     """Jobs alerted earlier that are fine again: "back up" notices, and the flag cleared."""
     alerts = []
     for job in jobs:

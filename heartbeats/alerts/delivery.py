@@ -162,7 +162,7 @@ class _Pass:
         self.pacer = Pacer(sleep, settings.ALERT_THROTTLE)
         self.configured = set(configured_channels())
         self.channel_broken: dict[str, bool] = {}  # as last written by this pass
-        self.alerts: dict[uuid.UUID, Alert] = {}  # each alert touched, as last seen
+        self.alerts: dict[uuid.UUID, outbox.SettledAlert] = {}  # each alert recorded, as last seen
         self.errored: set[uuid.UUID] = set()
         self.failures: set[str] = set()
         self.left: list[AlertDelivery] = []
@@ -231,15 +231,19 @@ class _Pass:
     def report(self) -> DeliveryReport:
         report = DeliveryReport(left_for_next_pass=len(self.left))
         report.errors.extend(sorted(self.failures))
-        for delivery in self.left:
-            self.alerts.setdefault(delivery.alert_id, delivery.alert)
         for alert in self.alerts.values():
             if alert.id in self.errored:
                 report.failed.append(alert)
-            elif getattr(alert, "is_pending", True):
+            elif alert.is_pending:
                 report.pending.append(alert)
             elif alert.last_sent_at is not None:
                 report.sent.append(alert)
+        untried: dict[uuid.UUID, Alert] = {}  # of deliveries the deadline left: still pending
+        for delivery in self.left:
+            if delivery.alert_id not in self.alerts:
+                untried.setdefault(delivery.alert_id, delivery.alert)
+        for left in untried.values():
+            (report.failed if left.id in self.errored else report.pending).append(left)
         return report
 
 

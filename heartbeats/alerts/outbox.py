@@ -16,6 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -32,6 +33,15 @@ from heartbeats.models import (
     DeliveryState,
     JobHeartbeat,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _Settling(TypedDict):
+        is_pending: bool
+        last_sent_at: datetime | None
+
+    SettledAlert = WithAnnotations[Alert, _Settling]  # as `close_settled` returns it
 
 # Deliveries leased at once. Large, so that a storm on one channel becomes one digest; tests
 # shrink it to make several checkers share the work.
@@ -125,7 +135,7 @@ def record_message(
     now: datetime,
     lease_until: datetime,
     channel_broken: bool | None,
-) -> list[Alert]:
+) -> list[SettledAlert]:
     """One message's result, the channel's state when it changed (`channel_broken` None: not
     to be written) and the closing of the alerts it settles, in one transaction; returns the
     alerts of the message with their state (see `close_settled`)."""
@@ -191,7 +201,7 @@ def _record_channel(
         )
 
 
-def close_settled(*, alert_ids: set[uuid.UUID] | None = None) -> list[Alert]:
+def close_settled(*, alert_ids: set[uuid.UUID] | None = None) -> list[SettledAlert]:
     """Close the open alerts (all of them, or those of `alert_ids`) that no delivery is pending
     on; a problem alert that reached a channel marks its job alerted, as of its last sending.
 
@@ -214,7 +224,7 @@ def close_settled(*, alert_ids: set[uuid.UUID] | None = None) -> list[Alert]:
         Alert.objects.filter(id__in=[a.id for a in settled]).update(done=True)
     marks: dict[datetime, list[str]] = defaultdict(list)
     for alert in settled:
-        if alert.last_sent_at is not None and alert.kind in PROBLEM_KINDS:
+        if alert.last_sent_at is not None and alert.kind in PROBLEM_KINDS and alert.job_id:
             marks[alert.last_sent_at].append(alert.job_id)
     for sent_at, names in marks.items():
         JobHeartbeat.objects.filter(job_name__in=names).update(last_alert_at=sent_at, alerted=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import connection
 from django.db.models import Count, F, Func, Q, QuerySet, Sum, Value
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 
 from heartbeats.models import (
@@ -72,7 +73,7 @@ def _add(amounts: dict[Key, int]) -> None:
         PrunedTotal.objects.filter(metric=metric, label=label).update(value=F("value") + n)
 
 
-def _scalar(qs: QuerySet, expression: Func) -> tuple[str, list]:
+def _scalar(qs: QuerySet, expression: Combinable) -> tuple[str, list]:
     sql, params = qs.order_by().values(n=expression).query.sql_with_params()
     return f"({sql})", list(params)
 

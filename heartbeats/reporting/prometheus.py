@@ -10,7 +10,7 @@ scrapes, so any number of web processes agree.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -94,7 +94,7 @@ def _counters(totals: dict[counters.Key, int]) -> list[Metric]:
     return [sent, failed, suppressed]
 
 
-def _checker(status: summary_figures.CheckerStatus, *, now: datetime) -> list[Metric]:
+def _checker(status: summary_figures.CheckerStatus, *, now: datetime) -> Sequence[Metric]:
     families = [
         GaugeMetricFamily(
             "cronmonitor_checker_ok",

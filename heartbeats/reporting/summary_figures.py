@@ -240,7 +240,7 @@ def daily_alerts(*, now: datetime, days: int = DAILY_DAYS) -> list[DayCount]:
 
 
 def stale_jobs(*, now: datetime, limit: int = STALE_LIST_LIMIT) -> list[StaleJob]:
-    """The stale jobs, most overdue first: ordered by the deadline `rules.overdue` measures from."""
+    """The stale jobs, most overdue first: ordered by their `rules.down_deadline`."""
     stale_after = policy.thresholds().stale_after
     watch_start = Greatest("last_run_at", Coalesce("watched_since", "last_run_at"))
     deadline = Coalesce("due_at", watch_start + stale_after, output_field=DateTimeField())
@@ -254,11 +254,7 @@ def stale_jobs(*, now: datetime, limit: int = STALE_LIST_LIMIT) -> list[StaleJob
             job_name=job.job_name,
             last_run_at=job.last_run_at if job.n_runs else None,
             due_at=job.due_at,
-            overdue=rules.overdue(
-                queries.job_facts(job),
-                now=now,
-                stale_after=stale_after,
-            ),
+            overdue=now - rules.down_deadline(queries.job_facts(job), stale_after=stale_after),
             last_alert_at=job.last_alert_at,
             status=job.status,
             paused=job.paused,

@@ -37,6 +37,7 @@ def run(command: list[str], *, stdout: Sink, stderr: Sink, tail_bytes: int) -> C
         stderr(f"{message}\n".encode())
         return CommandRun(NOT_FOUND_STATUS if not_found else NOT_EXECUTABLE_STATUS, message)
     tail = bytearray()
+    assert process.stdout is not None and process.stderr is not None  # both are pipes
     with process, selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ, stdout)
         selector.register(process.stderr, selectors.EVENT_READ, stderr)

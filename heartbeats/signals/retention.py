@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.admin.models import DELETION, LogEntry
@@ -95,7 +96,7 @@ def deprecated_q(*, now: datetime) -> Q:
     return (
         Q(created_at__lt=now - settings.RETENTION_JOB_CREATED_DAYS * DAY, paused=False)
         & queries.stale_q(now=now - silent, stale_after=policy.thresholds().stale_after)
-        & ~Exists(undelivered)
+        & Q(~Exists(undelivered))  # a Q like the others: the stubs type only Q & Q
     )
 
 
@@ -175,7 +176,7 @@ def _record_removals(removed: list[RemovedJob]) -> None:
     user = system_user()
     LogEntry.objects.bulk_create(
         LogEntry(
-            user=user,
+            user_id=user.pk,
             content_type=content_type,
             object_id=job.job_name,
             object_repr=job.job_name,
@@ -266,11 +267,10 @@ def prune(
         result.deleted["check runs"] += runs.delete()[0]
 
     _prune_jobs(result, now=now, batch_size=batch_size, progress=progress)
-    batched = {"batch_size": batch_size, "progress": progress}
-    _prune_by_age(result, "ping events", _old_events(now), delete_events, **batched)
-    alerts = _old_alerts(now)
-    _prune_by_age(result, "alerts", alerts, lambda a: _delete_alerts(result, a), **batched)
-    _prune_by_age(result, "check runs", _old_runs(now), delete_runs, **batched)
+    by_age = partial(_prune_by_age, result, batch_size=batch_size, progress=progress)
+    by_age("ping events", _old_events(now), delete_events)
+    by_age("alerts", _old_alerts(now), lambda a: _delete_alerts(result, a))
+    by_age("check runs", _old_runs(now), delete_runs)
     result.job_count_drift = job_count.repair(connection)
     if result.job_count_drift:
         logger.warning("The job counter was off by %+d; corrected", result.job_count_drift)

@@ -79,6 +79,7 @@ def _ping(
         return _text(str(exc), 400)
     if key is not None and not rules.ping_key_matches(key, policy.ping_keys()):
         return _text("not found", 404)
+    assert request.method is not None, "a request Django routed has a method"
     try:
         result = recording.record_signal(
             now=timezone.now(),

@@ -15,6 +15,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -121,7 +122,7 @@ def summary_json(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 @require_safe
-def metrics_view(request: HttpRequest) -> HttpResponse:
+def metrics_view(request: HttpRequest) -> HttpResponseBase:
     if settings.METRICS_TOKEN:
         refusal = token_refusal(request, settings.METRICS_TOKEN)
         if refusal is not None:
@@ -143,10 +144,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
         status = summary_figures.checker_status(now=now)
         silenced_until = silence.silenced_until(now=now)
     except DatabaseError as exc:
-        body = {"status": "error", "reason": "database unavailable"}
-        return database_unavailable(request, exc, JsonResponse(body))
+        error = {"status": "error", "reason": "database unavailable"}
+        return database_unavailable(request, exc, JsonResponse(error))
     last_run = status.last_run
-    body = {
+    body: dict[str, str | None] = {
         "status": "ok",
         "checker_last_started_at": iso(last_run.started_at) if last_run else None,
         "checker_last_outcome": last_run.outcome if last_run else None,

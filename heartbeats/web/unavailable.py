@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
@@ -13,10 +14,10 @@ logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 30
 
+Response = TypeVar("Response", bound=HttpResponse)
 
-def database_unavailable(
-    request: HttpRequest, exc: DatabaseError, response: HttpResponse
-) -> HttpResponse:
+
+def database_unavailable(request: HttpRequest, exc: DatabaseError, response: Response) -> Response:
     """503 with Retry-After, so a client, scraper or uptime probe retries later instead of
     seeing a 500; the caller picks the body its clients parse. Logged in one redacted line."""
     logger.warning("%s: database unavailable: %s", request.path, first_line(exc))

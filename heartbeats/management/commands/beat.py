@@ -31,7 +31,11 @@ class Command(BaseCommand):
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.parse_args = functools.partial(_parse_with_command, parser, parser.parse_args)
+        # Per instance: create_parser takes no parser class, and both run_from_argv and
+        # call_command parse through this parser.
+        parser.parse_args = functools.partial(  # type: ignore[method-assign,assignment]
+            _parse_with_command, parser, parser.parse_args
+        )
         return parser
 
     def add_arguments(self, parser) -> None:
