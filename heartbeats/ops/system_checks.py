@@ -93,7 +93,7 @@ def jobs_outpace_the_checker(app_configs, **kwargs) -> list[Warning]:
     if interval <= schedules.MIN_PERIOD:
         return []  # every job's period is at least a minute: the every-minute default fits all
     try:
-        names, total = jobs_shorter_than(interval, default_grace=policy.default_grace())
+        names, total = jobs_shorter_than(interval)
     except DatabaseError:  # not migrated yet, or no database: other checks say so
         return []
     if not total:
