@@ -8,12 +8,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import quote
-
-from django.conf import settings
-from django.contrib.admin.utils import quote as admin_quote
 
 from heartbeats.domain import durations
+from heartbeats.domain.links import job_admin_url
 from heartbeats.signals.command_wrapper import signal_of
 
 SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -111,14 +108,6 @@ def _slack_code_block(text: str, limit: int) -> str:
     return f"```{body}```"
 
 
-def job_url(job_name: str) -> str:
-    """The job's admin page; the admin's own quoting first ("_24" in a name must survive)."""
-    return (
-        f"{settings.SITE_URL}/admin/heartbeats/jobheartbeat/"
-        f"{quote(admin_quote(job_name), safe='')}/change/"
-    )
-
-
 def _when(moment: datetime | None) -> str:
     return "never" if moment is None else durations.moment(moment)
 
@@ -193,7 +182,7 @@ def format_job_alert(alert: JobAlert) -> Message:
     """One job's problem or recovery as plain text, HTML and Slack Block Kit."""
     headline = _headline(alert)
     facts = _facts(alert)
-    url = job_url(alert.job_name)
+    url = job_admin_url(alert.job_name)
     text_lines = [headline, *(f"{k}: {v}" for k, v in facts), f"Details: {url}"]
     if alert.output_tail:
         text_lines += ["", "Output (last lines):", alert.output_tail]
@@ -232,7 +221,7 @@ def _slack_job_links(alerts: Sequence[JobAlert], *, limit: int = 2900, most: int
     lines: list[str] = []
     size = 0
     for alert in alerts[:most]:
-        line = f"• <{job_url(alert.job_name)}|{slack_escape(_headline(alert))}>"
+        line = f"• <{job_admin_url(alert.job_name)}|{slack_escape(_headline(alert))}>"
         if size + len(line) + 1 > limit - 40:  # room for the "…and N more" line
             break
         lines.append(line)
@@ -258,10 +247,10 @@ def digest_headline(alerts: Sequence[JobAlert]) -> str:
 def format_digest(alerts: Sequence[JobAlert]) -> Message:
     """Many jobs in one message, so a storm is one notification per channel."""
     headline = digest_headline(alerts)
-    lines = [f"- {_headline(a)} ({job_url(a.job_name)})" for a in alerts]
+    lines = [f"- {_headline(a)} ({job_admin_url(a.job_name)})" for a in alerts]
     items = "".join(
-        f"<li><a href='{html.escape(job_url(a.job_name))}'>{html.escape(_headline(a))}</a></li>"
-        for a in alerts
+        f"<li><a href='{html.escape(url)}'>{html.escape(_headline(a))}</a></li>"
+        for a, url in ((a, job_admin_url(a.job_name)) for a in alerts)
     )
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": headline}},
