@@ -16,8 +16,8 @@ def alert_channels_configured(app_configs, **kwargs) -> list[Warning]:
         return []
     return [
         Warning(
-            "No alert channel is configured: stale jobs cannot be alerted.",
-            hint="Set SLACK_WEBHOOK_URL, or RESEND_API_KEY, RESEND_FROM and ALERT_EMAIL_TO.",
+            policy.NO_CHANNEL,
+            hint=policy.NO_CHANNEL_FIX,
             id="heartbeats.W001",
         )
     ]
