@@ -20,8 +20,8 @@ from heartbeats.alerts.messages import (
     format_digest,
     format_job_alert,
     format_notice,
-    job_url,
 )
+from heartbeats.domain.links import job_admin_url
 from heartbeats.models import PingEvent
 from heartbeats.signals import recording
 from tests.conftest import SLACK_SECRET_PATH, T0, received
@@ -62,7 +62,7 @@ def test_slack_shows_hostile_name_status_and_output_literally(make_job, slack_ok
     (request,) = received(slack_ok, SLACK_SECRET_PATH)
     body = request.get_json()
     blocks = json.dumps(body["blocks"], ensure_ascii=False)
-    url = job_url(HOSTILE_NAME)
+    url = job_admin_url(HOSTILE_NAME)
     for sent in (body["text"], blocks):
         assert "<!channel>" not in sent
         assert "<!here>" not in sent
@@ -128,8 +128,8 @@ def test_digest_links_stay_links_with_escaped_labels(make_job, slack_ok, email_o
     body = request.get_json()
     assert slack_markup(body["text"]) == []
     assert slack_markup(body["blocks"][1]["text"]["text"]) == [
-        f"<{job_url('a<!channel>')}|a&lt;!channel&gt; FAILED>",
-        f"<{job_url('b>|<https://evil.example')}|b&gt;|&lt;https://evil.example FAILED>",
+        f"<{job_admin_url('a<!channel>')}|a&lt;!channel&gt; FAILED>",
+        f"<{job_admin_url('b>|<https://evil.example')}|b&gt;|&lt;https://evil.example FAILED>",
     ]
 
 

@@ -432,7 +432,10 @@ def test_a_pass_with_nothing_due_is_five_statements_without_lock_or_scan(
 def test_a_quiet_pass_still_reports_a_missing_channel(make_job, no_channels):
     make_job("fresh", age=H)
     result = run()
-    assert result.errors == [check_run.NO_CHANNEL_ERROR]
+    assert result.errors == [
+        "No alert channel is configured: stale jobs cannot be alerted. Set SLACK_WEBHOOK_URL, "
+        "or RESEND_API_KEY, RESEND_FROM and ALERT_EMAIL_TO."
+    ]
     assert CheckRun.objects.get().outcome == "failed"
 
 

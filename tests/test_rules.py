@@ -9,6 +9,7 @@ import pytest
 
 from heartbeats.domain.rules import (
     AlertState,
+    AntiSpam,
     CheckerProblem,
     JobFacts,
     JobState,
@@ -28,6 +29,10 @@ def test_alert_states_are_described_with_the_suppression_window():
         "Suppressed (same incident, < 6 h since last alert)",
         "Should alert (>= 6 h since last alert, or new incident)",
     ]
+    window = timedelta(hours=1.5)  # in the one duration format, as everywhere else
+    assert AntiSpam.SAME_INCIDENT.describe(window) == (
+        "Suppressed (same incident, < 1 h 30 min since last alert)"
+    )
 
 
 def test_checker_problems_are_described_in_words():

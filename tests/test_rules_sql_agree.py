@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db.models import BooleanField, Case, When
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from heartbeats.domain import queries, rules
+from heartbeats.domain import policy, queries, rules
 from heartbeats.models import JobHeartbeat
 from tests.conftest import T0
 
@@ -159,3 +162,69 @@ def test_job_state_sql_agrees_with_python(state_population):
         ).values_list("job_name", flat=True)
         assert set(selected) == {name for name, value in python.items() if value == state}
         assert selected, state
+
+
+# Generated jobs: moments in whole seconds around T0, the thresholds' edges offered first.
+EDGES = [0, 1, 10, 1800, 6 * 3600, 24 * 3600]
+OFFSETS = st.sampled_from(
+    [sign * edge + nudge for edge in EDGES for sign in (1, -1) for nudge in (-1, 0, 1)]
+)
+MOMENTS = (OFFSETS | st.integers(-60 * 3600, 60 * 3600)).map(lambda s: T0 + s * S)
+MAYBE = st.none() | MOMENTS
+GENERATED_JOB = st.fixed_dictionaries(
+    {
+        "last_run_at": MOMENTS,
+        "watched_since": MAYBE,
+        "due_at": MAYBE,
+        "grace": st.none() | st.sampled_from([0, 10, 1800, 7200]).map(lambda s: s * S),
+        "last_outcome": st.sampled_from(["success", "fail"]),
+        "last_start_at": MAYBE,
+        "run_deadline": MAYBE,
+        "paused": st.booleans(),
+        "n_runs": st.sampled_from([0, 1]),
+        "last_alert_at": MAYBE,
+        "last_success_at": MAYBE,
+        "flapping": st.booleans(),
+    }
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(GENERATED_JOB, min_size=1, max_size=15))
+def test_every_sql_twin_agrees_with_its_rule_on_generated_jobs(rows):
+    """Each annotation or filter of queries.py equals its rule in rules.py or policy.py, row by
+    row: deadline, stale, state, alert state and grace in force."""
+    JobHeartbeat.objects.all().delete()
+    JobHeartbeat.objects.bulk_create(
+        JobHeartbeat(job_name=f"g{n}", created_at=row["last_run_at"], **row)
+        for n, row in enumerate(rows)
+    )
+    stale_after = THRESHOLDS.stale_after
+    jobs = queries.with_alert_state(
+        queries.with_job_state(JobHeartbeat.objects.all(), now=T0, stale_after=stale_after),
+        now=T0,
+        thresholds=THRESHOLDS,
+    ).annotate(
+        deadline=queries.down_deadline(stale_after=stale_after),
+        grace_in_force=queries.effective_grace(),
+        stale=Case(
+            When(queries.stale_q(now=T0, stale_after=stale_after), then=True),
+            default=False,
+            output_field=BooleanField(),
+        ),
+    )
+    for job in jobs:
+        facts = queries.job_facts(job)
+        assert (
+            job.deadline,
+            job.stale,
+            job.job_state,
+            job.alert_state,
+            job.grace_in_force,
+        ) == (
+            rules.down_deadline(facts, stale_after=stale_after),
+            rules.is_stale(facts, now=T0, stale_after=stale_after),
+            rules.job_state(facts, now=T0, stale_after=stale_after),
+            rules.alert_state(facts, now=T0, thresholds=THRESHOLDS),
+            policy.grace_of(job.grace),
+        ), job.job_name

@@ -6,8 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 from django.contrib import admin
-from django.contrib.admin.utils import quote as admin_quote
-from django.urls import path, reverse, reverse_lazy
+from django.urls import path, reverse_lazy
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -18,7 +17,7 @@ from heartbeats.admin.configuration_page import configuration_view
 from heartbeats.admin.filters import AlertStateFilter, HealthFilter, LastAlertFilter, StateFilter
 from heartbeats.admin.forms import JobHeartbeatForm
 from heartbeats.alerts import procedures
-from heartbeats.domain import durations, policy, queries, silence
+from heartbeats.domain import durations, links, policy, queries, silence
 from heartbeats.models import Alert, AlertDelivery, JobHeartbeat
 
 admin.site.site_header = "cronmonitor"
@@ -233,8 +232,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 def _job_link(job_name: str | None) -> str:
     if job_name is None:
         return "(cronmonitor)"
-    url = reverse("admin:heartbeats_jobheartbeat_change", args=[admin_quote(job_name)])
-    return format_html('<a href="{}">{}</a>', url, job_name)
+    return format_html('<a href="{}">{}</a>', links.job_admin_path(job_name), job_name)
 
 
 @admin.register(Alert)

@@ -37,7 +37,6 @@ from heartbeats.signals import recording
 logger = logging.getLogger(__name__)
 
 CHECKER_JOB = "cron-healthcheck"
-NO_CHANNEL_ERROR = "no alert channel is configured: stale jobs cannot be alerted"
 
 
 def run_check(
@@ -83,7 +82,7 @@ def _check(result, run, *, now, trigger, job_names, sleep, deadline) -> None:
     else:
         result.total_jobs, previous_check_at, any_waiting = quiet
         if not result.channels:
-            result.errors.append(NO_CHANNEL_ERROR)
+            result.errors.append(policy.NO_CHANNEL_MESSAGE)
     if any_waiting:
         result.retries_waiting, result.next_retry_at = outbox.waiting_retries(now=now)
     recording.prune_events(keep=policy.events_kept(), since=previous_check_at)
@@ -134,7 +133,7 @@ def _decide_and_deliver(
     if not working:
         result.jobs += [JobOutcome(a.job_id, "no_channel", a.kind) for a in decision.alerts]
     if not channels:
-        result.errors.append(NO_CHANNEL_ERROR)
+        result.errors.append(policy.NO_CHANNEL_MESSAGE)
     elif broken_here := sorted(broken.intersection(channels)):
         result.errors.append(_broken_channels_error(broken_here, every=not working))
     _merge(result, delivery.deliver_pending(now=now, sleep=sleep, deadline=deadline))

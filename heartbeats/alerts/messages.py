@@ -9,15 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import quote
 
-from django.conf import settings
-from django.contrib.admin.utils import quote as admin_quote
 from django.template.loader import render_to_string
 
 from heartbeats.alerts.slack_blocks import blocks as slack_blocks
 from heartbeats.alerts.slack_blocks import slack_escape
 from heartbeats.domain import durations
+from heartbeats.domain.links import job_admin_url
 from heartbeats.signals.command_wrapper import signal_of
 
 
@@ -72,14 +70,6 @@ class Message:
     def slack_text(self) -> str:
         """`text` for Slack: it holds no markup of ours, so all of it is shown literally."""
         return slack_escape(self.slack_source or self.text)
-
-
-def job_url(job_name: str) -> str:
-    """The job's admin page; the admin's own quoting first ("_24" in a name must survive)."""
-    return (
-        f"{settings.SITE_URL}/admin/heartbeats/jobheartbeat/"
-        f"{quote(admin_quote(job_name), safe='')}/change/"
-    )
 
 
 def _when(moment: datetime | None) -> str:
@@ -161,7 +151,7 @@ def format_job_alert(alert: JobAlert) -> Message:
     """One job's problem or recovery as plain text, HTML and Slack Block Kit."""
     headline = _headline(alert)
     facts = _facts(alert)
-    url = job_url(alert.job_name)
+    url = job_admin_url(alert.job_name)
     context = {
         "headline": headline,
         "facts": facts,
@@ -193,7 +183,7 @@ def digest_headline(alerts: Sequence[JobAlert]) -> str:
 def format_digest(alerts: Sequence[JobAlert]) -> Message:
     """Many jobs in one message, so a storm is one notification per channel."""
     headline = digest_headline(alerts)
-    links = [(job_url(a.job_name), _headline(a)) for a in alerts]
+    links = [(job_admin_url(a.job_name), _headline(a)) for a in alerts]
     context = {"headline": headline, "links": links}
     return Message(
         subject=f"[cronmonitor] {headline}",

@@ -28,7 +28,7 @@ def apply_schedule(job: JobHeartbeat) -> None:
         period=job.period,
         cron=job.cron,
         tz=job.tz,
-        grace=job.grace if job.grace is not None else policy.default_grace(),
+        grace=policy.grace_of(job.grace),
     )
 
 
@@ -111,7 +111,7 @@ def fresh_window(jobs: QuerySet[JobHeartbeat], *, now: datetime) -> list[str]:
     with transaction.atomic():
         locked = list(jobs.select_for_update().order_by("job_name"))
         for job in locked:
-            grace = job.grace if job.grace is not None else policy.default_grace()
+            grace = policy.grace_of(job.grace)
             if job.run_deadline is not None:
                 job.run_deadline = now + grace
             job.due_at = schedules.due_at(

@@ -2,6 +2,7 @@
 
 Owns the pure rules (`rules`, with `now` passed in), schedules (cron and period arithmetic),
 duration texts (`durations`), the policy the settings set (`policy`: thresholds, grace,
-channels, checker deadline) and the SQL twins of the rules (`queries`, held equal to `rules` by
-tests/test_rules_sql_agree.py). May import only `heartbeats.models` and `heartbeats.job_count`.
+channels, checker deadline), a job's admin address (`links`) and the SQL twins of the rules
+(`queries`, held equal to `rules` by tests/test_rules_sql_agree.py). May import only
+`heartbeats.models` and `heartbeats.job_count`.
 """

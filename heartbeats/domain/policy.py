@@ -29,10 +29,11 @@ def recovery_window() -> timedelta:
     return timedelta(minutes=settings.RECOVERY_WINDOW_MINUTES)
 
 
-NO_CHANNEL_MESSAGE = (
-    "No alert channel is configured: stale jobs cannot be alerted. Set SLACK_WEBHOOK_URL, or "
-    "RESEND_API_KEY, RESEND_FROM and ALERT_EMAIL_TO."
-)
+# The one "no channel" text: commands, the admin, the check run's error and the system check
+# (which shows the fix as its hint).
+NO_CHANNEL = "No alert channel is configured: stale jobs cannot be alerted."
+NO_CHANNEL_FIX = "Set SLACK_WEBHOOK_URL, or RESEND_API_KEY, RESEND_FROM and ALERT_EMAIL_TO."
+NO_CHANNEL_MESSAGE = f"{NO_CHANNEL} {NO_CHANNEL_FIX}"
 
 
 def configured_channels() -> list[str]:

@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import (
     Case,
     CharField,
+    DateTimeField,
     DurationField,
     Exists,
     ExpressionWrapper,
@@ -26,7 +27,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 
 from heartbeats import job_count
 from heartbeats.domain import policy, schedules
@@ -67,8 +68,15 @@ def _stale_branches(*, now: datetime, stale_after: timedelta) -> list[Q]:
     return [Q(due_at__isnull=True, last_run_at__lt=cutoff) & unwatched, Q(due_at__lt=now)]
 
 
+def down_deadline(*, stale_after: timedelta) -> Coalesce:
+    """`rules.down_deadline` in SQL: the due time, or `stale_after` after the watch start."""
+    watch_start = Greatest("last_run_at", Coalesce("watched_since", "last_run_at"))
+    return Coalesce("due_at", watch_start + stale_after, output_field=DateTimeField())
+
+
 def stale_q(*, now: datetime, stale_after: timedelta) -> Q:
-    """`rules.is_stale` in SQL; each branch is served by an index."""
+    """`rules.is_stale` in SQL, `down_deadline < now` split so that an index serves each
+    branch."""
     return reduce(operator.or_, _stale_branches(now=now, stale_after=stale_after))
 
 
@@ -143,10 +151,15 @@ def _exists_sql(qs: QuerySet) -> tuple[str, tuple]:
     return f"EXISTS ({sql})", tuple(params)
 
 
-def job_state_whens(*, now: datetime, stale_after: timedelta, default_grace: timedelta) -> list:
+def effective_grace() -> Coalesce:
+    """`policy.grace_of` in SQL: the job's own grace, or DEFAULT_GRACE_MINUTES."""
+    return Coalesce(F("grace"), Value(policy.default_grace()), output_field=DurationField())
+
+
+def job_state_whens(*, now: datetime, stale_after: timedelta) -> list:
     """`rules.job_state` in SQL: one (state, condition) per state in the rule's order, the first
     true condition giving the state, as a CASE does; `up` is what is left."""
-    grace = Coalesce(F("grace"), Value(default_grace))
+    grace = effective_grace()
     return [
         (JobState.PAUSED, Q(paused=True)),
         (JobState.FAILED, failed_q()),
@@ -159,7 +172,7 @@ def job_state_whens(*, now: datetime, stale_after: timedelta, default_grace: tim
 
 def job_state_q(state: JobState, *, now: datetime, stale_after: timedelta) -> Q:
     """The rows whose `rules.job_state` is `state`: its condition and none of the earlier."""
-    whens = job_state_whens(now=now, stale_after=stale_after, default_grace=policy.default_grace())
+    whens = job_state_whens(now=now, stale_after=stale_after)
     selected = Q()
     for each, condition in whens:
         if each == state:
@@ -170,7 +183,7 @@ def job_state_q(state: JobState, *, now: datetime, stale_after: timedelta) -> Q:
 
 def with_job_state(qs: QuerySet, *, now: datetime, stale_after: timedelta) -> QuerySet:
     """Annotate `job_state`, so lists, summaries and /metrics read the state from SQL."""
-    whens = job_state_whens(now=now, stale_after=stale_after, default_grace=policy.default_grace())
+    whens = job_state_whens(now=now, stale_after=stale_after)
     return qs.annotate(
         job_state=Case(
             *(When(condition, then=Value(state.value)) for state, condition in whens),
@@ -236,7 +249,7 @@ def broken_channels() -> QuerySet[ChannelStatus]:
 
 
 def jobs_shorter_than(
-    interval: timedelta, *, default_grace: timedelta, shown: int = 5, expressions: int = 50
+    interval: timedelta, *, shown: int = 5, expressions: int = 50
 ) -> tuple[list[str], int]:
     """Unpaused jobs whose period (or, for a cron job, shortest wait between runs) plus grace
     is under `interval`: the first `shown` names, and how many there are.
@@ -245,7 +258,7 @@ def jobs_shorter_than(
     is evaluated once, so the cost follows the schedules in use, not the number of jobs.
     """
     live = JobHeartbeat.objects.filter(paused=False)
-    grace = Coalesce("grace", Value(default_grace), output_field=DurationField())
+    grace = effective_grace()
     span = ExpressionWrapper(F("period") + grace, output_field=DurationField())
     short = Q(pk__in=live.filter(period__isnull=False).alias(span=span).filter(span__lt=interval))
     crons = live.exclude(cron="").values_list("cron", "tz").distinct().order_by("cron", "tz")

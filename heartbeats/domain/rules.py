@@ -39,7 +39,7 @@ class AlertState(enum.StrEnum):
     def describe(self, suppression: timedelta) -> str:
         """The state as the alert-state filter offers it; a job's own badge says why
         (`AntiSpam.describe`)."""
-        hours = _hours(suppression)
+        hours = durations.duration(suppression)
         return {
             AlertState.HEALTHY: "Healthy",
             AlertState.NEVER_ALERTED: "Never alerted (should alert)",
@@ -62,7 +62,7 @@ class AntiSpam(enum.StrEnum):
         return self in (AntiSpam.SAME_INCIDENT, AntiSpam.FLAPPING)
 
     def describe(self, suppression: timedelta) -> str:
-        hours = _hours(suppression)
+        hours = durations.duration(suppression)
         return {
             AntiSpam.FIRST: "Never alerted (should alert)",
             AntiSpam.WINDOW_PASSED: f"Should alert (>= {hours} since last alert)",
@@ -70,10 +70,6 @@ class AntiSpam(enum.StrEnum):
             AntiSpam.SAME_INCIDENT: f"Suppressed (same incident, < {hours} since last alert)",
             AntiSpam.FLAPPING: f"Suppressed (flapping, < {hours} since last alert)",
         }[self]
-
-
-def _hours(span: timedelta) -> str:
-    return f"{span.total_seconds() / 3600:g} h"
 
 
 class JobState(enum.StrEnum):

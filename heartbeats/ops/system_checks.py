@@ -16,8 +16,8 @@ def alert_channels_configured(app_configs, **kwargs) -> list[Warning]:
         return []
     return [
         Warning(
-            "No alert channel is configured: stale jobs cannot be alerted.",
-            hint="Set SLACK_WEBHOOK_URL, or RESEND_API_KEY, RESEND_FROM and ALERT_EMAIL_TO.",
+            policy.NO_CHANNEL,
+            hint=policy.NO_CHANNEL_FIX,
             id="heartbeats.W001",
         )
     ]
@@ -93,7 +93,7 @@ def jobs_outpace_the_checker(app_configs, **kwargs) -> list[Warning]:
     if interval <= schedules.MIN_PERIOD:
         return []  # every job's period is at least a minute: the every-minute default fits all
     try:
-        names, total = jobs_shorter_than(interval, default_grace=policy.default_grace())
+        names, total = jobs_shorter_than(interval)
     except DatabaseError:  # not migrated yet, or no database: other checks say so
         return []
     if not total:

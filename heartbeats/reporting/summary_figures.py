@@ -12,8 +12,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, DateTimeField, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
 
 from heartbeats.domain import policy, queries, rules, silence
 from heartbeats.models import (
@@ -242,11 +242,9 @@ def daily_alerts(*, now: datetime, days: int = DAILY_DAYS) -> list[DayCount]:
 def stale_jobs(*, now: datetime, limit: int = STALE_LIST_LIMIT) -> list[StaleJob]:
     """The stale jobs, most overdue first: ordered by their `rules.down_deadline`."""
     stale_after = policy.thresholds().stale_after
-    watch_start = Greatest("last_run_at", Coalesce("watched_since", "last_run_at"))
-    deadline = Coalesce("due_at", watch_start + stale_after, output_field=DateTimeField())
     jobs = (
         queries.stale_jobs(now=now, stale_after=stale_after)
-        .annotate(deadline=deadline)
+        .annotate(deadline=queries.down_deadline(stale_after=stale_after))
         .order_by("deadline", "job_name")[:limit]
     )
     return [

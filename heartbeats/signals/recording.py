@@ -193,7 +193,7 @@ def _finish_run(
             period=job.period,
             cron=job.cron,
             tz=job.tz,
-            grace=job.grace if job.grace is not None else policy.default_grace(),
+            grace=policy.grace_of(job.grace),
         )
     if changes:
         JobHeartbeat.objects.filter(pk=job.pk).update(**changes)
@@ -214,7 +214,7 @@ def _run_start(job: JobHeartbeat, *, rid: uuid.UUID | None) -> datetime | None:
 
 
 def _start_run(job: JobHeartbeat, *, now: datetime) -> None:
-    grace = job.grace if job.grace is not None else policy.default_grace()
+    grace = policy.grace_of(job.grace)
     job.run_deadline = now + grace
     JobHeartbeat.objects.filter(pk=job.pk).update(run_deadline=job.run_deadline)
 

@@ -10,7 +10,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.admin.utils import quote as admin_quote
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
@@ -23,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from heartbeats.domain import policy, silence
+from heartbeats.domain import links, policy, silence
 from heartbeats.domain.rules import CheckerProblem
 from heartbeats.models import CheckRun, JobHeartbeat
 from heartbeats.reporting import prometheus, summary_figures
@@ -89,7 +88,7 @@ def summary_page(request: HttpRequest) -> HttpResponse:
         "window": figures.windows[window],
         "window_names": list(summary_figures.WINDOWS),
         "chart": day_chart(figures.daily),
-        "stale_rows": [(job, job_admin_url(job.job_name)) for job in figures.stale_jobs],
+        "stale_rows": [(job, links.job_admin_path(job.job_name)) for job in figures.stale_jobs],
         "thresholds": policy.thresholds(),
         "recovery_minutes": settings.RECOVERY_WINDOW_MINUTES,
         "time_zone": settings.TIME_ZONE,
@@ -161,10 +160,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body)
 
 
-def job_admin_url(job_name: str) -> str:
-    return reverse("admin:heartbeats_jobheartbeat_change", args=[admin_quote(job_name)])
-
-
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with a Z, the form /summary.json documents."""
     if moment is None:
@@ -220,7 +215,7 @@ def summary_document(figures: summary_figures.Summary) -> dict:
                 "last_alert_at": iso(job.last_alert_at),
                 "status": job.status,
                 "paused": job.paused,
-                "admin_url": job_admin_url(job.job_name),
+                "admin_url": links.job_admin_path(job.job_name),
             }
             for job in figures.stale_jobs
         ],
