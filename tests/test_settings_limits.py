@@ -6,35 +6,12 @@ from __future__ import annotations
 
 import logging
 import os
-import runpy
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 
-SETTINGS = Path(__file__).resolve().parent.parent / "cronmonitor" / "settings.py"
-
-
-def read_settings(monkeypatch, **env: str) -> dict:
-    """The settings module's names, read afresh from the environment plus `env`."""
-    monkeypatch.setenv("CRONMONITOR_ENV_FILE", "/dev/null")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return runpy.run_path(str(SETTINGS))
-
-
-def refusal(monkeypatch, name: str, *expected: str, **env: str) -> str:
-    """The line manage.py would print for the ImproperlyConfigured the settings raise."""
-    with pytest.raises(ImproperlyConfigured) as refused:
-        read_settings(monkeypatch, **env)
-    [line] = f"Configuration error: {refused.value}".splitlines()
-    assert line.startswith(f"Configuration error: {name} ")
-    for text in expected:
-        assert text in line
-    return line
-
+from tests.settings_support import read_settings, refusal
 
 HOURS = "at most 8784 (366 days)"
 MINUTES = "at most 527040 (366 days)"
