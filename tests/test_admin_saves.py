@@ -92,6 +92,15 @@ def test_pausing_in_the_form_pauses_and_writes_nothing_else(editor, clock):
     assert (job.paused, job.status, job.n_runs, job.grace) == (True, "disk-full", 2, None)
 
 
+def test_a_period_edited_over_a_cron_saved_meanwhile_replaces_it(editor, clock):
+    client, job = editor
+    data = as_shown(client, job, period="2h")
+    JobHeartbeat.objects.filter(pk="backup").update(period=None, cron="0 2 * * *")
+    assert client.post(change_url(job), data).status_code == 302
+    job = JobHeartbeat.objects.get(pk="backup")
+    assert (job.period, job.cron) == (2 * HOUR, "")
+
+
 def test_a_job_a_first_ping_creates_while_the_admin_adds_it_is_kept(db, clock):
     client = staff_client("view_jobheartbeat", "add_jobheartbeat", "change_jobheartbeat")
     form = {"job_name": "backup", "status": "healthy", "tz": "UTC", "grace": "00:20:00"}

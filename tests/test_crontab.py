@@ -3,6 +3,7 @@ the deployment's configuration (not a silent fallback to a fresh SQLite file).""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sqlite3
 import subprocess
@@ -17,28 +18,46 @@ pytestmark = pytest.mark.skipif(shutil.which("crontab") is None, reason="needs D
 PROJECT = Path(settings.BASE_DIR)
 
 
-@pytest.fixture
-def deployment(tmp_path, httpserver):
-    """A copy of the project with its own .env, as an operator would deploy it."""
-    root = tmp_path / "deploy"
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory) -> Path:
+    """The project's files and a migrated database, made once: each test copies them."""
+    built = tmp_path_factory.mktemp("built")
     for part in ("manage.py", "cronmonitor", "heartbeats", "templates"):
         source = PROJECT / part
         if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, built / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            root.mkdir(exist_ok=True)
-            shutil.copy(source, root / part)
-    database = tmp_path / "configured.sqlite3"
-    httpserver.expect_request("/hook").respond_with_data("ok")
+            shutil.copy(source, built / part)
+    write_env(built, built / "configured.sqlite3", "http://127.0.0.1:9/hook")
+    manage(built, "migrate", "-v0")
+    return built
+
+
+def write_env(root: Path, database: Path, webhook: str) -> None:
     (root / ".env").write_text(
         f"DATABASE_URL=sqlite:///{database}\n"
-        f"SLACK_WEBHOOK_URL={httpserver.url_for('/hook')}\n"
+        f"SLACK_WEBHOOK_URL={webhook}\n"
         "HEALTHCHECK_SCHEDULE=*/5 * * * *\n"
         f"SECRET_KEY={'production-like-secret-key-' * 2}\n"  # DEBUG is off, as in production
     )
-    manage(root, "migrate", "-v0")
+
+
+@pytest.fixture
+def deployment(migrated, tmp_path, httpserver):
+    """A copy of the project with its own .env and database, as an operator would deploy it
+    (its own directory, so its own crontab comment)."""
+    root = tmp_path / "deploy"
+    shutil.copytree(migrated, root, ignore=shutil.ignore_patterns("configured.sqlite3", ".env"))
+    database = tmp_path / "configured.sqlite3"
+    shutil.copy(migrated / "configured.sqlite3", database)
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    write_env(root, database, httpserver.url_for("/hook"))
     yield root, database
-    manage(root, "crontab", "remove")
+    listing = subprocess.run(["crontab", "-l"], capture_output=True, text=True).stdout
+    comment = crontab_comment(root)
+    kept = "".join(line for line in listing.splitlines(True) if comment not in line)
+    if kept != listing:
+        subprocess.run(["crontab", "-"], input=kept, text=True, check=True)
 
 
 def manage(root: Path, *args: str) -> str:
@@ -50,6 +69,7 @@ def manage(root: Path, *args: str) -> str:
     return done.stdout
 
 
+@functools.cache
 def crontab_comment(root: Path) -> str:
     code = "from django.conf import settings; print(settings.CRONTAB_COMMENT)"
     return manage(root, "shell", "-v0", "-c", code).strip().splitlines()[-1]

@@ -361,14 +361,6 @@ def test_checker_problem(now, deadline, failed, problem):
     assert rules.checker_problem(now=now, deadline=deadline, last_failed=failed) == problem
 
 
-def test_summary_query_budget(world, django_assert_num_queries):
-    """The budget; tests/test_summary_views.py shows it is the same for 10 and 1,000 jobs."""
-    # jobs, checker, runs, 3 x (alerts, suppressed, failures), daily, stale, broken channels,
-    # silence
-    with django_assert_num_queries(16):
-        summary_figures.summary(now=NOW, windows=list(summary_figures.WINDOWS))
-
-
 def test_sql_and_python_agree_on_stale_jobs_at_the_boundaries(make_job):
     """`job_counts` and `stale_jobs` filter in SQL; `job_readings` applies `rules.is_stale`."""
     tick = timedelta(microseconds=1)

@@ -3,19 +3,14 @@ line that never quotes a webhook URL (its path is its secret)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.test_settings_limits import assert_refused, manage
+from tests.settings_support import read_settings, refusal
 
 SECRET = "T0/B0/hunter2secret"
 HTTP_URL = "must be an https:// or http:// URL with a host"
 BASE_URL = f"{HTTP_URL} and no query or fragment"
-READ = (
-    "import json; from django.conf import settings as s; print(json.dumps([s.SITE_URL, "
-    "s.RESEND_API_URL, s.SLACK_WEBHOOK_URL, s.CSRF_TRUSTED_ORIGINS]))"
-)
+URLS = ("SITE_URL", "RESEND_API_URL", "SLACK_WEBHOOK_URL", "CSRF_TRUSTED_ORIGINS")
 
 
 @pytest.mark.parametrize(
@@ -28,8 +23,8 @@ READ = (
         f"https://hooks.slack.com/services/{SECRET} https://x",  # two pasted into one
     ],
 )
-def test_a_webhook_that_is_not_an_http_url_is_refused_without_quoting_it(url):
-    line = assert_refused(manage("check", SLACK_WEBHOOK_URL=url), "SLACK_WEBHOOK_URL", HTTP_URL)
+def test_a_webhook_that_is_not_an_http_url_is_refused_without_quoting_it(monkeypatch, url):
+    line = refusal(monkeypatch, "SLACK_WEBHOOK_URL", HTTP_URL, SLACK_WEBHOOK_URL=url)
     assert "hunter2secret" not in line
     assert "query" not in line  # a webhook's query string is its own business
 
@@ -43,32 +38,32 @@ def test_a_webhook_that_is_not_an_http_url_is_refused_without_quoting_it(url):
         ("RESEND_API_URL", "http://api.resend.com:0"),
     ],
 )
-def test_a_base_url_without_scheme_or_host_or_with_a_query_is_refused(name, url):
-    assert_refused(manage("check", **{name: url}), name, BASE_URL)
+def test_a_base_url_without_scheme_or_host_or_with_a_query_is_refused(monkeypatch, name, url):
+    refusal(monkeypatch, name, BASE_URL, **{name: url})
 
 
 @pytest.mark.parametrize(
     "origin", ["cron.example.com", "https://cron.example.com/", "https://cron.example.com/admin"]
 )
-def test_a_trusted_origin_with_no_scheme_or_with_a_path_is_refused(origin):
-    line = assert_refused(
-        manage("check", CSRF_TRUSTED_ORIGINS=f"https://ok.example.com,{origin}"),
+def test_a_trusted_origin_with_no_scheme_or_with_a_path_is_refused(monkeypatch, origin):
+    line = refusal(
+        monkeypatch,
         "CSRF_TRUSTED_ORIGINS",
         "such as https://cron.example.com (scheme and host, no path)",
+        CSRF_TRUSTED_ORIGINS=f"https://ok.example.com,{origin}",
     )
     assert line.endswith(f"not {origin!r}")
 
 
-def test_good_urls_are_read_base_urls_without_their_trailing_slash():
-    done = manage(
-        "shell", "-v0", "-c", READ,
+def test_good_urls_are_read_base_urls_without_their_trailing_slash(monkeypatch):
+    read = read_settings(
+        monkeypatch,
         SITE_URL=" https://example.com/cron/ ",
         RESEND_API_URL="http://[::1]:8025/",
         SLACK_WEBHOOK_URL="https://hooks.slack.com/services/T0/B0/x?thread=1",
         CSRF_TRUSTED_ORIGINS="https://*.example.com, http://localhost:8000",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == [
+    )
+    assert [read[name] for name in URLS] == [
         "https://example.com/cron",
         "http://[::1]:8025",
         "https://hooks.slack.com/services/T0/B0/x?thread=1",
@@ -76,10 +71,9 @@ def test_good_urls_are_read_base_urls_without_their_trailing_slash():
     ]
 
 
-def test_blank_base_urls_mean_the_defaults_and_a_blank_webhook_means_no_slack():
-    done = manage("shell", "-v0", "-c", READ, SITE_URL=" ", RESEND_API_URL="", SLACK_WEBHOOK_URL="")
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1])[:3] == [
+def test_blank_base_urls_mean_the_defaults_and_a_blank_webhook_means_no_slack(monkeypatch):
+    read = read_settings(monkeypatch, SITE_URL=" ", RESEND_API_URL="", SLACK_WEBHOOK_URL="")
+    assert [read[name] for name in URLS[:3]] == [
         "http://127.0.0.1:8000",
         "https://api.resend.com",
         "",

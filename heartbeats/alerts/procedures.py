@@ -41,9 +41,13 @@ def save_job_edits(job: JobHeartbeat, *, fields: Sequence[str], now: datetime) -
     The row is read again under a lock, so what a signal or the checker wrote since the form
     was read (last run, run count, metadata, alert state) is kept, and a new schedule's
     `due_at` follows from the job's latest run. Pausing goes through `set_paused`, as the
-    admin actions do. `job` is reloaded with the result.
+    admin actions do. The period and the cron expression are written together. `job` is
+    reloaded with the result.
     """
     edited = [field for field in fields if field != "paused"]
+    if {"period", "cron"} & set(edited):
+        # Either one, never both: a period and a cron another edit saved would make a pair.
+        edited = [*(field for field in edited if field not in ("period", "cron")), "period", "cron"]
     with transaction.atomic():
         current = JobHeartbeat.objects.select_for_update().get(pk=job.pk)
         for field in edited:
