@@ -112,7 +112,7 @@ def test_resend_request_as_the_api_receives_it(make_job, slack_ok, email_ok, clo
     assert body["to"] == ["ops@example.com", "oncall@example.com"]
     assert body["subject"] == "[cronmonitor] nightly-backup is DOWN: no heartbeat, 2 h overdue"
     assert "Overdue: 2 h" in body["text"]
-    assert "<th align='left'>Overdue</th><td>2 h</td>" in body["html"]
+    assert '<th align="left">Overdue</th><td>2 h</td>' in body["html"]
 
 
 def test_alert_sets_last_alert_at_and_history(make_job, slack_ok, email_ok):
