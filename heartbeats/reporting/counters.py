@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Count, F, Func, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
+from heartbeats.domain import check_runs
 from heartbeats.models import (
     PROBLEM_KINDS,
     AlertDelivery,
@@ -40,11 +41,6 @@ def delivery_counters() -> dict[Key, Q]:
     return counters
 
 
-def counted_runs(runs: QuerySet[CheckRun]) -> QuerySet[CheckRun]:
-    """The checker runs whose suppressed alerts count (dry runs do not)."""
-    return runs.filter(dry_run=False)
-
-
 def add_pruned_deliveries(deliveries: QuerySet[AlertDelivery]) -> None:
     """Record, before they are deleted in this transaction, what `deliveries` counted."""
     counters = delivery_counters()
@@ -56,7 +52,7 @@ def add_pruned_deliveries(deliveries: QuerySet[AlertDelivery]) -> None:
 
 def add_pruned_runs(runs: QuerySet[CheckRun]) -> None:
     """Record, before they are deleted in this transaction, the alerts `runs` suppressed."""
-    found = counted_runs(runs).aggregate(total=Coalesce(Sum("suppressed_alerts"), 0))
+    found = runs.filter(check_runs.COUNTED).aggregate(total=Coalesce(Sum("suppressed_alerts"), 0))
     _add({(SUPPRESSED, ""): found["total"]})
 
 
@@ -85,7 +81,7 @@ def totals() -> dict[Key, int]:
         for key, q in delivery_counters().items()
     }
     live[(SUPPRESSED, "")] = _scalar(
-        counted_runs(CheckRun.objects.all()),
+        CheckRun.objects.filter(check_runs.COUNTED),
         Coalesce(Func(F("suppressed_alerts"), function="SUM"), Value(0)),
     )
     columns, params = [], []
