@@ -44,8 +44,9 @@ UNDELIVERED = (DeliveryState.FAILED, DeliveryState.EXPIRED)
 class JobCounts:
     """The runbook's `healthcheck_summary` view, and the jobs in each `rules.JobState`.
 
-    `healthy` is the jobs that are up; `stale` keeps the runbook's meaning (no heartbeat in
-    time, whatever the job's state), so a failed job is neither.
+    `healthy` is the jobs that are up. `stale` is the one stale count (/metrics'
+    `cronmonitor_stale_jobs` too): `queries.stale_q`, heartbeat age alone, paused and failed jobs
+    included. A check run's `stale_jobs` is another count, of its problems only.
     """
 
     total: int
