@@ -278,6 +278,7 @@ class CheckRun(models.Model):
     dry_run = models.BooleanField(default=False)
     outcome = models.CharField(max_length=8, choices=RunOutcome.choices, default=RunOutcome.RUNNING)
     total_jobs = models.PositiveIntegerField(default=0)
+    # Of this run's problems, how many were stale: not the summary's stale count (paused excluded).
     stale_jobs = models.PositiveIntegerField(default=0)
     alerts_sent = models.PositiveIntegerField(default=0)
     suppressed_alerts = models.PositiveIntegerField(default=0)

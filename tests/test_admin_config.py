@@ -102,6 +102,8 @@ def test_last_check_run_and_its_result(viewer):
         failed_alerts=1,
         error="Slack said 500",
     )
+    # A dry run older versions recorded is no check run: "last run" is the latest counted one.
+    CheckRun.objects.create(started_at=T0 - timedelta(minutes=1), dry_run=True, outcome="ok")
     content = page(viewer)
     assert "2026-03-02 11:00 UTC (manual): Failed" in content
     assert "9 jobs, 3 stale, 1 alerts sent, 1 suppressed, 1 failed" in content

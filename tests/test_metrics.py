@@ -362,14 +362,17 @@ def test_checker_problem(now, deadline, failed, problem):
 
 
 def test_sql_and_python_agree_on_stale_jobs_at_the_boundaries(make_job):
-    """`job_counts` and `stale_jobs` filter in SQL; `job_readings` applies `rules.is_stale`."""
+    """The one stale count: the summary's count and list and /metrics' readings all select by
+    `queries.stale_q`, paused and failed jobs included."""
     tick = timedelta(microseconds=1)
     make_job("exactly-24h", age=24 * H, now=NOW)
     make_job("just-over-24h", age=24 * H + tick, now=NOW)
     make_job("due-now", age=H, now=NOW, period=H, due_at=NOW)
     make_job("due-just-before", age=H, now=NOW, period=H, due_at=NOW - tick)
     make_job("old-but-not-due", age=100 * H, now=NOW, period=H, due_at=NOW + tick)
+    make_job("paused-silent", age=48 * H, now=NOW, paused=True)
+    make_job("failed-silent", age=48 * H, now=NOW, last_outcome="fail")
     python = {r.job_name for r in prometheus.job_readings(now=NOW) if r.stale}
-    assert python == {"just-over-24h", "due-just-before"}
+    assert python == {"just-over-24h", "due-just-before", "paused-silent", "failed-silent"}
     assert {job.job_name for job in summary_figures.stale_jobs(now=NOW)} == python
     assert summary_figures.job_counts(now=NOW).stale == len(python)

@@ -14,7 +14,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from heartbeats.domain import policy, queries
+from heartbeats.domain import check_runs, policy, queries
 from heartbeats.models import Channel
 from heartbeats.redaction import redact
 from heartbeats.reporting import database_stats
@@ -85,7 +85,7 @@ def configuration_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
         "default_grace_minutes": f"{policy.default_grace().total_seconds() / 60:g}",
         "schedule": settings.HEALTHCHECK_SCHEDULE,
         "crontab": crontab_status(),
-        "last_run": queries.latest_check_run(),
+        "last_run": check_runs.last_run(),
         "broken_channels": _broken_channels(),
         "is_postgres": connection.vendor == "postgresql",
         "indexes": database_stats.index_usage(),

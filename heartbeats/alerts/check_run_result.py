@@ -55,6 +55,8 @@ class CheckResult:
     errors: list[str] = field(default_factory=list)
 
     def count_problem(self, problem: rules.Problem, *, stale: bool) -> None:
+        """`stale_jobs` counts the pass's problems that are stale: paused jobs are never a
+        problem, so it is not the summary's stale count (`summary_figures.JobCounts.stale`)."""
         self.problems[problem.value] = self.problems.get(problem.value, 0) + 1
         self.stale_jobs += stale
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Max, Q
 
-from heartbeats.domain import durations, policy, rules
+from heartbeats.domain import check_runs, durations, policy, rules
 from heartbeats.models import Alert, AlertKind, CheckRun
 
 
@@ -17,8 +17,8 @@ from heartbeats.models import Alert, AlertKind, CheckRun
 class _History:
     """The checker's own past, as one pass sees it."""
 
-    previous: datetime | None  # the previous check of any trigger: where event pruning starts
-    previous_cron: datetime | None  # the previous cron run: what a crontab gap is measured from
+    previous: datetime | None  # the previous check run (`domain.check_runs`)
+    previous_cron: datetime | None  # the last cron run before this pass
     grace_until: datetime | None  # until when an outage grace runs
 
 
@@ -28,12 +28,10 @@ def _run_history(*, now: datetime, current: CheckRun | None) -> _History:
     A deciding pass reads it under the decide lock, so a second checker sees the grace the
     first one just set; a quiet pass reads it unlocked, as it writes nothing from it.
     """
-    earlier = Q(dry_run=False, started_at__lt=now)
-    if current is not None:
-        earlier = Q(dry_run=False) & ~Q(pk=current.pk)
+    earlier = check_runs.earlier_q(now=now, current=current)
     row = CheckRun.objects.aggregate(
         previous=Max("started_at", filter=earlier),
-        previous_cron=Max("started_at", filter=earlier & Q(trigger="cron")),
+        previous_cron=Max("started_at", filter=earlier & check_runs.CRON),
         grace_until=Max("grace_until", filter=Q(grace_until__gt=now)),
     )
     return _History(row["previous"], row["previous_cron"], row["grace_until"])

@@ -238,11 +238,6 @@ def alerted_since_q(since: datetime) -> Q:
     return Q(last_alert_at__gt=since)
 
 
-def latest_check_run() -> CheckRun | None:
-    """The checker's most recent run, finished or not."""
-    return CheckRun.objects.order_by("-started_at").first()
-
-
 def broken_channels() -> QuerySet[ChannelStatus]:
     """Channels a permanent delivery error marked broken, oldest breakage first."""
     return ChannelStatus.objects.filter(broken_since__isnull=False).order_by("broken_since")

@@ -13,6 +13,7 @@ from django.db.models import Count, F, Func, Q, QuerySet, Sum, Value
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 
+from heartbeats.domain import check_runs
 from heartbeats.models import (
     PROBLEM_KINDS,
     AlertDelivery,
@@ -41,11 +42,6 @@ def delivery_counters() -> dict[Key, Q]:
     return counters
 
 
-def counted_runs(runs: QuerySet[CheckRun]) -> QuerySet[CheckRun]:
-    """The checker runs whose suppressed alerts count (dry runs do not)."""
-    return runs.filter(dry_run=False)
-
-
 def add_pruned_deliveries(deliveries: QuerySet[AlertDelivery]) -> None:
     """Record, before they are deleted in this transaction, what `deliveries` counted."""
     counters = delivery_counters()
@@ -57,7 +53,7 @@ def add_pruned_deliveries(deliveries: QuerySet[AlertDelivery]) -> None:
 
 def add_pruned_runs(runs: QuerySet[CheckRun]) -> None:
     """Record, before they are deleted in this transaction, the alerts `runs` suppressed."""
-    found = counted_runs(runs).aggregate(total=Coalesce(Sum("suppressed_alerts"), 0))
+    found = runs.filter(check_runs.COUNTED).aggregate(total=Coalesce(Sum("suppressed_alerts"), 0))
     _add({(SUPPRESSED, ""): found["total"]})
 
 
@@ -86,7 +82,7 @@ def totals() -> dict[Key, int]:
         for key, q in delivery_counters().items()
     }
     live[(SUPPRESSED, "")] = _scalar(
-        counted_runs(CheckRun.objects.all()),
+        CheckRun.objects.filter(check_runs.COUNTED),
         Coalesce(Func(F("suppressed_alerts"), function="SUM"), Value(0)),
     )
     columns, params = [], []

@@ -106,7 +106,7 @@ def _checker(status: summary_figures.CheckerStatus, *, now: datetime) -> Sequenc
         families.append(
             GaugeMetricFamily(
                 "cronmonitor_checker_seconds_since_last_run",
-                "Seconds since the checker last started (dry runs excluded).",
+                "Seconds since the checker's last cron run started.",
                 value=(now - status.last_run.started_at).total_seconds(),
             )
         )

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
-from heartbeats.domain import policy, queries, rules, silence
+from heartbeats.domain import check_runs, policy, queries, rules, silence
 from heartbeats.models import (
     PROBLEM_KINDS,
     Alert,
@@ -44,8 +44,9 @@ UNDELIVERED = (DeliveryState.FAILED, DeliveryState.EXPIRED)
 class JobCounts:
     """The runbook's `healthcheck_summary` view, and the jobs in each `rules.JobState`.
 
-    `healthy` is the jobs that are up; `stale` keeps the runbook's meaning (no heartbeat in
-    time, whatever the job's state), so a failed job is neither.
+    `healthy` is the jobs that are up. `stale` is the one stale count (/metrics'
+    `cronmonitor_stale_jobs` too): `queries.stale_q`, heartbeat age alone, paused and failed jobs
+    included. A check run's `stale_jobs` is another count, of its problems only.
     """
 
     total: int
@@ -152,9 +153,7 @@ def checker_status(*, now: datetime) -> CheckerStatus:
 
     Only cron runs count: a manual or forced run must not hide a broken crontab.
     """
-    last_run = (
-        CheckRun.objects.filter(dry_run=False, trigger="cron").order_by("-started_at").first()
-    )
+    last_run = check_runs.last_run(cron_only=True)
     deadline = None
     if last_run is not None:
         deadline = policy.checker_deadline(last_run.started_at)
@@ -278,7 +277,7 @@ def summary(*, now: datetime, windows: list[str]) -> Summary:
 
 def suppressed_total(*, since: datetime | None = None, until: datetime | None = None) -> int:
     """Alerts the anti-spam rule held back, summed over checker runs (dry runs excluded)."""
-    runs = CheckRun.objects.filter(dry_run=False)
+    runs = CheckRun.objects.filter(check_runs.COUNTED)
     if since is not None and until is not None:
         runs = runs.filter(started_at__gte=since, started_at__lte=until)
     return runs.aggregate(total=Coalesce(Sum("suppressed_alerts"), 0))["total"]
