@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import timedelta
 from urllib.parse import quote
@@ -24,6 +25,13 @@ SUFFIXES = [
     ("/1", "fail", 1),
     ("/255", "fail", 255),
 ]
+
+
+def in_turn(cases: list[tuple]) -> list[tuple]:
+    """Each case once, with the two URL forms and the three methods in turn: both forms and
+    every method are met, not every case in every form and method (they share one parser)."""
+    forms_and_methods = itertools.cycle(itertools.product(["uuid", "key"], METHODS))
+    return [(*case, *turn) for case, turn in zip(cases, forms_and_methods, strict=False)]
 
 
 @pytest.fixture
@@ -59,10 +67,8 @@ def assert_ping_headers(response, *, limit: int = 10000) -> None:
     assert "Cookie" not in response.get("Vary", "")
 
 
-@pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize(("suffix", "kind", "exit_status"), SUFFIXES)
-@pytest.mark.parametrize("form", ["uuid", "key"])
-def test_every_url_form_and_method_records_its_signal(
+@pytest.mark.parametrize(("suffix", "kind", "exit_status", "form", "method"), in_turn(SUFFIXES))
+def test_every_signal_on_each_url_form_and_method_records_its_event(
     client, ping_keys, job, clock, method, suffix, kind, exit_status, form
 ):
     url = urls(job, suffix)[form == "key"]
@@ -111,17 +117,17 @@ def test_a_rotated_out_key_still_in_the_list_works(client, ping_keys, job):
 
 
 @pytest.mark.parametrize(
-    ("suffix", "reason"),
-    [
-        ("/256", "invalid exit status 256: use 0 to 255"),
-        ("/1000", "invalid exit status 1000: use 0 to 255"),
-        ("/-1", "invalid signal '-1': use start, fail, log or 0 to 255"),
-        ("/bogus", "invalid signal 'bogus': use start, fail, log or 0 to 255"),
-        ("/START", "invalid signal 'START': use start, fail, log or 0 to 255"),
-    ],
+    ("suffix", "reason", "form", "method"),
+    in_turn(
+        [
+            ("/256", "invalid exit status 256: use 0 to 255"),
+            ("/1000", "invalid exit status 1000: use 0 to 255"),
+            ("/-1", "invalid signal '-1': use start, fail, log or 0 to 255"),
+            ("/bogus", "invalid signal 'bogus': use start, fail, log or 0 to 255"),
+            ("/START", "invalid signal 'START': use start, fail, log or 0 to 255"),
+        ]
+    ),
 )
-@pytest.mark.parametrize("form", ["uuid", "key"])
-@pytest.mark.parametrize("method", METHODS)
 def test_bad_suffix_is_refused_with_its_reason(
     client, ping_keys, job, suffix, reason, form, method
 ):
@@ -132,11 +138,14 @@ def test_bad_suffix_is_refused_with_its_reason(
 
 
 @pytest.mark.parametrize(
-    "rid",
-    ["", "nope", "1234", str(uuid.uuid4())[:-1], f"{uuid.uuid4().hex[:-1]}%0A"],
+    ("rid", "form", "method"),
+    in_turn(
+        [
+            (rid,)
+            for rid in ("", "nope", "1234", str(uuid.uuid4())[:-1], f"{uuid.uuid4().hex[:-1]}%0A")
+        ]
+    ),
 )
-@pytest.mark.parametrize("form", ["uuid", "key"])
-@pytest.mark.parametrize("method", METHODS)
 def test_bad_rid_is_refused(client, ping_keys, job, rid, form, method):
     response = ping(client, f"{urls(job, '/start')[form == 'key']}?rid={rid}", method)
     assert response.status_code == 400
