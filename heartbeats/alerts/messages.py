@@ -142,9 +142,15 @@ def _facts(alert: JobAlert) -> list[tuple[str, str]]:
     return facts
 
 
-def _text(template: str, context: dict) -> str:
-    """A plain-text template, without the newline that ends its file."""
-    return render_to_string(template, context).removesuffix("\n")
+def _rendered(title: str, template: str, context: dict, blocks: list[dict]) -> Message:
+    """A message from its pair of templates (`template`.txt, `template`.html): the text without
+    the newline that ends its file, the HTML autoescaped."""
+    return Message(
+        subject=f"[cronmonitor] {title}",
+        text=render_to_string(f"alerts/{template}.txt", context).removesuffix("\n"),
+        html=render_to_string(f"alerts/{template}.html", context),
+        blocks=blocks,
+    )
 
 
 def format_job_alert(alert: JobAlert) -> Message:
@@ -159,12 +165,8 @@ def format_job_alert(alert: JobAlert) -> Message:
         "job_name": alert.job_name,
         "output_tail": alert.output_tail,
     }
-    return Message(
-        subject=f"[cronmonitor] {headline}",
-        text=_text("alerts/job_alert.txt", context),
-        html=render_to_string("alerts/job_alert.html", context),
-        blocks=slack_blocks(headline, facts=facts, output=alert.output_tail, url=url),
-    )
+    blocks = slack_blocks(headline, facts=facts, output=alert.output_tail, url=url)
+    return _rendered(headline, "job_alert", context, blocks)
 
 
 def digest_headline(alerts: Sequence[JobAlert]) -> str:
@@ -185,20 +187,10 @@ def format_digest(alerts: Sequence[JobAlert]) -> Message:
     headline = digest_headline(alerts)
     links = [(job_admin_url(a.job_name), _headline(a)) for a in alerts]
     context = {"headline": headline, "links": links}
-    return Message(
-        subject=f"[cronmonitor] {headline}",
-        text=_text("alerts/digest.txt", context),
-        html=render_to_string("alerts/digest.html", context),
-        blocks=slack_blocks(headline, links=links),
-    )
+    return _rendered(headline, "digest", context, slack_blocks(headline, links=links))
 
 
 def format_notice(title: str, body: str) -> Message:
     """A message about the monitor itself (test alert, suspected monitoring outage)."""
     context = {"title": title, "body": body}
-    return Message(
-        subject=f"[cronmonitor] {title}",
-        text=_text("alerts/notice.txt", context),
-        html=render_to_string("alerts/notice.html", context),
-        blocks=slack_blocks(title, body=body),
-    )
+    return _rendered(title, "notice", context, slack_blocks(title, body=body))
