@@ -56,6 +56,8 @@ def review(browser, live_server, django_user_model, transactional_db, make_job, 
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     browser.implicitly_wait(10)
+    # The login's own redirect must land first, or it can overtake the test's first page.
+    browser.find_element(By.ID, "user-tools")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     yield browser
     browser.implicitly_wait(0)
