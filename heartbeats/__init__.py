@@ -5,6 +5,6 @@ Imports point down only (tests/test_layout.py holds it):
   alerts/      check runs, incidents, outbox, delivery, transports
   signals/     recording beats and pings, the job's command, retention
   reporting/   summary figures, Prometheus, the chart
-  domain/      rules, schedules, durations, policy, queries (the SQL twins of the rules)
-  base         models.py, job_count.py (the schema; migrations import both), redaction.py
+  domain/      rules, schedules, durations, policy, checker health, queries (SQL twins)
+  base         models/, job_count.py (the schema; migrations import both), redaction.py
 """

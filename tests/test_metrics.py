@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from heartbeats.domain import rules, schedules
-from heartbeats.domain.rules import CheckerProblem
+from heartbeats.domain import checker_health, rules, schedules
+from heartbeats.domain.checker_health import CheckerProblem
 from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
 from heartbeats.reporting import counters, prometheus, summary_figures
 from heartbeats.signals import retention
@@ -358,7 +358,7 @@ def test_checker_deadline_is_two_scheduled_runs_later(last_started, cron, tz, de
     ],
 )
 def test_checker_problem(now, deadline, failed, problem):
-    assert rules.checker_problem(now=now, deadline=deadline, last_failed=failed) == problem
+    assert checker_health.checker_problem(now=now, deadline=deadline, last_failed=failed) == problem
 
 
 def test_sql_and_python_agree_on_stale_jobs_at_the_boundaries(make_job):

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Max, Q
 
-from heartbeats.domain import check_runs, durations, policy, rules
+from heartbeats.domain import check_runs, checker_health, durations, policy
 from heartbeats.models import Alert, AlertKind, CheckRun
 
 
@@ -46,8 +46,8 @@ def _outage_reason(
     total_jobs: int,
     job_names: list[str] | None,
 ) -> str | None:
-    """`rules.outage_reason`, asked only where it means something: a pass limited to some jobs
-    (force alert) says nothing about the fleet, and inside a grace the outage is known.
+    """`checker_health.outage_reason`, asked only where it means something: a pass limited to
+    some jobs (force alert) says nothing about the fleet, and inside a grace the outage is known.
 
     A crontab gap is measured between cron runs, by a cron run: a manual run neither hides
     one (the next cron run still reports it) nor reports one itself.
@@ -55,7 +55,7 @@ def _outage_reason(
     if job_names is not None or history.grace_until is not None:
         return None
     previous_cron = history.previous_cron if trigger == "cron" else None
-    return rules.outage_reason(
+    return checker_health.outage_reason(
         now=now,
         previous_check_at=previous_cron,
         checker_deadline=policy.checker_deadline(previous_cron) if previous_cron else None,

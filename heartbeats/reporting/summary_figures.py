@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
-from heartbeats.domain import check_runs, policy, queries, rules, silence
+from heartbeats.domain import check_runs, checker_health, policy, queries, rules, silence
 from heartbeats.models import (
     PROBLEM_KINDS,
     Alert,
@@ -67,7 +67,7 @@ class JobCounts:
 class CheckerStatus:
     last_run: CheckRun | None
     deadline: datetime | None
-    problem: rules.CheckerProblem | None
+    problem: checker_health.CheckerProblem | None
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def checker_status(*, now: datetime) -> CheckerStatus:
     deadline = None
     if last_run is not None:
         deadline = policy.checker_deadline(last_run.started_at)
-    problem = rules.checker_problem(
+    problem = checker_health.checker_problem(
         now=now,
         deadline=deadline,
         last_failed=last_run is not None and last_run.outcome == RunOutcome.FAILED,

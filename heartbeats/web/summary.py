@@ -23,7 +23,7 @@ from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from heartbeats.domain import links, policy, silence
-from heartbeats.domain.rules import CheckerProblem
+from heartbeats.domain.checker_health import CheckerProblem
 from heartbeats.models import CheckRun, JobHeartbeat
 from heartbeats.reporting import prometheus, summary_figures
 from heartbeats.reporting.summary_chart import day_chart
