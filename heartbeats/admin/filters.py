@@ -10,7 +10,7 @@ from typing import TypeVar
 from django.contrib import admin
 from django.utils import timezone
 
-from heartbeats.domain import durations, policy, queries
+from heartbeats.domain import durations, policy, queries, tags
 from heartbeats.domain.rules import AlertState, JobState
 
 ALERT_HISTORY_WINDOW = timedelta(hours=48)
@@ -105,3 +105,22 @@ class LastAlertFilter(admin.SimpleListFilter):
         if self.value() == "never":
             return queryset.filter(last_alert_at__isnull=True)
         return queryset
+
+
+class TagFilter(admin.SimpleListFilter):
+    """Jobs carrying one tag; the choices are the tags in use (the first `TAG_CHOICES`)."""
+
+    title = "tag"
+    parameter_name = "tag"
+    TAG_CHOICES = 200
+
+    def lookups(self, request, model_admin):
+        stored = (
+            model_admin.model.objects.exclude(tags="").order_by().values_list("tags", flat=True)
+        )
+        found = sorted({tag for text in stored.distinct()[:1000] for tag in text.split()})
+        return [(tag, tag) for tag in found[: self.TAG_CHOICES]]
+
+    def queryset(self, request, queryset):
+        tag = self.value()
+        return queryset.filter(tags.has_tag_q(tag)) if tag else queryset

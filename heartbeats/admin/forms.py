@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from heartbeats.domain import schedules
+from heartbeats.domain import schedules, tags
 from heartbeats.models import JobHeartbeat
 
 SPAN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -35,7 +35,7 @@ class SpanField(forms.DurationField):
 class JobHeartbeatForm(forms.ModelForm):
     class Meta:
         model = JobHeartbeat
-        fields = ["job_name", "status", "paused", "period", "cron", "tz", "grace"]
+        fields = ["job_name", "status", "paused", "tags", "period", "cron", "tz", "grace"]
         field_classes = {"period": SpanField, "grace": SpanField}
         help_texts = {
             "period": "Expected time between runs, 1 minute to 366 days: 90s, 15m, 1h, 1d, "
@@ -51,6 +51,9 @@ class JobHeartbeatForm(forms.ModelForm):
         # edited, not what a ping changed since the page was loaded.
         for field in self.fields.values():
             field.show_hidden_initial = True
+
+    def clean_tags(self) -> str:
+        return tags.normalize(self.cleaned_data.get("tags") or "")
 
     def clean_period(self) -> timedelta | None:
         return self._span("period", schedules.check_period)

@@ -11,10 +11,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from heartbeats.admin import actions as admin_actions
-from heartbeats.admin import display, procedure_pages
+from heartbeats.admin import display, filters, procedure_pages
 from heartbeats.admin import recent_pings as admin_pings
 from heartbeats.admin.configuration_page import configuration_view
-from heartbeats.admin.filters import AlertStateFilter, HealthFilter, LastAlertFilter, StateFilter
 from heartbeats.admin.forms import JobHeartbeatForm
 from heartbeats.alerts import procedures
 from heartbeats.domain import durations, links, policy, queries, silence
@@ -41,8 +40,11 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
         "alert_state_badge",
     ]
     list_display_links = ["name"]
-    list_filter = [StateFilter, HealthFilter, AlertStateFilter, LastAlertFilter, "status", "paused"]
-    search_fields = ["job_name"]
+    list_filter = [
+        filters.StateFilter, filters.HealthFilter, filters.AlertStateFilter,
+        filters.LastAlertFilter, filters.TagFilter, "status", "paused",
+    ]  # fmt: skip
+    search_fields = ["job_name", "tags"]
     ordering = ["last_run_at"]
     list_per_page = 100
     actions = [
@@ -87,11 +89,11 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [
-                (None, {"fields": ["job_name", "status", "paused"]}),
+                (None, {"fields": ["job_name", "status", "paused", "tags"]}),
                 ("Schedule", {"fields": self.schedule_fields}),
             ]
         return [
-            (None, {"fields": ["job_name", "uuid", "status", "paused"]}),
+            (None, {"fields": ["job_name", "uuid", "status", "paused", "tags"]}),
             ("Schedule", {"fields": [*self.schedule_fields, "schedule_in_words", "upcoming_runs"]}),
             ("Heartbeat and alerts", {"fields": self.heartbeat_fields}),
             ("How to ping", {"fields": ["ping_instructions"]}),

@@ -71,6 +71,11 @@ class JobHeartbeat(models.Model):
     tz = models.CharField("time zone", max_length=64, default="UTC")
     grace = models.DurationField(null=True, blank=True, help_text="Tolerated lateness.")
     due_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    # Space-separated, stored normalised by `domain.tags.normalize` (each tag once).
+    tags = models.CharField(
+        max_length=500, blank=True, default="", db_default="",
+        help_text="Space-separated tags, e.g. <code>db nightly</code>.",
+    )  # fmt: skip
 
     class Meta:
         db_table = "job_heartbeats"
