@@ -10,7 +10,7 @@ TEST_ENV := CRONMONITOR_ENV_FILE=/dev/null
 # load without a SECRET_KEY.
 MYPY := $(TEST_ENV) DEBUG=true $(VENV)/bin/mypy
 
-.PHONY: run test lint venv lock bench-smoke mutation
+.PHONY: run test test-sqlite test-pg lint venv lock bench-smoke mutation
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,12 +48,19 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	scripts/ensure-system-deps.sh
 	scripts/ensure-postgres.sh "$(TEST_DATABASE_URL)"
-	$(VENV)/bin/ruff check .
-	$(MYPY)
+	@$(MAKE) --no-print-directory lint
+	@echo "The suite runs on SQLite and PostgreSQL at once; each prints its results when it ends."
 	@echo "Browser tests save screenshots to $(CURDIR)/artifacts/screenshots/"
-	$(TEST_ENV) DATABASE_URL=sqlite:///db-test.sqlite3 $(PY) -m pytest -q
-	$(TEST_ENV) DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-pg
 	@echo "Screenshots for review:" && ls -1 $(CURDIR)/artifacts/screenshots/*.png
+
+# One database's suite: `make test` runs both at once (each spends much of its time waiting
+# on subprocesses, browsers and the database, so two share two cores well).
+test-sqlite: $(VENV)/.dev
+	$(TEST_ENV) DATABASE_URL=sqlite:///db-test.sqlite3 $(PY) -m pytest -q
+
+test-pg: $(VENV)/.dev
+	$(TEST_ENV) DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest -q
 
 # The benchmarks' smoke runs alone (they are part of `make test` too); bench/README.md has the
 # full-size commands.

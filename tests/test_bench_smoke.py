@@ -99,6 +99,8 @@ def test_pgbench_ceiling_smoke():
 
 @pytest.mark.parametrize("pool", [False, True], ids=["conn_max_age", "pool"])
 def test_pings_over_http_smoke(pool):
+    if pool and connection.vendor != "postgresql":
+        pytest.skip("the pool is psycopg's: PostgreSQL only")
     result = bench("pings", "--smoke", "--part", "http", *(["--pool"] if pool else []))
     http = result["http"]
     assert http["errors"] == 0
