@@ -2,6 +2,13 @@
 
 from django.db import migrations, models
 
+from heartbeats import job_count
+
+
+def restore_job_count(apps, schema_editor):
+    """SQLite rebuilt the jobs table for the new column, dropping its counting triggers."""
+    job_count.install(schema_editor.connection)
+
 
 class Migration(migrations.Migration):
 
@@ -15,4 +22,5 @@ class Migration(migrations.Migration):
             name='tags',
             field=models.CharField(blank=True, db_default='', default='', help_text='Space-separated tags, e.g. <code>db nightly</code>.', max_length=500),
         ),
+        migrations.RunPython(restore_job_count, migrations.RunPython.noop),
     ]
