@@ -564,3 +564,17 @@ def test_a_pass_works_through_batch_after_batch(make_job, make_alert, slack_ok, 
     report = delivery.deliver_pending(now=T0, sleep=Sleeps())
     assert len(received(slack_ok, SLACK_SECRET_PATH)) == 3
     assert sorted(a.job_id for a in report.sent) == ["backup", "report", "sync"]
+
+
+def test_an_alert_sent_on_one_channel_while_another_waits_is_reported_pending(
+    make_job, make_alert, slack_ok
+):
+    """Its email waits for a retry an hour away: the pass sent it, yet it is not settled."""
+    alert = make_alert(make_job("backup", age=30 * H), channels=["slack"])
+    AlertDelivery.objects.create(alert=alert, channel="email", attempts=1, next_attempt_at=T0 + H)
+    report = delivery.deliver_pending(now=T0, sleep=Sleeps())
+    assert ([a.id for a in report.pending], report.sent, report.failed) == ([alert.id], [], [])
+    Alert.objects.filter(pk=alert.pk).update(done=False)
+    AlertDelivery.objects.filter(channel="slack").update(state="pending", sent_at=None)
+    result = run(now=T0)  # the same, inside a check run: reported as sent, as Slack has it
+    assert ("backup", "sent") in [(job.job_name, job.action) for job in result.jobs]

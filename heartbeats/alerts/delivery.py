@@ -238,12 +238,13 @@ class _Pass:
                 report.pending.append(alert)
             elif alert.last_sent_at is not None:
                 report.sent.append(alert)
-        untried: dict[uuid.UUID, Alert] = {}  # of deliveries the deadline left: still pending
+        # Alerts the deadline left untried: still pending. An alert with an error this pass was
+        # recorded (every recorded message returns all its alerts), so it is listed above.
+        untried: dict[uuid.UUID, Alert] = {}
         for delivery in self.left:
             if delivery.alert_id not in self.alerts:
                 untried.setdefault(delivery.alert_id, delivery.alert)
-        for left in untried.values():
-            (report.failed if left.id in self.errored else report.pending).append(left)
+        report.pending.extend(untried.values())
         return report
 
 
