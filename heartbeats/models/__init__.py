@@ -4,6 +4,7 @@ One module per group of tables; everything is importable from `heartbeats.models
 and the rest of the app expect.
 """
 
+from heartbeats.models.api import ApiKey, ApiRequestCount, Flip, FlipStatus
 from heartbeats.models.alerts import (
     PROBLEM_KINDS,
     Alert,
@@ -33,11 +34,15 @@ __all__ = [
     "AlertDelivery",
     "AlertKind",
     "AlertSilence",
+    "ApiKey",
+    "ApiRequestCount",
     "Channel",
     "ChannelStatus",
     "CheckRun",
     "DeliveryState",
     "EventKind",
+    "Flip",
+    "FlipStatus",
     "JobHeartbeat",
     "Outcome",
     "PingEvent",
