@@ -226,6 +226,9 @@ RETENTION_CHECKRUN_DAYS = env_int("RETENTION_CHECKRUN_DAYS", 90, bound=RETENTION
 ALERT_CONNECT_TIMEOUT = env_positive("ALERT_CONNECT_TIMEOUT", 5, WAIT)
 ALERT_READ_TIMEOUT = env_positive("ALERT_READ_TIMEOUT", 10, WAIT)
 PING_KEYS = env_ping_keys("PING_KEY")
+# The management API: requests per key and minute, and the largest request body it reads.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 100, minimum=1, bound=Bound(1_000_000, "1000000"))
+API_BODY_LIMIT = env_int("API_BODY_LIMIT", 65536, minimum=1024, bound=Bound(10_000_000, "10 MB"))
 PING_BODY_LIMIT = env_int("PING_BODY_LIMIT", 10000, minimum=0, bound=Bound(10_000_000, "10 MB"))
 PING_EVENTS_KEPT = env_int("PING_EVENTS_KEPT", 100, bound=Bound(1_000_000))
 

@@ -4,7 +4,6 @@ One module per group of tables; everything is importable from `heartbeats.models
 and the rest of the app expect.
 """
 
-from heartbeats.models.api import ApiKey, ApiRequestCount, Flip, FlipStatus
 from heartbeats.models.alerts import (
     PROBLEM_KINDS,
     Alert,
@@ -14,6 +13,7 @@ from heartbeats.models.alerts import (
     ChannelStatus,
     DeliveryState,
 )
+from heartbeats.models.api import ApiKey, ApiRequestCount, Flip, FlipStatus
 from heartbeats.models.events import EventKind, PingEvent
 from heartbeats.models.jobs import (
     JOB_NAME_PATTERN,

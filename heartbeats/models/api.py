@@ -43,6 +43,9 @@ class ApiRequestCount(models.Model):
             models.UniqueConstraint(fields=["key", "minute"], name="one_count_per_key_minute")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.count} requests at {self.minute:%Y-%m-%d %H:%M}"
+
 
 class FlipStatus(models.TextChoices):
     NEW = "new", "New"
@@ -66,4 +69,5 @@ class Flip(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.job_id}: {self.old_status} → {self.new_status} at {self.created_at:%Y-%m-%d %H:%M}"
+        moment = f"{self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.job_id}: {self.old_status} → {self.new_status} at {moment}"
