@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from heartbeats.access import keys
 from heartbeats.models import ApiKey, ApiRequestCount, JobHeartbeat
-from tests.api_support import Api, api, make_key, readonly_api  # noqa: F401
+from tests.api_support import Api, make_key
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from heartbeats.models import JobHeartbeat
-from tests.api_support import Api, api, make_key, readonly_api  # noqa: F401
+from tests.api_support import make_key
 
 CHECK_FIELDS = {
     "name", "slug", "tags", "desc", "grace", "n_pings", "status", "started", "last_ping",
