@@ -24,7 +24,9 @@ def code(api, clock) -> str:
 def test_pings_newest_first_with_their_bodies(api, client, code, clock):
     client.post(f"/ping/{code}/start", "", content_type="text/plain")
     clock.advance(seconds=90)
-    client.post(f"/ping/{code}", "copied 3 files", content_type="text/plain", HTTP_USER_AGENT="curl")
+    client.post(
+        f"/ping/{code}", "copied 3 files", content_type="text/plain", HTTP_USER_AGENT="curl"
+    )
     pings = api.get(f"checks/{code}/pings/").json()["pings"]
     assert [(p["type"], p["n"], p["method"], p["ua"]) for p in pings] == [
         ("success", 2, "POST", "curl"),
