@@ -140,3 +140,35 @@ def test_unknown_checks_are_not_found(api):
     for path in [f"checks/{uuid.uuid4()}", "checks/not-a-uuid", f"checks/{uuid.uuid4()}/pause"]:
         response = api.post(path) if path.endswith("pause") else api.get(path)
         assert (response.status_code, response.json()) == (404, {"error": "not found"})
+
+
+def test_the_openapi_description_lists_every_path_and_the_check_schema(client):
+    description = client.get("/api/v3/openapi.json").json()
+    assert description["openapi"].startswith("3.")
+    assert {
+        "/api/v3/checks/", "/api/v3/checks/{code}", "/api/v3/checks/{code}/pause",
+        "/api/v3/checks/{code}/resume", "/api/v3/checks/{code}/pings/",
+        "/api/v3/checks/{code}/pings/{n}/body", "/api/v3/checks/{code}/flips/",
+        "/api/v3/badges/", "/api/v3/status/",
+    } == set(description["paths"])  # fmt: skip
+    fields = description["components"]["schemas"]["Check"]["properties"]
+    assert {"name", "slug", "timeout", "schedule", "tz", "unique", "filter_body"} <= set(fields)
+
+
+def test_a_new_slug_renames_the_job_and_keeps_its_history(api, client):
+    code = api.post("checks/", {"slug": "old-name"}).json()["uuid"]
+    client.post(f"/ping/{code}", "hello", content_type="text/plain")
+    renamed = api.post(f"checks/{code}", {"slug": "new-name"})
+    assert (renamed.status_code, renamed.json()["slug"], renamed.json()["uuid"]) == (
+        200, "new-name", code,
+    )  # fmt: skip
+    job = JobHeartbeat.objects.get()
+    assert (job.job_name, str(job.uuid), job.events.count()) == ("new-name", code, 1)
+
+
+def test_v1_and_v2_derive_the_slug_from_a_new_name(api):
+    api.v = 2
+    code = api.post("checks/", {"name": "First"}).json()["uuid"]
+    assert api.post(f"checks/{code}", {"name": "Second Name"}).json()["slug"] == "second-name"
+    api.v = 3
+    assert api.post(f"checks/{code}", {"name": "Third"}).json()["slug"] == "second-name"

@@ -15,8 +15,8 @@ ERROR = {"$ref": "#/components/responses/Error"}
 STANDARD = {"401": ERROR, "429": ERROR}
 
 
-def _op(summary: str, ok: str, *, body: bool = False, **codes: dict) -> dict[str, Any]:
-    responses = {"200": {"description": ok}, **STANDARD, **codes}
+def _op(summary: str, ok: str, *, body: bool = False, codes: dict | None = None) -> dict[str, Any]:
+    responses = {"200": {"description": ok}, **STANDARD, **(codes or {})}
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if body:
         op["requestBody"] = {
@@ -40,30 +40,30 @@ def description() -> dict[str, Any]:
             "get": _op("List checks (?tag= repeatable, all must match; ?slug=)", "checks"),
             "post": _op("Create a check (201), or update the match of `unique` (200)",
                         "the matching check, updated", body=True,
-                        **{"201": {"description": "the new check"}, "409": ERROR}),
+                        codes={"201": {"description": "the new check"}, "409": ERROR}),
         },
         one: {
             "parameters": [CODE],
-            "get": _op("Get a check", "the check", **NOT_FOUND),
+            "get": _op("Get a check", "the check", codes=NOT_FOUND),
             "post": _op("Update a check; omitted fields stay", "the check", body=True,
-                        **NOT_FOUND),
-            "delete": _op("Delete a check", "the deleted check", **NOT_FOUND),
+                        codes=NOT_FOUND),
+            "delete": _op("Delete a check", "the deleted check", codes=NOT_FOUND),
         },
-        one + "/pause": {"parameters": [CODE], "post": _op("Pause", "the check", **NOT_FOUND)},
+        one + "/pause": {"parameters": [CODE], "post": _op("Pause", "the check", codes=NOT_FOUND)},
         one + "/resume": {"parameters": [CODE], "post": _op(
-            "Resume a paused check", "the check", **NOT_FOUND, **{"409": ERROR})},
+            "Resume a paused check", "the check", codes={**NOT_FOUND, "409": ERROR})},
         one + "/pings/": {"parameters": [CODE], "get": _op(
-            "Logged pings, newest first (read-write key)", "pings", **NOT_FOUND)},
+            "Logged pings, newest first (read-write key)", "pings", codes=NOT_FOUND)},
         one + "/pings/{n}/body": {
             "parameters": [CODE, {"name": "n", "in": "path", "required": True,
                                   "schema": {"type": "integer"}}],
-            "get": _op("A ping's body, text/plain", "the body", **NOT_FOUND),
+            "get": _op("A ping's body, text/plain", "the body", codes=NOT_FOUND),
         },
         one + "/flips/": {"parameters": [CODE, *(
             {"name": name, "in": "query", "schema": {"type": "integer", "minimum": 0}}
             for name in ("seconds", "start", "end"))],
-            "get": _op("Changes between up and down, newest first", "flips", **NOT_FOUND,
-                       **{"400": ERROR})},
+            "get": _op("Changes between up and down, newest first", "flips",
+                       codes={**NOT_FOUND, "400": ERROR})},
         "/api/v3/badges/": {"get": _op("Badge URLs per tag and overall (*)", "badges")},
         "/api/v3/status/": {"get": {"summary": "Database connectivity (no key)", "security": [],
                                     "responses": {"200": {"description": "OK"}}}},

@@ -13,7 +13,6 @@ from pydantic_core import PydanticCustomError
 from heartbeats.domain import schedules
 from heartbeats.models import JOB_NAME_PATTERN
 
-SPAN = {"ge": 60, "le": 31536000}  # Healthchecks' bounds for timeout and grace, in seconds
 UniqueField = Literal["name", "slug", "tags", "timeout", "grace"]
 
 
@@ -24,8 +23,9 @@ class CheckSpec(BaseModel):
     slug: str | None = Field(None, max_length=128)
     tags: str | None = Field(None, max_length=500)
     desc: str | None = Field(None, max_length=10_000)
-    timeout: int | None = Field(None, **SPAN)
-    grace: int | None = Field(None, **SPAN)
+    # Healthchecks' bounds, in seconds: a minute to 365 days.
+    timeout: int | None = Field(None, ge=60, le=31536000)
+    grace: int | None = Field(None, ge=60, le=31536000)
     schedule: str | None = Field(None, max_length=100)
     tz: str | None = Field(None, max_length=64)
     manual_resume: bool | None = None

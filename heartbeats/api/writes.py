@@ -30,7 +30,7 @@ class SpecError(ValueError):
 def check_channels(spec: CheckSpec) -> None:
     """Healthchecks' forms: "*", "" or comma-separated ids or names, none empty. Accepted and
     not stored yet: every job alerts every configured channel (docs/api.md)."""
-    if spec.channels in (None, "*", ""):
+    if spec.channels is None or spec.channels in ("*", ""):
         return
     if any(not part for part in spec.channels.split(",")):
         raise SpecError("empty channel identifier")
