@@ -7,6 +7,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from heartbeats.models import JobHeartbeat
 from tests.api_support import make_key
@@ -77,8 +79,9 @@ def test_read_only_key_sees_unique_key_instead_of_urls(api, readonly_api):
     by_key = readonly_api.get(f"checks/{listed['unique_key']}")
     assert by_key.status_code == 200 and by_key.json()["slug"] == "database-backup"
     assert readonly_api.get(f"checks/{code}").json()["unique_key"] == listed["unique_key"]
-    # A unique key is no identifier for a read-write key (as in Healthchecks).
-    assert api.get(f"checks/{listed['unique_key']}").status_code == 404
+    # As on Healthchecks, read-write keys may name a check by its unique key too, to read it.
+    assert api.get(f"checks/{listed['unique_key']}").json()["uuid"] == code
+    assert api.post(f"checks/{listed['unique_key']}/pause").status_code == 404
 
 
 def test_update_changes_only_the_fields_given(api):
@@ -137,7 +140,9 @@ def test_delete_returns_the_deleted_check(api):
 
 
 def test_unknown_checks_are_not_found(api):
-    for path in [f"checks/{uuid.uuid4()}", "checks/not-a-uuid", f"checks/{uuid.uuid4()}/pause"]:
+    paths = [f"checks/{uuid.uuid4()}", "checks/not-a-uuid", f"checks/{uuid.uuid4()}/pause",
+             f"checks/{uuid.uuid4()}/pings/x/body", "nothing-here"]  # fmt: skip
+    for path in paths:
         response = api.post(path) if path.endswith("pause") else api.get(path)
         assert (response.status_code, response.json()) == (404, {"error": "not found"})
 
@@ -172,3 +177,15 @@ def test_v1_and_v2_derive_the_slug_from_a_new_name(api):
     assert api.post(f"checks/{code}", {"name": "Second Name"}).json()["slug"] == "second-name"
     api.v = 3
     assert api.post(f"checks/{code}", {"name": "Third"}).json()["slug"] == "second-name"
+
+
+def test_listing_costs_the_same_statements_for_10_and_1000_checks(api):
+    def statements(jobs: int) -> int:
+        JobHeartbeat.objects.all().delete()
+        JobHeartbeat.objects.bulk_create(JobHeartbeat(job_name=f"job-{i}") for i in range(jobs))
+        with CaptureQueriesContext(connection) as queries:
+            assert len(api.get("checks/").json()["checks"]) == jobs
+        return len(queries)
+
+    statements(1)  # the key's first use in this minute also records its last use
+    assert statements(10) == statements(1000)

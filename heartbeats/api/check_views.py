@@ -4,7 +4,7 @@ delete. Parse, call one service, answer with the check object."""
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -20,7 +20,7 @@ def _check(call: Call, job: JobHeartbeat, status: int = 200) -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
-def not_found() -> JsonResponse:
+def not_found(request: HttpRequest | None = None) -> JsonResponse:
     return error("not found", 404)
 
 
@@ -48,12 +48,12 @@ def create_check(call: Call) -> HttpResponse:
 
 
 def get_check(call: Call, code: str) -> JsonResponse:
-    job = checks.by_id(code, readonly=call.readonly)
+    job = checks.by_id(code, unique_key_too=True)
     return not_found() if job is None else _check(call, job)
 
 
 def _writable(code: str) -> JobHeartbeat | None:
-    return checks.by_id(code, readonly=False)
+    return checks.by_id(code, unique_key_too=False)
 
 
 def update_check(call: Call, code: str) -> JsonResponse:

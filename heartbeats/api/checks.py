@@ -101,13 +101,14 @@ def to_dict(job: JobHeartbeat, *, readonly: bool, v: int, now: datetime) -> dict
     return result
 
 
-def by_id(identifier: str, *, readonly: bool) -> JobHeartbeat | None:
-    """The job with this UUID, or (read-only keys, as Healthchecks) this unique key."""
+def by_id(identifier: str, *, unique_key_too: bool) -> JobHeartbeat | None:
+    """The job with this UUID, or (where Healthchecks takes one: getting a check, its flips)
+    this unique key."""
     try:
         return JobHeartbeat.objects.filter(uuid=uuid.UUID(identifier)).first()
     except ValueError:
         pass
-    if not readonly or len(identifier) != 40:
+    if not unique_key_too or len(identifier) != 40:
         return None
     for job in JobHeartbeat.objects.only("uuid").iterator():
         if unique_key(job) == identifier:

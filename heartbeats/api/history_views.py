@@ -40,7 +40,7 @@ def _ping(event: PingEvent, *, body_base: str) -> dict[str, Any]:
 
 
 def list_pings(call: Call, code: str) -> JsonResponse:
-    job = checks.by_id(code, readonly=False)
+    job = checks.by_id(code, unique_key_too=False)
     if job is None:
         return not_found()
     events = PingEvent.objects.filter(job=job).order_by("-created_at", "-id")
@@ -51,7 +51,7 @@ def list_pings(call: Call, code: str) -> JsonResponse:
 
 
 def ping_body(call: Call, code: str, n: int) -> HttpResponse:
-    job = checks.by_id(code, readonly=False)
+    job = checks.by_id(code, unique_key_too=False)
     event = None if job is None else PingEvent.objects.filter(job=job, n=n).first()
     if event is None or not event.body:
         return not_found()
@@ -77,7 +77,7 @@ def _filtered(flips: QuerySet[Flip], given: FlipFilter) -> QuerySet[Flip]:
 
 
 def list_flips(call: Call, code: str) -> JsonResponse:
-    job = checks.by_id(code, readonly=call.readonly)
+    job = checks.by_id(code, unique_key_too=True)
     if job is None:
         return not_found()
     try:

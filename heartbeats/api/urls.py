@@ -27,6 +27,7 @@ def _versioned(v: int) -> list[URLPattern]:
 urlpatterns = [
     *(pattern for v in (1, 2, 3) for pattern in _versioned(v)),
     path("api/v3/openapi.json", openapi.openapi_view),
+    re_path(r"^api/", check_views.not_found),  # any other API path: JSON, not an HTML page
     re_path(
         r"^badge/(?P<sig>[0-9a-f]{16}(-2)?)/(?P<tag>.+)\.(?P<fmt>svg|json|shields)$", badges.badge
     ),
