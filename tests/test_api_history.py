@@ -3,12 +3,14 @@ them; and the flips the checker and the pings write."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
 
 from heartbeats.alerts import check_run
-from heartbeats.models import Flip, JobHeartbeat
+from heartbeats.models import Flip, JobHeartbeat, PingEvent
 from tests.conftest import T0
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +120,14 @@ def _path(url: str) -> str:
 def test_status_answers_ok_without_a_key(client):
     response = client.get("/api/v3/status/")
     assert (response.status_code, response.content) == (200, b"OK")
+
+
+def test_the_migration_numbers_kept_events_and_counts_them(make_job):
+    migration = importlib.import_module("heartbeats.migrations.0011_api")
+    job = make_job("old")
+    for minute in (3, 1, 2):
+        PingEvent.objects.create(job=job, kind="success", created_at=T0 + timedelta(minutes=minute))
+    migration.number_kept_events(apps, None)
+    numbered = PingEvent.objects.order_by("created_at").values_list("n", flat=True)
+    assert list(numbered) == [1, 2, 3]
+    assert JobHeartbeat.objects.get().n_pings == 3

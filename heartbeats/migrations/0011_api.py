@@ -4,6 +4,13 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+from heartbeats import job_count
+
+
+def restore_job_count(apps, schema_editor):
+    """SQLite rebuilt the jobs table for the new columns, dropping its counting triggers."""
+    job_count.install(schema_editor.connection)
+
 
 def number_kept_events(apps, schema_editor):
     """Number each job's kept events 1, 2, ... oldest first, and count them as its pings, so
@@ -129,4 +136,5 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(number_kept_events, migrations.RunPython.noop),
+        migrations.RunPython(restore_job_count, migrations.RunPython.noop),
     ]
