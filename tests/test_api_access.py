@@ -11,9 +11,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from heartbeats.access import keys
+from heartbeats.access import keys, rate_limit
 from heartbeats.models import ApiKey, ApiRequestCount, JobHeartbeat
 from tests.api_support import Api, make_key
+from tests.conftest import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -123,3 +124,19 @@ def test_create_api_key_prints_the_key_once(db):
 def test_method_not_allowed(api):
     response = api.client.put("/api/v3/checks/", HTTP_X_API_KEY=api.key)
     assert (response.status_code, response["Allow"]) == (405, "GET, POST, OPTIONS")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_are_all_counted(settings):
+    """Eight workers on their own connections, as eight processes would be: the upsert loses
+    no count, so the limit holds across processes."""
+    settings.API_RATE_LIMIT = 1000
+    record = keys.issue(name="busy", read_only=False, now=timezone.now()).record
+    now = timezone.now()
+
+    def work(worker: int) -> None:
+        for _ in range(10):
+            rate_limit.count_request(record, now=now)
+
+    assert at_once(work, 8) == []
+    assert ApiRequestCount.objects.get().count == 80

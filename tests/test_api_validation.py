@@ -115,3 +115,33 @@ def test_unknown_healthchecks_fields_are_accepted(api):
          "req_success_kw": "x", "api_key": "ignored-when-the-header-is-there"},
     )  # fmt: skip
     assert response.status_code == 201
+
+
+FIELDS = [
+    "name", "slug", "tags", "desc", "timeout", "grace", "schedule", "tz", "manual_resume",
+    "methods", "channels", "start_kw", "success_kw", "failure_kw", "filter_body", "unique",
+    "subject", "subject_fail", "filter_subject",
+]  # fmt: skip
+ODD_VALUES = [None, 0, -1, 10**30, 1.5, "", "x", "\x00", "\ud800", [], [None], {}, True, "x" * 300]
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_no_value_of_any_field_gets_a_server_error(api, code, field):
+    for value in ODD_VALUES:
+        for path in ("checks/", f"checks/{code}"):
+            before = _state()
+            response = api.post(path, {field: value})
+            assert response.status_code in (200, 201, 400, 409), (field, value, path)
+            if response.status_code >= 400:
+                assert response.json()["error"]
+                assert _state() == before
+    assert api.get("checks/").status_code == 200
+
+
+def test_nul_and_lone_surrogates_are_refused(api):
+    assert api.post("checks/", {"desc": "a\x00b"}).json() == {
+        "error": "json validation error: desc contains a NUL character"
+    }
+    assert api.post("checks/", raw='{"name": "\\ud800"}').json() == {
+        "error": "json validation error: name is not valid UTF-8 (a lone surrogate?)"
+    }

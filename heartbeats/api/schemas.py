@@ -50,6 +50,14 @@ class CheckSpec(BaseModel):
             return {k: 0.0 if v is None else v for k, v in data.items()}
         return data
 
+    @field_validator("*")
+    @classmethod
+    def storable_text(cls, value: Any) -> Any:
+        # PostgreSQL refuses NUL in text (pydantic itself refuses lone surrogates).
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("nul_char", "NUL character")
+        return value
+
     @field_validator("slug")
     @classmethod
     def check_slug(cls, value: str) -> str:
@@ -89,6 +97,8 @@ MESSAGES = {
     "tz_syntax": "%s is not a valid timezone",
     "slug_syntax": "%s must be 1 to 128 letters, digits, '.', '_', '-' or ':'",
     "model_type": "%s is not an object",
+    "nul_char": "%s contains a NUL character",
+    "string_unicode": "%s is not valid UTF-8 (a lone surrogate?)",
 }
 
 
