@@ -210,3 +210,6 @@ def at_once(work: Callable[[int], object], workers: int) -> list[BaseException]:
         if thread.is_alive():
             errors.append(TimeoutError(f"{thread.name} still running after 120 s"))
     return errors
+
+
+pytest_plugins = ["tests.api_support"]

@@ -13,7 +13,16 @@ from django.test.utils import CaptureQueriesContext
 
 from heartbeats import job_count
 from heartbeats.domain import policy, rules, schedules
-from heartbeats.models import Alert, AlertDelivery, CheckRun, JobHeartbeat, PingEvent
+from heartbeats.models import (
+    Alert,
+    AlertDelivery,
+    ApiKey,
+    ApiRequestCount,
+    CheckRun,
+    Flip,
+    JobHeartbeat,
+    PingEvent,
+)
 from heartbeats.reporting import counters
 from heartbeats.signals import recording, retention
 from tests.conftest import T0
@@ -43,6 +52,11 @@ def history(make_job, clock):
     Alert.objects.create(job=old, kind="down", created_at=T0 - 40 * D, done=True)
     CheckRun.objects.create(started_at=T0 - 100 * D)
     CheckRun.objects.create(started_at=T0 - D)
+    for job, age in [(kept, 100 * D), (kept, D), (old, 40 * D)]:
+        Flip.objects.create(job=job, created_at=T0 - age, old_status="up", new_status="down")
+    key = ApiKey.objects.create(name="k", prefix="cm_", digest="0" * 64)
+    for age in (timedelta(minutes=61), timedelta(minutes=1)):
+        ApiRequestCount.objects.create(key=key, minute=T0 - age, count=3)
 
 
 @pytest.mark.django_db
@@ -57,7 +71,10 @@ def test_prune_applies_the_policy_in_batches(history):
         "  ping events: 2505 deleted so far",
         "  alerts: 2 deleted so far",
         "  check runs: 1 deleted so far",
-        "Deleted 2505 ping events, 1 alert deliveries, 2 alerts, 1 check runs, 1 jobs",
+        "  flips: 2 deleted so far",
+        "  API request counts: 1 deleted so far",
+        "Deleted 2505 ping events, 1 alert deliveries, 2 alerts, 1 check runs, 2 flips, "
+        "1 API request counts, 1 jobs",
     ]
     assert sorted(JobHeartbeat.objects.values_list("job_name", flat=True)) == [
         "daily", "new-silent",
@@ -65,7 +82,9 @@ def test_prune_applies_the_policy_in_batches(history):
     assert PingEvent.objects.count() == 10
     assert Alert.objects.get().kind == "failed"  # an unfinished alert is never pruned
     assert CheckRun.objects.count() == 1
-    assert len(queries) < 60  # batches, not a statement per row
+    assert Flip.objects.get().created_at == T0 - D
+    assert ApiRequestCount.objects.get().minute == T0 - timedelta(minutes=1)
+    assert len(queries) < 70  # batches, not a statement per row
 
 
 @pytest.mark.django_db
@@ -74,7 +93,8 @@ def test_dry_run_lists_the_jobs_counts_and_deletes_nothing(history):
     call_command("prune_heartbeats", "--dry-run", stdout=out)
     assert out.getvalue() == (
         "  would remove retired: last run 2026-01-21 12:00 UTC, due 2026-01-22 12:00 UTC\n"
-        "Would delete 2505 ping events, 1 alert deliveries, 2 alerts, 1 check runs, 1 jobs\n"
+        "Would delete 2505 ping events, 1 alert deliveries, 2 alerts, 1 check runs, 2 flips, "
+        "1 API request counts, 1 jobs\n"
     )
     assert PingEvent.objects.count() == 2515
     assert JobHeartbeat.objects.count() == 3
@@ -166,7 +186,8 @@ def test_counts_add_up_across_batches():
         now=JAN_1 + 3650 * D, batch_size=1, progress=lambda *step: progress.append(step)
     )
     assert result.deleted == {
-        "ping events": 2, "alert deliveries": 2, "alerts": 2, "check runs": 2, "jobs": 2,
+        "ping events": 2, "alert deliveries": 2, "alerts": 2, "check runs": 2, "flips": 0,
+        "API request counts": 0, "jobs": 2,
     }  # fmt: skip
     assert [step for step in progress if step[0] == "jobs"] == [("jobs", 1), ("jobs", 2)]
 
@@ -248,10 +269,12 @@ def test_a_removed_job_takes_its_history_and_is_logged_and_in_the_admin_history(
     PingEvent.objects.create(job=job, kind="success", created_at=JAN_1)
     alert = Alert.objects.create(job=job, kind="down", done=True, created_at=JAN_1 + 32 * D)
     AlertDelivery.objects.create(alert=alert, channel="slack", state="sent")
+    Flip.objects.create(job=job, created_at=JAN_1 + 32 * D, old_status="up", new_status="down")
     with caplog.at_level(logging.INFO, logger="heartbeats.signals.retention"):
         result = retention.prune(now=MONTHLY_GONE + TICK)
     assert result.deleted == {
-        "ping events": 1, "alert deliveries": 1, "alerts": 1, "check runs": 0, "jobs": 1,
+        "ping events": 1, "alert deliveries": 1, "alerts": 1, "check runs": 0, "flips": 1,
+        "API request counts": 0, "jobs": 1,
     }  # fmt: skip
     line = "report: last run 2026-01-01 00:00 UTC, due 2026-02-01 01:00 UTC"
     assert caplog.messages == [f"retention removed job {line}"]

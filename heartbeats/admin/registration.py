@@ -14,6 +14,7 @@ from heartbeats.admin import actions as admin_actions
 from heartbeats.admin import display, filters, procedure_pages
 from heartbeats.admin import recent_pings as admin_pings
 from heartbeats.admin.configuration_page import configuration_view
+from heartbeats.admin.flip_timeline import FlipTimelineMixin
 from heartbeats.admin.forms import JobHeartbeatForm
 from heartbeats.alerts import procedures
 from heartbeats.domain import durations, links, policy, queries, silence
@@ -29,7 +30,7 @@ admin.site.enable_nav_sidebar = False
 
 
 @admin.register(JobHeartbeat)
-class JobHeartbeatAdmin(admin.ModelAdmin):
+class JobHeartbeatAdmin(FlipTimelineMixin, admin.ModelAdmin):
     form = JobHeartbeatForm
     list_display = [
         "name",
@@ -58,25 +59,13 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     change_list_template = "admin/heartbeats/jobheartbeat/change_list.html"
     schedule_fields = ["period", "cron", "tz", "grace"]
     heartbeat_fields = [
-        "state",
-        "last_run",
-        "outcome",
-        "n_runs",
-        "last_run_duration",
-        "due",
-        "alert_state_badge",
-        "last_alert",
-        "alert_history",
-        "pretty_metadata",
-    ]
+        "state", "last_run", "outcome", "n_runs", "last_run_duration", "due",
+        "alert_state_badge", "last_alert", "alert_history", "pretty_metadata",
+    ]  # fmt: skip
     readonly_fields = [
-        "uuid",
-        *heartbeat_fields,
-        "schedule_in_words",
-        "upcoming_runs",
-        "ping_instructions",
-        "recent_pings",
-    ]
+        "uuid", *heartbeat_fields, "schedule_in_words", "upcoming_runs", "ping_instructions",
+        "recent_pings", "flip_timeline",
+    ]  # fmt: skip
 
     def get_queryset(self, request):
         now, thresholds = timezone.now(), policy.thresholds()
@@ -98,6 +87,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
             ("Heartbeat and alerts", {"fields": self.heartbeat_fields}),
             ("How to ping", {"fields": ["ping_instructions"]}),
             ("Last pings", {"fields": ["recent_pings"]}),
+            ("Up and down", {"fields": ["flip_timeline"]}),
         ]
 
     def get_readonly_fields(self, request, obj=None):

@@ -32,7 +32,7 @@ from heartbeats.models import (
     RunOutcome,
 )
 from heartbeats.redaction import redact
-from heartbeats.signals import recording
+from heartbeats.signals import flips, recording
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,7 @@ def _decide_and_deliver(
         _lock_decisions()
         decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=run)
         incidents.record(decision.assessed, now=now)
+        flips.record_down(decision.down, now=now)
         recoveries = _recoveries(decision.recovered, now=now, trigger=trigger)
         result.recoveries = len(recoveries)
         # A broken channel gets nothing new until `send_test_alert` gets through: no request

@@ -100,6 +100,8 @@ class _Decision:
     recovered: list[Candidate] = field(default_factory=list)
     assessed: list[tuple[JobHeartbeat, incidents.Assessment]] = field(default_factory=list)
     silenced_until: datetime | None = None
+    # Every job found down, failed or hung, with why: the flips to down (`flips.record_down`).
+    down: list[tuple[JobHeartbeat, str]] = field(default_factory=list)
 
 
 def _decide(
@@ -129,6 +131,7 @@ def _decide(
             if decision.silenced_until is None:
                 decision.recovered.append(job)  # alerted earlier, fine again
             continue
+        decision.down.append((job, f"the checker found it {problem.value}"))
         result.count_problem(
             problem, stale=rules.is_stale(facts, now=now, stale_after=thresholds.stale_after)
         )

@@ -3,6 +3,7 @@ a job, pause and resume, reset an alert, silence all alerts, bulk recovery."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -16,8 +17,10 @@ from heartbeats.models import (
     AlertDelivery,
     AlertSilence,
     DeliveryState,
+    Flip,
     JobHeartbeat,
     Outcome,
+    PingEvent,
 )
 
 
@@ -145,3 +148,23 @@ def set_paused(jobs: QuerySet[JobHeartbeat], *, paused: bool, now: datetime) -> 
         names = fresh_window(jobs.filter(paused=True), now=now)
         JobHeartbeat.objects.filter(job_name__in=names).update(paused=False)
     return len(names)
+
+
+def rename_job(job: JobHeartbeat, *, new_name: str, now: datetime) -> None:
+    """Give `job` another name (its primary key), keeping its UUID, history and alerts.
+
+    The name is the key the events, alerts and flips point at, so the row is copied under the
+    new name, they are moved to it and the old row goes, in one transaction (foreign keys are
+    checked at commit). A change of case only is no change: names match whatever their case.
+    """
+    if new_name.lower() == job.job_name.lower():
+        return
+    with transaction.atomic():
+        old = JobHeartbeat.objects.select_for_update().get(pk=job.pk)
+        JobHeartbeat.objects.filter(pk=old.pk).update(uuid=uuid.uuid4())
+        old.job_name, old.updated_at = new_name, now
+        old.save(force_insert=True)
+        for model in (PingEvent, Alert, Flip):
+            model.objects.filter(job_id=job.pk).update(job_id=new_name)
+        JobHeartbeat.objects.filter(pk=job.pk).delete()
+    job.job_name = new_name

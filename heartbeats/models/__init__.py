@@ -13,6 +13,7 @@ from heartbeats.models.alerts import (
     ChannelStatus,
     DeliveryState,
 )
+from heartbeats.models.api import ApiKey, ApiRequestCount, Flip, FlipStatus
 from heartbeats.models.events import EventKind, PingEvent
 from heartbeats.models.jobs import (
     JOB_NAME_PATTERN,
@@ -33,11 +34,15 @@ __all__ = [
     "AlertDelivery",
     "AlertKind",
     "AlertSilence",
+    "ApiKey",
+    "ApiRequestCount",
     "Channel",
     "ChannelStatus",
     "CheckRun",
     "DeliveryState",
     "EventKind",
+    "Flip",
+    "FlipStatus",
     "JobHeartbeat",
     "Outcome",
     "PingEvent",

@@ -13,6 +13,8 @@ class EventKind(models.TextChoices):
     SUCCESS = "success", "Success"
     FAIL = "fail", "Failure"
     LOG = "log", "Log"
+    # Received, but held back by the job's keyword filter or allowed methods: no state change.
+    IGNORED = "ign", "Ignored"
 
 
 class PingEvent(models.Model):
@@ -30,6 +32,8 @@ class PingEvent(models.Model):
     host = models.CharField(max_length=255, blank=True, default="", db_default="")
     method = models.CharField(max_length=8, blank=True, default="", db_default="")
     user_agent = models.CharField(max_length=200, blank=True)
+    # The job's n-th signal (`JobHeartbeat.n_pings` when it arrived), as the API numbers pings.
+    n = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [

@@ -77,6 +77,21 @@ class JobHeartbeat(models.Model):
         help_text="Space-separated tags, e.g. <code>db nightly</code>.",
     )  # fmt: skip
 
+    # The management API's check fields (Healthchecks' names); each has a database default so
+    # the ping's raw upsert, which names its columns, leaves them as they are.
+    display_name = models.CharField(max_length=100, blank=True, default="", db_default="")
+    desc = models.TextField("description", blank=True, default="", db_default="")
+    manual_resume = models.BooleanField(default=False, db_default=False)
+    methods = models.CharField(max_length=4, blank=True, default="", db_default="")
+    start_kw = models.CharField(max_length=200, blank=True, default="", db_default="")
+    success_kw = models.CharField(max_length=200, blank=True, default="", db_default="")
+    failure_kw = models.CharField(max_length=200, blank=True, default="", db_default="")
+    filter_body = models.BooleanField(default=False, db_default=False)
+    # Every signal counted, numbering its event (`PingEvent.n`), as Healthchecks numbers pings.
+    n_pings = models.BigIntegerField(default=0, db_default=0, editable=False)
+    # Down since the checker's last flip to down; a success ping flips it back up.
+    flipped_down = models.BooleanField(default=False, db_default=False, editable=False)
+
     class Meta:
         db_table = "job_heartbeats"
         ordering = ["last_run_at"]
@@ -102,6 +117,11 @@ class JobHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.job_name
+
+    @property
+    def name(self) -> str:
+        """The display name, or the job name when none was given."""
+        return self.display_name or self.job_name
 
     @property
     def has_schedule(self) -> bool:

@@ -17,11 +17,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
-from heartbeats.domain import policy, schedules
+from heartbeats.domain import keywords, policy, schedules
 from heartbeats.models import EventKind, JobHeartbeat, PingEvent
+from heartbeats.signals import flips
 from heartbeats.signals.signal_input import storable_body, validate_signal
-
-FINISHING_KINDS = (EventKind.SUCCESS, EventKind.FAIL)
+from heartbeats.signals.signal_sql import FINISHING_KINDS, upsert_sql
 
 
 @dataclass(frozen=True)
@@ -29,54 +29,6 @@ class SignalResult:
     job: JobHeartbeat
     created: bool
     event: PingEvent
-
-
-def _upsert_sql(kind: str, *, create: bool, lookup: str) -> tuple[str, list[str]]:
-    """The statement for one signal, and the names of its parameters in order."""
-    finishing = kind in FINISHING_KINDS
-    sets = ["updated_at = %s"]
-    names = ["now"]
-    if finishing:
-        sets += ["last_run_at = %s", "last_outcome = %s", "n_runs = job_heartbeats.n_runs + 1"]
-        names += ["now", "outcome"]
-        sets += ["status = COALESCE(%s, job_heartbeats.status)"]
-        names += ["status"]
-        sets += [f"metadata = COALESCE({_json_param()}, job_heartbeats.metadata)"]
-        names += ["metadata"]
-        if kind == EventKind.SUCCESS:
-            sets += ["last_success_at = %s"]
-            names += ["now"]
-    elif kind == EventKind.START:
-        sets += ["last_start_at = %s"]
-        names += ["now"]
-    # Names match whatever their case, through the unique index on lower(job_name).
-    where = "lower(job_name) = lower(%s)" if lookup == "job_name" else f"{lookup} = %s"
-    if not create:
-        sql = f"UPDATE job_heartbeats SET {', '.join(sets)} WHERE {where} RETURNING *"
-        return sql, [*names, "lookup"]
-    columns = (
-        "job_name, uuid, last_run_at, status, metadata, created_at, updated_at, last_outcome, "
-        "n_runs, paused, alerted, cron, tz, last_start_at, last_success_at, flapping, "
-        "recent_incidents"
-    )
-    # An existing job's stored spelling, so the conflict lands on the primary key and updates.
-    name = f"COALESCE((SELECT job_name FROM job_heartbeats WHERE {where}), %s)"
-    values = (
-        f"{name}, %s, %s, %s, {_json_param()}, %s, %s, %s, %s, %s, %s, '', 'UTC', %s, %s, %s, '[]'"
-    )
-    insert_names = [
-        "lookup", "lookup", "uuid", "now", "insert_status", "insert_metadata", "now", "now",
-        "outcome", "insert_runs", "false", "false", "insert_start", "insert_success", "false",
-    ]  # fmt: skip
-    sql = (
-        f"INSERT INTO job_heartbeats ({columns}) VALUES ({values}) "
-        f"ON CONFLICT (job_name) DO UPDATE SET {', '.join(sets)} RETURNING *"
-    )
-    return sql, insert_names + names
-
-
-def _json_param() -> str:
-    return "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
 
 
 def record_signal(
@@ -95,6 +47,7 @@ def record_signal(
     user_agent: str = "",
     host: str = "",
     method: str = "",
+    classify: bool = False,
 ) -> SignalResult | None:
     """Record one signal for a job (found by name, or by UUID); None when it does not exist.
 
@@ -102,40 +55,32 @@ def record_signal(
     `status` (default 'healthy', or 'failed' for a failure) and `metadata` when given, and
     counts a run; a start marks a run in progress; a log only stores its event. With
     `create`, a missing job is created by the same statement, so concurrent first beats of one
-    name all succeed. A paused job records the signal and stays paused.
+    name all succeed. A paused job records the signal and stays paused. With `classify` (HTTP
+    pings), a job's keyword filter or POST-only setting decides the signal
+    (`keywords.classify`), at the cost of a second statement for such jobs only.
     """
     if job_name is not None:
         validate_signal(job_name=job_name, status=status)
     elif status is not None:
         validate_signal(job_name="x", status=status)
-    finishing = kind in FINISHING_KINDS
-    if finishing and status is None:
-        status = "failed" if kind == EventKind.FAIL else "healthy"
     ops = connection.ops
     uuid_field = JobHeartbeat._meta.get_field("uuid")
     params = {
         "now": ops.adapt_datetimefield_value(now),
-        "outcome": EventKind.FAIL.value if kind == EventKind.FAIL else EventKind.SUCCESS.value,
-        "status": status if finishing else None,
-        "metadata": json.dumps(metadata) if metadata is not None and finishing else None,
+        "method": method,
         # SQLite keeps UUIDs as 32 hex digits: let the field say how, as the ORM does.
         "lookup": job_name
         if job_name is not None
         else uuid_field.get_db_prep_value(job_uuid, connection),
         "uuid": uuid_field.get_db_prep_value(uuid.uuid4(), connection),
-        "insert_status": status or "healthy",
         "insert_metadata": json.dumps(metadata or {}),
-        "insert_runs": 1 if finishing else 0,
         "false": False,
-        "insert_start": ops.adapt_datetimefield_value(now) if kind == EventKind.START else None,
-        "insert_success": ops.adapt_datetimefield_value(now) if kind == EventKind.SUCCESS else None,
+        **_kind_params(kind, now=now, status=status, metadata=metadata),
     }
-    lookup = "job_name" if job_name is not None else "uuid"
     create = create and job_name is not None
-    sql, names = _upsert_sql(kind, create=create, lookup=lookup)
-    values = [params[name] for name in names]
     write = functools.partial(
-        _write, sql, values, kind=kind, now=now, rid=rid, created=create,
+        _write, params, kind=kind, now=now, rid=rid, created=create, classify=classify,
+        lookup="job_name" if job_name is not None else "uuid",
         event=PingEvent(
             created_at=now, kind=kind, rid=rid, exit_status=exit_status,
             body=storable_body(body), remote_addr=remote_addr[:45], host=host[:255],
@@ -152,21 +97,53 @@ def record_signal(
         return write()
 
 
+def _kind_params(kind: str, *, now: datetime, status: str | None, metadata: dict | None) -> dict:
+    """The statement's parameters that depend on the signal's kind."""
+    finishing = kind in FINISHING_KINDS
+    if finishing and status is None:
+        status = "failed" if kind == EventKind.FAIL else "healthy"
+    moment = connection.ops.adapt_datetimefield_value(now)
+    return {
+        "outcome": EventKind.FAIL.value if kind == EventKind.FAIL else EventKind.SUCCESS.value,
+        "status": status if finishing else None,
+        "metadata": json.dumps(metadata) if metadata is not None and finishing else None,
+        "insert_status": status or "healthy",
+        "insert_runs": 1 if finishing else 0,
+        "insert_start": moment if kind == EventKind.START else None,
+        "insert_success": moment if kind == EventKind.SUCCESS else None,
+    }
+
+
+def _upsert(params: dict, kind: str, **options) -> JobHeartbeat | None:
+    sql, names = upsert_sql(kind, **options)
+    rows = list(JobHeartbeat.objects.raw(sql, [params[name] for name in names]))
+    return rows[0] if rows else None
+
+
 def _write(
-    sql: str, values: list, *, kind: str, now: datetime, rid: uuid.UUID | None, created: bool,
-    event: PingEvent,
+    params: dict, *, kind: str, now: datetime, rid: uuid.UUID | None, created: bool,
+    classify: bool, lookup: str, event: PingEvent,
 ) -> SignalResult | None:  # fmt: skip
     """The signal's upsert and event insert, in one short transaction."""
     with transaction.atomic():
-        rows = list(JobHeartbeat.objects.raw(sql, values))
-        if not rows:
+        job = _upsert(params, kind, create=created, lookup=lookup, guarded=classify)
+        if job is None:
             return None
-        job = rows[0]
         created = created and job.created_at == now
+        event.n = job.n_pings
+        if classify and keywords.is_held(job, method=params["method"]):
+            kind = keywords.classify(job, kind=kind, body=event.body, method=params["method"])
+            event.kind = kind
+            if kind in (*FINISHING_KINDS, EventKind.START):
+                params = {**params, **_kind_params(kind, now=now, status=None, metadata=None)}
+                job = _upsert(params, kind, create=False, lookup=lookup, count=False)
+                assert job is not None, "the row just returned is locked by this transaction"
         finishing = kind in FINISHING_KINDS
         event.duration = _finish_run(job, kind=kind, now=now, rid=rid) if finishing else None
         if kind == EventKind.START:
             _start_run(job, now=now)
+        if kind == EventKind.SUCCESS and job.flipped_down:
+            flips.record_up(job, now=now, reason="a successful ping")
         event.job = job
         event.save(force_insert=True)
     return SignalResult(job=job, created=created, event=event)

@@ -35,8 +35,10 @@ from heartbeats.domain import policy, queries
 from heartbeats.models import (
     Alert,
     AlertDelivery,
+    ApiRequestCount,
     CheckRun,
     DeliveryState,
+    Flip,
     JobHeartbeat,
     PingEvent,
 )
@@ -116,6 +118,15 @@ def _old_runs(now: datetime) -> QuerySet[CheckRun]:
     return CheckRun.objects.filter(started_at__lt=now - settings.RETENTION_CHECKRUN_DAYS * DAY)
 
 
+def _old_flips(now: datetime) -> QuerySet[Flip]:
+    return Flip.objects.filter(created_at__lt=now - settings.RETENTION_FLIP_DAYS * DAY)
+
+
+def _old_counts(now: datetime) -> QuerySet[ApiRequestCount]:
+    """The rate limit's counts of minutes long gone (it reads only the current one)."""
+    return ApiRequestCount.objects.filter(minute__lt=now - timedelta(hours=1))
+
+
 def retention_querysets(*, now: datetime) -> list[tuple[str, QuerySet]]:
     """Everything a prune at `now` removes, by kind: what `--dry-run` counts."""
     jobs = deprecated_jobs(now=now)
@@ -125,6 +136,8 @@ def retention_querysets(*, now: datetime) -> list[tuple[str, QuerySet]]:
         ("alert deliveries", AlertDelivery.objects.filter(alert__in=alerts)),
         ("alerts", alerts),
         ("check runs", _old_runs(now)),
+        ("flips", Flip.objects.filter(Q(pk__in=_old_flips(now)) | Q(job__in=jobs))),
+        ("API request counts", _old_counts(now)),
         ("jobs", jobs),
     ]
 
@@ -220,6 +233,7 @@ def _prune_jobs(result: PruneResult, *, now: datetime, batch_size: int, progress
                 return
             names = [job.job_name for job in batch]
             result.deleted["ping events"] += PingEvent.objects.filter(job_id__in=names).delete()[0]
+            result.deleted["flips"] += Flip.objects.filter(job_id__in=names).delete()[0]
             _delete_alerts(result, Alert.objects.filter(job_id__in=names))
             _record_removals(
                 [RemovedJob.of(j.job_name, j.last_run_at, j.due_at, stale_after) for j in batch]
@@ -242,6 +256,10 @@ def _prune_by_age(
             _one_batch_at_a_time()
             delete(qs.filter(pk__in=ids))
         progress(name, result.deleted[name])
+
+
+def _delete_counted(result: PruneResult, name: str, rows: QuerySet) -> None:
+    result.deleted[name] += rows.delete()[0]
 
 
 def prune(
@@ -271,6 +289,8 @@ def prune(
     by_age("ping events", _old_events(now), delete_events)
     by_age("alerts", _old_alerts(now), lambda a: _delete_alerts(result, a))
     by_age("check runs", _old_runs(now), delete_runs)
+    for name, old in (("flips", _old_flips(now)), ("API request counts", _old_counts(now))):
+        by_age(name, old, partial(_delete_counted, result, name))
     result.job_count_drift = job_count.repair(connection)
     if result.job_count_drift:
         logger.warning("The job counter was off by %+d; corrected", result.job_count_drift)

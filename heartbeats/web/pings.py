@@ -93,6 +93,7 @@ def _ping(
             remote_addr=_remote_addr(request),
             method=request.method,
             user_agent=request.headers.get("User-Agent", ""),
+            classify=True,
         )
     except DatabaseError as exc:
         return database_unavailable(request, exc, _text("database unavailable, try again later"))
