@@ -5,4 +5,8 @@ An interface: may import `alerts`, `signals`, `reporting`, `domain` and the base
 `ops`.
 """
 
-from heartbeats.admin import registration  # noqa: F401  (registers the ModelAdmins)
+from heartbeats.admin import (  # noqa: F401  (registers the ModelAdmins)
+    alert_history,
+    channel_admin,
+    registration,
+)

@@ -9,9 +9,16 @@ from heartbeats.models.alerts import (
     Alert,
     AlertDelivery,
     AlertKind,
-    Channel,
     ChannelStatus,
     DeliveryState,
+)
+from heartbeats.models.channels import (
+    ENV_CHANNELS,
+    ENV_EMAIL,
+    ENV_SLACK,
+    SECRET_FIELDS,
+    Channel,
+    ChannelKind,
 )
 from heartbeats.models.events import EventKind, PingEvent
 from heartbeats.models.jobs import (
@@ -26,14 +33,19 @@ from heartbeats.models.jobs import (
 from heartbeats.models.runs import CheckRun, PrunedTotal, RunOutcome
 
 __all__ = [
+    "ENV_CHANNELS",
+    "ENV_EMAIL",
+    "ENV_SLACK",
     "JOB_NAME_PATTERN",
     "PROBLEM_KINDS",
+    "SECRET_FIELDS",
     "STATUS_PATTERN",
     "Alert",
     "AlertDelivery",
     "AlertKind",
     "AlertSilence",
     "Channel",
+    "ChannelKind",
     "ChannelStatus",
     "CheckRun",
     "DeliveryState",

@@ -15,9 +15,9 @@ from django.db.models.functions import Coalesce
 
 from heartbeats.domain import check_runs
 from heartbeats.models import (
+    ENV_CHANNELS,
     PROBLEM_KINDS,
     AlertDelivery,
-    Channel,
     CheckRun,
     DeliveryState,
     PrunedTotal,
@@ -34,7 +34,7 @@ Key = tuple[str, str]  # (counter, channel label or "")
 def delivery_counters() -> dict[Key, Q]:
     """Which deliveries each delivery counter counts: problem alerts sent, deliveries given up."""
     counters: dict[Key, Q] = {}
-    for channel in Channel.values:
+    for channel in ENV_CHANNELS:
         counters[(SENT, channel)] = Q(
             channel=channel, state=DeliveryState.SENT, alert__kind__in=PROBLEM_KINDS
         )

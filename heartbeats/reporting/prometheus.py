@@ -20,7 +20,7 @@ from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from heartbeats.domain import policy, queries, rules
-from heartbeats.models import Channel, JobHeartbeat
+from heartbeats.models import ENV_CHANNELS, JobHeartbeat
 from heartbeats.reporting import counters, summary_figures
 
 SERIES_PER_CHUNK = 1000
@@ -83,7 +83,7 @@ def _counters(totals: dict[counters.Key, int]) -> list[Metric]:
         "Alert deliveries that gave up (failed or expired), per channel.",
         labels=["channel"],
     )
-    for channel in Channel.values:
+    for channel in ENV_CHANNELS:
         sent.add_metric([channel], totals[(counters.SENT, channel)])
         failed.add_metric([channel], totals[(counters.FAILED, channel)])
     suppressed = CounterMetricFamily(

@@ -17,10 +17,10 @@ from django.db.models.functions import Coalesce, TruncDate
 
 from heartbeats.domain import check_runs, checker_health, policy, queries, rules, silence
 from heartbeats.models import (
+    ENV_CHANNELS,
     PROBLEM_KINDS,
     Alert,
     AlertDelivery,
-    Channel,
     ChannelStatus,
     CheckRun,
     DeliveryState,
@@ -215,7 +215,7 @@ def delivery_failures(*, since: datetime, until: datetime) -> dict[str, ChannelF
         .order_by()
     )
     found = {row["channel"]: ChannelFailures(row["failed"], row["errored"]) for row in rows}
-    return {channel: found.get(channel, ChannelFailures(0, 0)) for channel in Channel.values}
+    return {channel: found.get(channel, ChannelFailures(0, 0)) for channel in ENV_CHANNELS}
 
 
 def daily_alerts(*, now: datetime, days: int = DAILY_DAYS) -> list[DayCount]:
