@@ -57,16 +57,18 @@ def _upsert_sql(kind: str, *, create: bool, lookup: str) -> tuple[str, list[str]
     columns = (
         "job_name, uuid, last_run_at, status, metadata, created_at, updated_at, last_outcome, "
         "n_runs, paused, alerted, cron, tz, last_start_at, last_success_at, flapping, "
-        "recent_incidents"
+        "recent_incidents, tags"
     )
     # An existing job's stored spelling, so the conflict lands on the primary key and updates.
     name = f"COALESCE((SELECT job_name FROM job_heartbeats WHERE {where}), %s)"
     values = (
-        f"{name}, %s, %s, %s, {_json_param()}, %s, %s, %s, %s, %s, %s, '', 'UTC', %s, %s, %s, '[]'"
+        f"{name}, %s, %s, %s, {_json_param()}, %s, %s, %s, %s, %s, %s, '', 'UTC', %s, %s, %s, "
+        "'[]', %s"
     )
     insert_names = [
         "lookup", "lookup", "uuid", "now", "insert_status", "insert_metadata", "now", "now",
         "outcome", "insert_runs", "false", "false", "insert_start", "insert_success", "false",
+        "insert_tags",
     ]  # fmt: skip
     sql = (
         f"INSERT INTO job_heartbeats ({columns}) VALUES ({values}) "
@@ -95,6 +97,7 @@ def record_signal(
     user_agent: str = "",
     host: str = "",
     method: str = "",
+    tags: str = "",
 ) -> SignalResult | None:
     """Record one signal for a job (found by name, or by UUID); None when it does not exist.
 
@@ -102,7 +105,8 @@ def record_signal(
     `status` (default 'healthy', or 'failed' for a failure) and `metadata` when given, and
     counts a run; a start marks a run in progress; a log only stores its event. With
     `create`, a missing job is created by the same statement, so concurrent first beats of one
-    name all succeed. A paused job records the signal and stays paused.
+    name all succeed, with `tags` (normalised; an existing job keeps its own). A paused job
+    records the signal and stays paused.
     """
     if job_name is not None:
         validate_signal(job_name=job_name, status=status)
@@ -129,6 +133,7 @@ def record_signal(
         "false": False,
         "insert_start": ops.adapt_datetimefield_value(now) if kind == EventKind.START else None,
         "insert_success": ops.adapt_datetimefield_value(now) if kind == EventKind.SUCCESS else None,
+        "insert_tags": tags,
     }
     lookup = "job_name" if job_name is not None else "uuid"
     create = create and job_name is not None
