@@ -41,14 +41,16 @@ def test_a_signed_webhook_carries_the_documented_body_and_a_verifiable_signature
     quiet_env, make_job, make_channel, clock
 ):
     quiet_env.expect_request("/hook", method="POST").respond_with_data("ok")
-    make_channel(
-        "ops-hook", "webhook", is_default=True,
-        secrets={"url": quiet_env.url_for("/hook"), "signing_secret": SIGNING_SECRET,
-                 "headers": {"X-Team": "data"}},
-    )  # fmt: skip
+    secrets = {
+        "url": quiet_env.url_for("/hook"),
+        "signing_secret": SIGNING_SECRET,
+        "headers": {"X-Team": "data"},
+    }
+    make_channel("ops-hook", "webhook", is_default=True, secrets=secrets)
     job = make_job("backup", age=H, last_outcome="fail", status="failed")
-    PingEvent.objects.create(job=job, kind="fail", created_at=clock.now() - H, exit_status=3,
-                             body="disk full")  # fmt: skip
+    PingEvent.objects.create(
+        job=job, kind="fail", created_at=clock.now() - H, exit_status=3, body="disk full"
+    )
     run(clock)
     (request,) = received(quiet_env, "/hook")
     raw = request.get_data()
@@ -80,8 +82,12 @@ def test_a_signed_webhook_carries_the_documented_body_and_a_verifiable_signature
 
 def test_a_forged_body_fails_the_signature(quiet_env, make_job, make_channel, clock):
     quiet_env.expect_request("/hook").respond_with_data("ok")
-    make_channel("hook", "webhook", is_default=True,
-                 secrets={"url": quiet_env.url_for("/hook"), "signing_secret": SIGNING_SECRET})  # fmt: skip
+    make_channel(
+        "hook",
+        "webhook",
+        is_default=True,
+        secrets={"url": quiet_env.url_for("/hook"), "signing_secret": SIGNING_SECRET},
+    )
     make_job("backup", age=30 * H)
     run(clock)
     (request,) = received(quiet_env, "/hook")
@@ -94,8 +100,12 @@ def test_a_forged_body_fails_the_signature(quiet_env, make_job, make_channel, cl
 def test_pagerduty_triggers_once_per_incident_through_retries_and_resolves_it(
     quiet_env, make_job, make_channel, clock
 ):
-    pagerduty = make_channel("pager", "pagerduty", is_default=True,
-                             secrets={"routing_key": "R0UTINGKEY0123456789abcdef012345"})  # fmt: skip
+    pagerduty = make_channel(
+        "pager",
+        "pagerduty",
+        is_default=True,
+        secrets={"routing_key": "R0UTINGKEY0123456789abcdef012345"},
+    )
     job = make_job("backup", age=30 * H)
     quiet_env.expect_oneshot_request("/v2/enqueue").respond_with_data("busy", status=503)
     quiet_env.expect_request("/v2/enqueue").respond_with_json(
@@ -149,8 +159,9 @@ def test_pagerduty_refusing_the_event_marks_that_channel_broken(
     result = run(clock)
     delivery = AlertDelivery.objects.get()
     assert (delivery.state, delivery.last_error) == (
-        "failed", "pager: HTTP 400 (Event object is invalid)",
-    )  # fmt: skip
+        "failed",
+        "pager: HTTP 400 (Event object is invalid)",
+    )
     assert ChannelStatus.objects.get(channel=pagerduty.key).broken_since == clock.now()
     assert any("pager" in error for error in result.errors)
 
