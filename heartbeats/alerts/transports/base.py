@@ -20,7 +20,7 @@ from django.conf import settings
 from heartbeats.alerts.messages import Message
 from heartbeats.alerts.routing import Target
 from heartbeats.models import Alert
-from heartbeats.redaction import redact
+from heartbeats.redaction import redact, with_url_parts
 
 if TYPE_CHECKING:
     import requests
@@ -116,8 +116,10 @@ def _strip_secrets(text: str, target: Target) -> str:
     """A channel's own secrets out of `text` (a service may echo its key back)."""
     values: list[str] = []
     for value in target.secrets.values():
-        values += list(value.values()) if isinstance(value, dict) else [str(value)]
-    for value in sorted((v for v in values if len(v) >= 4), key=len, reverse=True):
+        for secret in value.values() if isinstance(value, dict) else [str(value)]:
+            # A header's token alone too ("Bearer <token>"); long words only.
+            values += [secret, *(word for word in secret.split() if len(word) >= 8)]
+    for value in with_url_parts(values):
         text = text.replace(value, "[redacted]")
     return text
 
