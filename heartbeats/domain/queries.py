@@ -249,6 +249,14 @@ def broken_channels() -> QuerySet[ChannelStatus]:
     return ChannelStatus.objects.filter(broken_since__isnull=False).order_by("broken_since")
 
 
+def named(statuses: list[ChannelStatus]) -> list[ChannelStatus]:
+    """`statuses`, each given the `name` of its channel."""
+    names = channel_names([status.channel for status in statuses])
+    for status in statuses:
+        status.name = names[status.channel]  # type: ignore[attr-defined]
+    return statuses
+
+
 def channel_names(keys: list[str]) -> dict[str, str]:
     """The name of each channel key ("slack", "email", or a Channel row's id; a deleted row's
     id stays as it is): one query."""

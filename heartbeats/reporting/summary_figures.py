@@ -270,7 +270,7 @@ def summary(*, now: datetime, windows: list[str]) -> Summary:
         windows={name: window_metrics(name, now=now) for name in windows},
         daily=daily_alerts(now=now),
         stale_jobs=stale_jobs(now=now),
-        broken_channels=list(queries.broken_channels()),
+        broken_channels=queries.named(list(queries.broken_channels())),
         silenced_until=silence.silenced_until(now=now),
     )
 
