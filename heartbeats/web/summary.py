@@ -191,7 +191,7 @@ def summary_document(figures: summary_figures.Summary) -> dict:
         "broken_channels": [
             {
                 "channel": c.channel,
-                "name": c.name,
+                "name": getattr(c, "name", c.channel),
                 "broken_since": iso(c.broken_since),
                 "error": c.last_error,
             }
