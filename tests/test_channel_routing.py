@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from heartbeats.alerts import check_run, routing
 from heartbeats.models import Alert, AlertDelivery, ChannelStatus, JobHeartbeat
 from heartbeats.signals import recording
-from tests.conftest import SLACK_SECRET_PATH, T0
+from tests.conftest import SLACK_SECRET_PATH, T0, received
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("six_hourly_checker")]
 
@@ -144,3 +144,30 @@ def test_the_job_page_says_where_its_alerts_go_and_why(hooks, make_job, admin_cl
     plain = make_job("plain")
     page = admin_client.get(f"/admin/heartbeats/jobheartbeat/{plain.pk}/change/").content.decode()
     assert "<td>slack (from environment)</td><td>Slack</td><td>default</td>" in page
+
+
+def test_a_digest_per_channel_holds_the_jobs_routed_to_it(
+    slack_ok, email_ok, make_channel, make_job, clock, settings
+):
+    settings.ALERT_DIGEST_THRESHOLD = 1
+    slack_ok.expect_request("/teams").respond_with_data("", status=202)
+    make_channel("data-teams", "msteams", tags="data", secrets={"url": slack_ok.url_for("/teams")})
+    for name, tags in (("etl-a", "data"), ("etl-b", "data"), ("web-c", ""), ("web-d", "")):
+        make_job(name, age=30 * H, tags=tags)
+    run(clock)
+    (teams,) = received(slack_ok, "/teams")
+    (slack,) = received(slack_ok, SLACK_SECRET_PATH)
+    card_text = teams.get_data(as_text=True)
+    slack_text = slack.get_data(as_text=True)
+    assert "etl-a" in card_text and "etl-b" in card_text
+    assert "web-c" not in card_text and "web-d" not in card_text
+    assert "web-c" in slack_text and "web-d" in slack_text
+    assert "etl-a" not in slack_text and "etl-b" not in slack_text
+
+
+def test_a_channel_in_the_database_is_enough_for_the_system_check(no_channels, make_channel):
+    from django.core.checks import run_checks
+
+    assert "heartbeats.W001" in [m.id for m in run_checks()]
+    make_channel("hook", "webhook", is_default=True, secrets={"url": "https://example.com/h"})
+    assert "heartbeats.W001" not in [m.id for m in run_checks()]
