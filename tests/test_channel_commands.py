@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from heartbeats.models import ChannelStatus, JobHeartbeat
+from heartbeats.models import Channel, ChannelStatus, JobHeartbeat
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +104,23 @@ def test_the_job_form_names_channels(admin_client, make_job, make_channel):
     response = admin_client.post(f"/admin/heartbeats/jobheartbeat/{job.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert list(job.channels.all()) == [hook]
+
+
+def test_the_channels_page_shows_a_broken_channel_in_the_same_queries_for_any_number(
+    admin_client, make_channel
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for n in (2, 20):
+        for i in range(n - Channel.objects.count()):
+            make_channel(f"hook-{n}-{i}", "webhook", secrets={"url": "https://example.com/h"})
+        with CaptureQueriesContext(connection) as captured:
+            page = admin_client.get("/admin/heartbeats/channel/").content.decode()
+        counts.append(len(captured))
+    broken = Channel.objects.order_by("name").first()
+    ChannelStatus.objects.create(channel=broken.key, broken_since=T0, last_error="410")
+    page = admin_client.get("/admin/heartbeats/channel/").content.decode()
+    assert "broken since 2026-03-02 12:00 UTC" in page
+    assert counts[0] == counts[1]

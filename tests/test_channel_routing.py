@@ -171,3 +171,15 @@ def test_a_channel_in_the_database_is_enough_for_the_system_check(no_channels, m
     assert "heartbeats.W001" in [m.id for m in run_checks()]
     make_channel("hook", "webhook", is_default=True, secrets={"url": "https://example.com/h"})
     assert "heartbeats.W001" not in [m.id for m in run_checks()]
+
+
+def test_metrics_count_a_database_channel_under_its_name(make_job, make_alert, make_channel):
+    from heartbeats.reporting import prometheus
+
+    hook = make_channel("ops-hook", "webhook", secrets={"url": "https://example.com/h"})
+    job = make_job("etl")
+    make_alert(job, channels=(hook.key, "slack"), state="sent")
+    text = b"".join(prometheus.exposition(now=T0)).decode()
+    assert 'cronmonitor_alerts_sent_total{channel="ops-hook"} 1.0' in text
+    assert 'cronmonitor_alerts_sent_total{channel="slack"} 1.0' in text
+    assert hook.key not in text

@@ -3,6 +3,8 @@ the environment's channels listed read-only, and a test alert for the chosen cha
 
 from __future__ import annotations
 
+import threading
+
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html_join
@@ -14,6 +16,8 @@ from heartbeats.domain import queries
 from heartbeats.models import SECRET_FIELDS, Channel
 from heartbeats.models.channel_secrets import SecretsUnreadable
 from heartbeats.redaction import redact
+
+_page = threading.local()
 
 
 @admin.action(description="Send a test alert to the selected channels", permissions=["change"])
@@ -61,7 +65,15 @@ class ChannelAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "environment_channels": routing.environment_targets(),
         }
-        return super().changelist_view(request, extra_context)
+        # Which channels are broken, read once for the page rather than once per row.
+        _page.broken = {s.channel: s.broken_since for s in queries.broken_channels()}
+        try:
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render"):
+                response.render()
+            return response
+        finally:
+            _page.broken = None
 
     @admin.display(description="notifies of")
     def notifies(self, channel: Channel) -> str:
@@ -69,8 +81,11 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.display(description="health")
     def health(self, channel: Channel) -> str:
-        broken = queries.broken_channels().filter(channel=channel.key).first()
-        return f"broken since {broken.broken_since:%Y-%m-%d %H:%M} UTC" if broken else "ok"
+        broken = getattr(_page, "broken", None)
+        if broken is None:  # not on the list page
+            broken = {s.channel: s.broken_since for s in queries.broken_channels()}
+        since = broken.get(channel.key)
+        return f"broken since {since:%Y-%m-%d %H:%M} UTC" if since else "ok"
 
     @admin.display(description="saved secrets")
     def secrets_state(self, channel: Channel) -> str:
