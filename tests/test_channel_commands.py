@@ -124,3 +124,17 @@ def test_the_channels_page_shows_a_broken_channel_in_the_same_queries_for_any_nu
     page = admin_client.get("/admin/heartbeats/channel/").content.decode()
     assert "broken since 2026-03-02 12:00 UTC" in page
     assert counts[0] == counts[1]
+
+
+def test_the_delivery_history_filters_by_channel_name(admin_client, make_job, make_alert,
+                                                     make_channel):  # fmt: skip
+    hook = make_channel("ops-hook", "webhook", secrets={"url": "https://example.com/h"})
+    make_alert(make_job("etl"), channels=(hook.key, "slack"))
+    page = admin_client.get("/admin/heartbeats/alertdelivery/").content.decode()
+    assert f'href="?channel={hook.key}"' in page and ">ops-hook</a>" in page
+    assert '<td class="field-channel_name">ops-hook</td>' in page
+    filtered = admin_client.get(f"/admin/heartbeats/alertdelivery/?channel={hook.key}")
+    assert list(filtered.context["cl"].queryset.values_list("channel", flat=True)) == [hook.key]
+    alerts = admin_client.get(f"/admin/heartbeats/alert/?deliveries__channel={hook.key}")
+    assert alerts.context["cl"].queryset.count() == 1
+    assert "ops-hook: pending" in alerts.content.decode()

@@ -7,7 +7,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from heartbeats.admin import display
-from heartbeats.admin.channel_labels import ChannelLabelsMixin, channel_label
+from heartbeats.admin.channel_labels import (
+    AlertChannelFilter,
+    ChannelFilter,
+    ChannelLabelsMixin,
+    channel_label,
+)
 from heartbeats.domain import durations, links
 from heartbeats.models import Alert, AlertDelivery
 
@@ -36,7 +41,7 @@ class AlertAdmin(ChannelLabelsMixin, ReadOnlyAdmin):
     list_display = ["created", "job_link", "kind", "trigger", "done", "deliveries_summary"]
     list_filter = [
         "kind",
-        ("deliveries__channel", admin.AllValuesFieldListFilter),
+        AlertChannelFilter,
         ("deliveries__state", admin.ChoicesFieldListFilter),
         "done",
         "trigger",
@@ -74,7 +79,7 @@ class AlertDeliveryAdmin(ChannelLabelsMixin, ReadOnlyAdmin):
     list_display = [
         "created", "job_link", "alert_kind", "channel_name", "state", "attempts", "sent",
     ]  # fmt: skip
-    list_filter = ["channel", "state", ("created_at", admin.DateFieldListFilter)]
+    list_filter = [ChannelFilter, "state", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["alert"]
     search_fields = ["alert__job__job_name"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+from django.contrib import admin
+
 from heartbeats.models import ENV_EMAIL, ENV_SLACK, Channel
 
 ENV_LABELS = {ENV_SLACK: "Slack", ENV_EMAIL: "Email"}
@@ -32,3 +34,24 @@ class ChannelLabelsMixin:
             return response
         finally:
             _page.names = None
+
+
+class ChannelFilter(admin.SimpleListFilter):
+    """Deliveries (or alerts, through `field`) by channel, listed by name."""
+
+    title = "channel"
+    parameter_name = "channel"
+    field = "channel"
+
+    def lookups(self, request, model_admin):
+        rows = Channel.objects.order_by("name").values_list("id", "name")
+        return [*ENV_LABELS.items(), *((str(c_id), name) for c_id, name in rows)]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.filter(**{self.field: self.value()}).distinct()
+
+
+class AlertChannelFilter(ChannelFilter):
+    parameter_name = field = "deliveries__channel"
