@@ -183,3 +183,16 @@ def test_metrics_count_a_database_channel_under_its_name(make_job, make_alert, m
     assert 'cronmonitor_alerts_sent_total{channel="ops-hook"} 1.0' in text
     assert 'cronmonitor_alerts_sent_total{channel="slack"} 1.0' in text
     assert hook.key not in text
+
+
+def test_the_summary_counts_a_database_channels_failures_under_its_name(
+    make_job, make_alert, make_channel
+):
+    from heartbeats.reporting import summary_figures
+
+    hook = make_channel("ops-hook", "webhook", secrets={"url": "https://example.com/h"})
+    make_alert(make_job("etl"), channels=(hook.key,), state="failed", last_error="ops-hook: 410")
+    failures = summary_figures.delivery_failures(since=T0 - 2 * H, until=T0)
+    assert {name: (f.failed, f.errored) for name, f in failures.items()} == {
+        "slack": (0, 0), "email": (0, 0), "ops-hook": (1, 1),
+    }  # fmt: skip
