@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from heartbeats.models import AlertDelivery, Channel, ChannelStatus, CheckRun
+from tests.settings_support import read_settings, refusal
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("six_hourly_checker")]
 
@@ -157,3 +158,12 @@ def test_a_channel_no_key_opens_fails_rotation_by_name(settings, make_channel):
     settings.CHANNEL_SECRET_KEY = [Fernet.generate_key().decode()]
     with pytest.raises(CommandError, match="No configured key opens the secrets of hook"):
         call_command("rotate_channel_secrets", stdout=StringIO())
+
+
+def test_a_wrong_channel_secret_key_is_refused_at_start_without_quoting_it(monkeypatch):
+    good = Fernet.generate_key().decode()
+    line = refusal(monkeypatch, "CHANNEL_SECRET_KEY", "Fernet keys",
+                   DEBUG="true", CHANNEL_SECRET_KEY=f"{good},not-a-KEYsecret")  # fmt: skip
+    assert "KEYsecret" not in line and good not in line
+    keys = read_settings(monkeypatch, DEBUG="true", CHANNEL_SECRET_KEY=f" {good} ,")
+    assert keys["CHANNEL_SECRET_KEY"] == [good]

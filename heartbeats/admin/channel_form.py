@@ -47,6 +47,8 @@ def parse_headers(text: str) -> dict[str, str]:
         name, colon, value = line.partition(":")
         if not colon or not name.strip() or not value.strip() or " " in name.strip():
             raise ValidationError(f"Header line {number} is not 'Name: value'.")
+        if not line.isascii():
+            raise ValidationError(f"Header line {number} has characters other than ASCII.")
         headers[name.strip()] = value.strip()
     return headers
 
