@@ -138,3 +138,22 @@ def test_the_delivery_history_filters_by_channel_name(admin_client, make_job, ma
     alerts = admin_client.get(f"/admin/heartbeats/alert/?deliveries__channel={hook.key}")
     assert alerts.context["cl"].queryset.count() == 1
     assert "ops-hook: pending" in alerts.content.decode()
+
+
+def test_a_broken_database_channel_is_named_by_the_check_and_the_configuration_page(
+    admin_client, make_channel
+):
+    from django.core.checks import run_checks
+
+    hook = make_channel("ops-hook", "webhook", secrets={"url": "https://example.com/h"})
+    ChannelStatus.objects.create(
+        channel=hook.key, broken_since=T0, last_error="ops-hook: HTTP 410 (gone)"
+    )
+    (warning,) = [m for m in run_checks() if m.id == "heartbeats.W003"]
+    assert warning.msg == (
+        "Alert channel ops-hook is broken since 2026-03-02 12:00 UTC: ops-hook: HTTP 410 (gone)"
+    )
+    page = admin_client.get("/admin/heartbeats/jobheartbeat/configuration/").content.decode()
+    broken = page[page.index('id="cm-broken"') :].split("</table>")[0]
+    assert "<td>ops-hook</td>" in broken
+    assert "<th>ops-hook (Webhook)</th><td>configured</td>" in page
