@@ -7,6 +7,7 @@ find the deployment's configuration on disk, not in the shell that installed the
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from pathlib import Path
@@ -203,6 +204,22 @@ RESEND_API_KEY = env.str("RESEND_API_KEY", default="")
 RESEND_FROM = env.str("RESEND_FROM", default="")
 ALERT_EMAIL_TO = env_list("ALERT_EMAIL_TO")
 RESEND_API_URL = env_url("RESEND_API_URL", "https://api.resend.com")
+PAGERDUTY_EVENTS_URL = env_url(
+    "PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue", base=False
+)
+# Fernet keys for the secrets of channels kept in the database: the first encrypts, all decrypt
+# (rotation); unset, a key derived from SECRET_KEY. Never quoted in the error: it is a secret.
+CHANNEL_SECRET_KEY = env_list("CHANNEL_SECRET_KEY")
+for _key in CHANNEL_SECRET_KEY:
+    try:
+        _valid = len(base64.urlsafe_b64decode(_key.encode())) == 32
+    except ValueError:
+        _valid = False
+    if not _valid:
+        raise ImproperlyConfigured(
+            "CHANNEL_SECRET_KEY must be a comma-separated list of Fernet keys (32 url-safe "
+            "base64-encoded bytes each; see docs/configuration.md to make one)"
+        )
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000")
 DEFAULT_GRACE_MINUTES = env_positive("DEFAULT_GRACE_MINUTES", 60, SPAN_MINUTES)
 NOTIFY_ON_RECOVERY = env_bool("NOTIFY_ON_RECOVERY", True)

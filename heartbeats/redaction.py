@@ -10,7 +10,9 @@ from django.conf import settings
 from django.utils.safestring import SafeString, mark_safe
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
-SECRET_SETTINGS = ("SLACK_WEBHOOK_URL", "RESEND_API_KEY", "SECRET_KEY", "PING_KEYS")
+SECRET_SETTINGS = (
+    "SLACK_WEBHOOK_URL", "RESEND_API_KEY", "SECRET_KEY", "PING_KEYS", "CHANNEL_SECRET_KEY",
+)  # fmt: skip
 URL_PATTERN = re.compile(r"https?://[^\s'\"<>]+")
 
 
@@ -29,6 +31,12 @@ def secret_values() -> list[str]:
     for name in SECRET_SETTINGS:
         value = getattr(settings, name, "")
         values.extend(value if isinstance(value, list | tuple) else [value])
+    return with_url_parts(values)
+
+
+def with_url_parts(values: list[str]) -> list[str]:
+    """`values`, and for URLs their path and long path segments, longest first."""
+    values = list(values)
     for value in list(values):
         if value.startswith(("http://", "https://")):
             path = urlsplit(value).path

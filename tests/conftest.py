@@ -15,7 +15,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from werkzeug import Response
 
-from heartbeats.models import Alert, AlertDelivery, JobHeartbeat
+from heartbeats.models import Alert, AlertDelivery, Channel, JobHeartbeat
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -87,6 +87,19 @@ def make_alert(db):
             fields.setdefault("next_attempt_at", made)
             AlertDelivery.objects.create(alert=alert, channel=channel, created_at=made, **fields)
         return alert
+
+    return make
+
+
+@pytest.fixture
+def make_channel(db):
+    """Create a channel kept in the database, its `secrets` encrypted as the admin does."""
+
+    def make(name: str, kind: str, *, secrets: dict | None = None, **fields):
+        channel = Channel(name=name, kind=kind, **fields)
+        channel.set_secrets(secrets or {})
+        channel.save()
+        return channel
 
     return make
 

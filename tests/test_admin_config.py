@@ -43,16 +43,16 @@ def page(client) -> str:
 
 def test_channels_are_named_but_their_secrets_never_shown(viewer, channels):
     content = page(viewer)
-    assert "<th>Slack</th><td>configured</td>" in content
-    assert "<th>Email</th><td>configured</td>" in content
+    assert "<th>Slack (from environment)</th><td>configured</td>" in content
+    assert "<th>Email (from environment)</th><td>configured</td>" in content
     for secret in (SLACK_SECRET_PATH, RESEND_SECRET_KEY, channels.url_for("/")):
         assert secret not in content
 
 
 def test_unconfigured_channels_say_so(viewer, no_channels):
     content = page(viewer)
-    assert "<th>Slack</th><td>not configured</td>" in content
-    assert "<th>Email</th><td>not configured</td>" in content
+    assert "<th>Slack (from environment)</th><td>not configured</td>" in content
+    assert "<th>Email (from environment)</th><td>not configured</td>" in content
 
 
 def test_thresholds_and_schedule_come_from_settings(viewer, settings):

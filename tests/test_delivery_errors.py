@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from heartbeats.alerts import check_run, delivery
+from heartbeats.alerts import check_run, delivery, test_alert
 from heartbeats.models import AlertDelivery, ChannelStatus
 from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, T0, received
 
@@ -109,7 +109,7 @@ def test_a_broken_channel_gets_nothing_new_until_a_test_alert_gets_through(
     assert len(received(channels, SLACK_SECRET_PATH)) == 1
     assert AlertDelivery.objects.count() == 1
     channels.expect_request(SLACK_SECRET_PATH).respond_with_data("ok")
-    assert [o.ok for o in delivery.send_test_alert(now=T0 + timedelta(minutes=3))] == [True]
+    assert [o.ok for o in test_alert.send_test_alert(now=T0 + timedelta(minutes=3))] == [True]
     healed = ChannelStatus.objects.get(channel="slack")
     assert (healed.broken_since, healed.last_error) == (None, "")
     fixed = check_run.run_check(now=T0 + timedelta(minutes=4), sleep=lambda s: None)

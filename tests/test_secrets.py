@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.debug import technical_500_response
 
-from heartbeats.alerts import transports
+from heartbeats.alerts import test_alert
 from heartbeats.models import AlertDelivery, ChannelStatus, CheckRun, JobHeartbeat, PingEvent
 from tests.admin_support import staff_client
 from tests.conftest import RESEND_SECRET_KEY, SLACK_SECRET_PATH, received
@@ -56,7 +56,7 @@ def test_no_secret_in_any_output(secrets_set, make_job, client, caplog, capsys):
         with pytest.raises(CommandError) as failed:
             call_command("run_healthcheck", "--json", stdout=out, stderr=err)
         texts += [out.getvalue(), err.getvalue(), str(failed.value)]
-        texts += [repr(o) for o in transports.send_test_alert(now=timezone.now())]
+        texts += [repr(o) for o in test_alert.send_test_alert(now=timezone.now())]
         for url in (f"/ping/{PING}/backup", f"/ping/{PING}/unknown-job", f"/ping/{PING}/bad name",
                     f"/ping/{PING}/backup/999", "/ping/not-the-key/backup"):  # fmt: skip
             response = client.post(url, data=f"body {PING}", content_type="text/plain")

@@ -137,6 +137,7 @@ def test_broken_channel_is_shown_on_the_page_and_in_json(staff, monitored):
     assert staff.get("/summary.json").json()["broken_channels"] == [
         {
             "channel": "slack",
+            "name": "slack",
             "broken_since": "2026-03-02T11:00:00Z",
             "error": "slack: HTTP 404 (no_service)",
         }

@@ -5,4 +5,9 @@ An interface: may import `alerts`, `signals`, `reporting`, `domain` and the base
 `ops`.
 """
 
-from heartbeats.admin import api_keys, registration  # noqa: F401  (registers the ModelAdmins)
+from heartbeats.admin import (  # noqa: F401  (registers the ModelAdmins)
+    alert_history,
+    api_keys,
+    channel_admin,
+    registration,
+)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from heartbeats.alerts import check_run, delivery, procedures
+from heartbeats.alerts import check_run, procedures, test_alert
 from heartbeats.domain import policy
 from heartbeats.models import JobHeartbeat
 from heartbeats.redaction import redact
@@ -186,11 +186,10 @@ def run_check_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
 def test_alert_view(request: HttpRequest, *, modeladmin) -> HttpResponse:
     """The runbook's troubleshooting "Check 2": a marked test message on every channel."""
     _require_change(modeladmin, request)
-    channels = policy.configured_channels()
-    if not channels:
+    outcomes = test_alert.send_test_alert(now=timezone.now())
+    if not outcomes:
         modeladmin.message_user(request, policy.NO_CHANNEL_MESSAGE, messages.ERROR)
         return HttpResponseRedirect(changelist_url())
-    outcomes = delivery.send_test_alert(now=timezone.now())
     for outcome in outcomes:
         if outcome.ok:
             modeladmin.message_user(request, f"Test alert delivered on {outcome.channel}.")

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from heartbeats.domain import check_runs, policy, queries
-from heartbeats.models import Channel
+from heartbeats.models import ENV_EMAIL, ENV_SLACK, Channel
 from heartbeats.redaction import redact
 from heartbeats.reporting import database_stats
 
@@ -51,15 +51,28 @@ def crontab_status() -> CrontabStatus:
     )
 
 
+ENV_LABELS = {ENV_SLACK: "Slack", ENV_EMAIL: "Email"}
+
+
 def _channels() -> list[dict]:
+    """The environment's two channels (set or not), then those kept in the database."""
     configured = set(policy.configured_channels())
-    return [{"name": label, "configured": value in configured} for value, label in Channel.choices]
+    env = [
+        {"name": f"{label} (from environment)", "configured": key in configured}
+        for key, label in ENV_LABELS.items()
+    ]
+    return env + [
+        {"name": f"{c.name} ({c.get_kind_display()})", "configured": True}
+        for c in Channel.objects.order_by("name")
+    ]
 
 
 def _broken_channels() -> list[dict]:
+    broken = list(queries.broken_channels())
+    names = {**queries.channel_names([s.channel for s in broken]), **ENV_LABELS}
     return [
-        {"name": s.get_channel_display(), "since": s.broken_since, "error": redact(s.last_error)}
-        for s in queries.broken_channels()
+        {"name": names[s.channel], "since": s.broken_since, "error": redact(s.last_error)}
+        for s in broken
     ]
 
 

@@ -14,9 +14,10 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 
 from heartbeats.alerts import incidents
+from heartbeats.alerts.routing import Target
 from heartbeats.domain import durations, policy, queries, rules, schedules
 from heartbeats.domain.rules import AlertState, AntiSpam, JobState
-from heartbeats.models import JobHeartbeat
+from heartbeats.models import ChannelKind, JobHeartbeat
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -185,3 +186,27 @@ def upcoming_table(job: JobHeartbeat, *, now: datetime) -> SafeString:
 def alert_history_link(job: JobHeartbeat) -> SafeString:
     url = reverse("admin:heartbeats_alert_changelist") + "?" + urlencode({"job__exact": job.pk})
     return format_html('<a href="{}">Alerts about {}</a>', url, job.job_name)
+
+
+def notifies(*, down: bool, up: bool) -> str:
+    """What a channel notifies of, in words."""
+    return ", ".join(w for w, on in (("problems", down), ("recoveries", up)) if on) or "nothing"
+
+
+def routes_table(routes: list[tuple[Target, str]]) -> SafeString:
+    """Each channel the job's alerts go to, and why: "explicit", "via tag T" or "default"."""
+    if not routes:
+        return format_html("<p>Nowhere: {}</p>", policy.NO_CHANNEL)
+    kinds = dict(ChannelKind.choices)
+    rows = [
+        (
+            target.name + (" (from environment)" if target.from_environment else ""),
+            kinds.get(target.kind, target.kind),
+            reason,
+            notifies(down=target.notify_down, up=target.notify_up),
+        )
+        for target, reason in routes
+    ]
+    header = "<tr><th>channel</th><th>kind</th><th>why</th><th>notifies of</th></tr>"
+    body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+    return format_html('<table class="cm-routes">{}{}</table>', mark_safe(header), body)

@@ -35,8 +35,11 @@ class SpanField(forms.DurationField):
 class JobHeartbeatForm(forms.ModelForm):
     class Meta:
         model = JobHeartbeat
-        fields = ["job_name", "status", "paused", "tags", "period", "cron", "tz", "grace"]
+        fields = [
+            "job_name", "status", "paused", "tags", "period", "cron", "tz", "grace", "channels",
+        ]  # fmt: skip
         field_classes = {"period": SpanField, "grace": SpanField}
+        widgets = {"channels": forms.CheckboxSelectMultiple}
         help_texts = {
             "period": "Expected time between runs, 1 minute to 366 days: 90s, 15m, 1h, 1d, "
             "or [DD] [HH:[MM:]]SS.",

@@ -8,7 +8,6 @@ from functools import partial
 from django.contrib import admin
 from django.urls import path, reverse_lazy
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 
 from heartbeats.admin import actions as admin_actions
 from heartbeats.admin import display, filters, procedure_pages
@@ -16,9 +15,9 @@ from heartbeats.admin import recent_pings as admin_pings
 from heartbeats.admin.configuration_page import configuration_view
 from heartbeats.admin.flip_timeline import FlipTimelineMixin
 from heartbeats.admin.forms import JobHeartbeatForm
-from heartbeats.alerts import procedures
-from heartbeats.domain import durations, links, policy, queries, silence
-from heartbeats.models import Alert, AlertDelivery, JobHeartbeat
+from heartbeats.alerts import procedures, routing
+from heartbeats.domain import durations, policy, queries, silence
+from heartbeats.models import JobHeartbeat
 
 admin.site.site_header = "cronmonitor"
 admin.site.site_title = "cronmonitor"
@@ -63,8 +62,8 @@ class JobHeartbeatAdmin(FlipTimelineMixin, admin.ModelAdmin):
         "alert_state_badge", "last_alert", "alert_history", "pretty_metadata",
     ]  # fmt: skip
     readonly_fields = [
-        "uuid", *heartbeat_fields, "schedule_in_words", "upcoming_runs", "ping_instructions",
-        "recent_pings", "flip_timeline",
+        "uuid", *heartbeat_fields, "schedule_in_words", "upcoming_runs", "alert_routes",
+        "ping_instructions", "recent_pings", "flip_timeline",
     ]  # fmt: skip
 
     def get_queryset(self, request):
@@ -85,6 +84,7 @@ class JobHeartbeatAdmin(FlipTimelineMixin, admin.ModelAdmin):
             (None, {"fields": ["job_name", "uuid", "status", "paused", "tags"]}),
             ("Schedule", {"fields": [*self.schedule_fields, "schedule_in_words", "upcoming_runs"]}),
             ("Heartbeat and alerts", {"fields": self.heartbeat_fields}),
+            ("Alert channels", {"fields": ["channels", "alert_routes"]}),
             ("How to ping", {"fields": ["ping_instructions"]}),
             ("Last pings", {"fields": ["recent_pings"]}),
             ("Up and down", {"fields": ["flip_timeline"]}),
@@ -95,7 +95,9 @@ class JobHeartbeatAdmin(FlipTimelineMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         save = procedures.save_job_edits if change else procedures.add_job
-        save(obj, fields=form.changed_data if change else list(form.fields), now=timezone.now())
+        fields = form.changed_data if change else list(form.fields)
+        # The named channels are a link table: the admin's save_related writes them.
+        save(obj, fields=[f for f in fields if f != "channels"], now=timezone.now())
 
     def has_silence_all_alerts_permission(self, request) -> bool:
         return request.user.has_perm("heartbeats.silence_all_alerts")
@@ -207,83 +209,6 @@ class JobHeartbeatAdmin(FlipTimelineMixin, admin.ModelAdmin):
     def recent_pings(self, job: JobHeartbeat) -> str:
         return admin_pings.events_table(job)
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by the checker only; the admin shows it."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-def _job_link(job_name: str | None) -> str:
-    if job_name is None:
-        return "(cronmonitor)"
-    return format_html('<a href="{}">{}</a>', links.job_admin_path(job_name), job_name)
-
-
-@admin.register(Alert)
-class AlertAdmin(ReadOnlyAdmin):
-    list_display = ["created", "job_link", "kind", "trigger", "done", "deliveries_summary"]
-    list_filter = [
-        "kind",
-        ("deliveries__channel", admin.ChoicesFieldListFilter),
-        ("deliveries__state", admin.ChoicesFieldListFilter),
-        "done",
-        "trigger",
-        ("created_at", admin.DateFieldListFilter),
-    ]
-    search_fields = ["job__job_name"]
-    date_hierarchy = "created_at"
-    readonly_fields = ["pretty_details"]
-    exclude = ["details"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("deliveries")
-
-    @admin.display(description="created", ordering="created_at")
-    def created(self, alert: Alert) -> str:
-        return durations.moment_and_age(alert.created_at, now=timezone.now())
-
-    @admin.display(description="job", ordering="job")
-    def job_link(self, alert: Alert) -> str:
-        return _job_link(alert.job_id)
-
-    @admin.display(description="deliveries")
-    def deliveries_summary(self, alert: Alert) -> str:
-        return format_html_join(
-            ", ", "{}: {}", ((d.get_channel_display(), d.state) for d in alert.deliveries.all())
-        )
-
-    @admin.display(description="details")
-    def pretty_details(self, alert: Alert) -> str:
-        return display.pretty_json(alert.details)
-
-
-@admin.register(AlertDelivery)
-class AlertDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["created", "job_link", "alert_kind", "channel", "state", "attempts", "sent"]
-    list_filter = ["channel", "state", ("created_at", admin.DateFieldListFilter)]
-    list_select_related = ["alert"]
-    search_fields = ["alert__job__job_name"]
-
-    @admin.display(description="created", ordering="created_at")
-    def created(self, delivery: AlertDelivery) -> str:
-        return durations.moment_and_age(delivery.created_at, now=timezone.now())
-
-    @admin.display(description="sent", ordering="sent_at")
-    def sent(self, delivery: AlertDelivery) -> str:
-        return durations.moment_and_age(delivery.sent_at, now=timezone.now())
-
-    @admin.display(description="job", ordering="alert__job")
-    def job_link(self, delivery: AlertDelivery) -> str:
-        return _job_link(delivery.alert.job_id)
-
-    @admin.display(description="kind", ordering="alert__kind")
-    def alert_kind(self, delivery: AlertDelivery) -> str:
-        return delivery.alert.get_kind_display()
+    @admin.display(description="where its alerts go")
+    def alert_routes(self, job: JobHeartbeat) -> str:
+        return display.routes_table(routing.job_routes(job))

@@ -18,7 +18,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from heartbeats.alerts import delivery, incidents, outbox
+from heartbeats.alerts import delivery, incidents, outbox, routing
 from heartbeats.alerts.check_run_result import CheckResult, JobOutcome
 from heartbeats.alerts.decision import _decide, _lock_decisions, _quiet_pass, _recoveries, _save
 from heartbeats.domain import policy, queries
@@ -50,14 +50,17 @@ def run_check(
 ) -> CheckResult:
     """One pass of the runbook's checker; `job_names` limits deciding to those jobs, and a
     `deadline` (`time.monotonic()`) the sending (see `delivery.deliver_pending`)."""
-    channels = policy.configured_channels()
-    result = CheckResult(trigger=trigger, dry_run=dry_run, channels=channels)
+    # The environment's channels; the database's are read only when the pass has work.
+    result = CheckResult(trigger=trigger, dry_run=dry_run, channels=policy.configured_channels())
     if dry_run:
+        targets = routing.load_targets()
+        result.channels = [target.name for target in targets.values()]
         decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=None)
+        planned = routing.plan(decision.alerts, targets, broken=set())
         for alert in decision.alerts:
-            action = "would_send" if channels else "no_channel"
+            action = "would_send" if planned[alert] else "no_channel"
             result.jobs.append(JobOutcome(alert.job_id, action, alert.kind))
-        result.alerts_sent = len(decision.alerts) if channels else 0
+        result.alerts_sent = sum(1 for alert in decision.alerts if planned[alert])
         return result
     run = CheckRun.objects.create(started_at=now, trigger=trigger, host=socket.gethostname())
     try:
@@ -80,7 +83,9 @@ def _check(result, run, *, now, trigger, job_names, sleep, deadline) -> None:
         )  # fmt: skip
         any_waiting = True
     else:
-        result.total_jobs, previous_check_at, any_waiting = quiet
+        result.total_jobs, previous_check_at, any_waiting, any_channel_row = quiet
+        if not result.channels and any_channel_row:  # none in the environment
+            result.channels = [target.name for target in routing.load_targets().values()]
         if not result.channels:
             result.errors.append(policy.NO_CHANNEL_MESSAGE)
     if any_waiting:
@@ -113,8 +118,9 @@ def _decide_and_deliver(
     loses nothing and two checkers never decide the same alert; returns the previous check.
     Alerts left open with nothing pending (by older code) are closed first, so no job stays
     blocked from its next alert."""
-    channels = result.channels
     outbox.close_settled()
+    targets = routing.load_targets()
+    result.channels = [target.name for target in targets.values()]
     with transaction.atomic():
         _lock_decisions()
         decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=run)
@@ -125,18 +131,18 @@ def _decide_and_deliver(
         # A broken channel gets nothing new until `send_test_alert` gets through: no request
         # a minute to a revoked webhook, and no alert row a minute per job while it stays so.
         broken = set(queries.broken_channels().values_list("channel", flat=True))
-        working = [channel for channel in channels if channel not in broken]
-        if working:
-            notices = [decision.outage_alert] if decision.outage_alert else []
-            _save(notices + recoveries + decision.alerts, working, now=now)
+        notices = [decision.outage_alert] if decision.outage_alert else []
+        planned = routing.plan(notices + recoveries + decision.alerts, targets, broken=broken)
+        _save(planned, now=now)
         if decision.outage_alert is not None:
             CheckRun.objects.filter(pk=run.pk).update(grace_until=decision.grace_until)
-    if not working:
-        result.jobs += [JobOutcome(a.job_id, "no_channel", a.kind) for a in decision.alerts]
-    if not channels:
+    result.jobs += [
+        JobOutcome(a.job_id, "no_channel", a.kind) for a in decision.alerts if not planned[a]
+    ]
+    if not targets:
         result.errors.append(policy.NO_CHANNEL_MESSAGE)
-    elif broken_here := sorted(broken.intersection(channels)):
-        result.errors.append(_broken_channels_error(broken_here, every=not working))
+    elif broken_here := sorted(targets[key].name for key in broken if key in targets):
+        result.errors.append(_broken_channels_error(broken_here, every=broken >= set(targets)))
     _merge(result, delivery.deliver_pending(now=now, sleep=sleep, deadline=deadline))
     return decision.previous_check_at
 

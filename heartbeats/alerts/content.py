@@ -77,8 +77,9 @@ def _events(alerts: Sequence[Alert]) -> dict[EventKey, TailedEvent]:
 def message(alerts: Sequence[Alert]) -> messages.Message:
     """One job alert, or a digest of several: Slack's facts as of now, email's as decided."""
     live = _format(job_alerts(alerts, now=timezone.now()))
-    decided = _format(job_alerts(alerts, now=None))
-    return replace(decided, blocks=live.blocks, slack_source=live.text)
+    facts = job_alerts(alerts, now=None)
+    decided = _format(facts)
+    return replace(decided, blocks=live.blocks, slack_source=live.text, facts=tuple(facts))
 
 
 def _format(job_alerts: list[messages.JobAlert]) -> messages.Message:
@@ -110,6 +111,7 @@ def _job_alert(
     d = alert.details
     common = {
         "job_name": alert.job_id or "",
+        "job_uuid": str(job.uuid) if job is not None else "",
         "kind": alert.kind,
         "last_alert_at": _moment(d, "last_alert_at"),
         "downtime_hours": d.get("downtime_hours"),

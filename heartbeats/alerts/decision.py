@@ -70,10 +70,15 @@ def _candidates(*, now: datetime, job_names: list[str] | None) -> QuerySet[Candi
     return qs
 
 
-def _details(job: Candidate, problem: rules.Problem, assessment: incidents.Assessment) -> dict:
-    """What only the decision knows; the message's other facts are read when it is sent."""
+def _details(
+    job: Candidate, problem: rules.Problem, assessment: incidents.Assessment, *, now: datetime
+) -> dict:
+    """What only the decision knows; the message's other facts are read when it is sent. The
+    incident's opening names it to PagerDuty (one incident however often it is triggered)."""
+    opened = now if assessment.new_incident else job.incident_opened_at
     return {
         "problem": problem.value,
+        "incident_opened_at": _iso(opened),
         "last_run_at": job.last_run_at.isoformat(),
         "last_alert_at": _iso(job.last_alert_at or job.last_sent_alert_at),
         "flapping_incidents": assessment.flapping_incidents,
@@ -193,16 +198,16 @@ def _decide(
             continue
         decision.alerts.append(
             Alert(job=job, kind=problem.value, created_at=now, trigger=trigger,
-                  details=_details(job, problem, assessment))
+                  details=_details(job, problem, assessment, now=now))
         )  # fmt: skip
     return decision
 
 
 def _quiet_pass(
     *, now: datetime, trigger: str, job_names: list[str] | None, current: CheckRun
-) -> tuple[int, datetime | None, bool] | None:
-    """The job total, the previous check and whether any delivery waits for a retry later,
-    when this pass has nothing to do; else None.
+) -> tuple[int, datetime | None, bool, bool] | None:
+    """The job total, the previous check, whether any delivery waits for a retry later and
+    whether any channel is kept in the database, when this pass has nothing to do; else None.
 
     Nothing to do means no job needing attention, no delivery due and no sign of a
     monitoring outage: then deciding would write nothing, so the pass skips the decide lock
@@ -223,7 +228,7 @@ def _quiet_pass(
         job_names=job_names,
     ):
         return None
-    return probe.total_jobs, history.previous, probe.any_waiting
+    return probe.total_jobs, history.previous, probe.any_waiting, probe.any_channel_row
 
 
 def _recoveries(jobs: list[Candidate], *, now: datetime, trigger: str) -> list[Alert]:
@@ -237,6 +242,7 @@ def _recoveries(jobs: list[Candidate], *, now: datetime, trigger: str) -> list[A
             "status": job.status,
             "last_alert_at": _iso(job.last_alert_at or job.last_sent_alert_at),
             "downtime_hours": downtime,
+            "incident_opened_at": _iso(job.incident_opened_at),
         }
         alerts.append(
             Alert(
@@ -248,12 +254,13 @@ def _recoveries(jobs: list[Candidate], *, now: datetime, trigger: str) -> list[A
     return alerts if settings.NOTIFY_ON_RECOVERY else []
 
 
-def _save(alerts: list[Alert], channels: list[str], *, now: datetime) -> None:
-    Alert.objects.bulk_create(alerts)
+def _save(planned: dict[Alert, list[str]], *, now: datetime) -> None:
+    """The alerts that go somewhere, each with one delivery per channel it is routed to."""
+    Alert.objects.bulk_create([alert for alert, keys in planned.items() if keys])
     AlertDelivery.objects.bulk_create(
         [
             AlertDelivery(alert=a, channel=c, created_at=now, next_attempt_at=now, updated_at=now)
-            for a in alerts
-            for c in channels
+            for a, keys in planned.items()
+            for c in keys
         ]
     )

@@ -21,15 +21,15 @@ from datetime import datetime
 
 from django.conf import settings
 
-from heartbeats.alerts import content, messages, outbox, transports
+from heartbeats.alerts import content, messages, outbox, routing, transports
 from heartbeats.alerts.retry_policy import backoff_seconds
-from heartbeats.domain.policy import configured_channels
-from heartbeats.models import Alert, AlertDelivery, ChannelStatus
+from heartbeats.models import Alert, AlertDelivery
 
 logger = logging.getLogger(__name__)
 
-# Documented rates: Slack about one message per second per webhook, Resend 2 requests/second.
-CHANNEL_INTERVAL = {"slack": 1.0, "email": 0.5}
+# Documented rates: Slack about one message per second per webhook, Resend 2 requests/second;
+# Teams workflows, like Slack, throttle bursts. Webhooks and PagerDuty take bursts.
+KIND_INTERVAL = {"slack": 1.0, "email": 0.5, "msteams": 1.0}
 # With a deadline, no message is started with less time than this left.
 MIN_SEND_SECONDS = 1.0
 
@@ -51,12 +51,14 @@ class Pacer:
         self._enabled = enabled
         self._last: dict[str, float] = {}
 
-    def wait(self, channel: str) -> None:
-        if not self._enabled:
+    def wait(self, channel: str, kind: str = "") -> None:
+        """Before a request on `channel` (a key; `kind` when it is not the kind itself)."""
+        kind = kind or channel
+        if not self._enabled or kind not in KIND_INTERVAL:
             return
         last = self._last.get(channel)
         if last is not None:
-            remaining = CHANNEL_INTERVAL[channel] - (time.monotonic() - last)
+            remaining = KIND_INTERVAL[kind] - (time.monotonic() - last)
             if remaining > 0:
                 self._sleep(remaining)
         self._last[channel] = time.monotonic()
@@ -84,14 +86,21 @@ def _idempotency_key(deliveries: Sequence[AlertDelivery]) -> str:
     return key
 
 
-def _groups(deliveries: list[AlertDelivery]) -> list[list[AlertDelivery]]:
+def _groups(
+    deliveries: list[AlertDelivery], targets: dict[str, routing.Target]
+) -> list[list[AlertDelivery]]:
     """One group per message. A digest being retried is regrouped as it was sent; other job
-    alerts on a channel become one digest when there are more than the threshold."""
+    alerts on a channel become one digest when there are more than the threshold (on a kind
+    that takes digests: never to a webhook or PagerDuty)."""
     by_channel: dict[str, list[AlertDelivery]] = defaultdict(list)
     for delivery in deliveries:
         by_channel[delivery.channel].append(delivery)
     groups: list[list[AlertDelivery]] = []
-    for items in by_channel.values():
+    for channel, items in by_channel.items():
+        target = targets.get(channel)
+        if target is not None and not transports.TRANSPORTS[target.kind].digests:
+            groups.extend([d] for d in items)
+            continue
         retried: dict[str, list[AlertDelivery]] = defaultdict(list)
         fresh: list[AlertDelivery] = []
         for d in items:
@@ -119,8 +128,8 @@ def _timeout(deadline: float | None) -> tuple[float, float] | None:
 
 
 def _attempt(
-    channel: str,
-    message: messages.Message,
+    target: routing.Target,
+    outgoing: transports.Outgoing,
     key: str,
     *,
     sleep: Callable[[float], None],
@@ -132,13 +141,13 @@ def _attempt(
     error: transports.DeliveryError
     for attempt in range(retries + 1):
         try:
-            transports.TRANSPORTS[channel].send(
-                message, idempotency_key=key, timeout=_timeout(deadline)
+            transports.TRANSPORTS[target.kind].send(
+                target, outgoing, idempotency_key=key, timeout=_timeout(deadline)
             )
             return None
         except transports.DeliveryError as exc:
             error = exc
-            logger.warning("Delivery on %s failed (attempt %d): %s", channel, attempt + 1, exc)
+            logger.warning("Delivery on %s failed (attempt %d): %s", target.name, attempt + 1, exc)
         if error.permanent or attempt == retries:
             break
         wait = backoff_seconds(attempt, jitter=random.random())
@@ -160,7 +169,7 @@ class _Pass:
         self.sleep = sleep
         self.deadline = deadline
         self.pacer = Pacer(sleep, settings.ALERT_THROTTLE)
-        self.configured = set(configured_channels())
+        self.configured = routing.load_targets()
         self.channel_broken: dict[str, bool] = {}  # as last written by this pass
         self.alerts: dict[uuid.UUID, outbox.SettledAlert] = {}  # each alert recorded, as last seen
         self.errored: set[uuid.UUID] = set()
@@ -172,12 +181,12 @@ class _Pass:
 
     def deliver(self, batch: list[AlertDelivery], lease_until: datetime) -> bool:
         """Send a claimed batch; False when the deadline stopped it (the rest is released)."""
-        groups = _groups(batch)
+        groups = _groups(batch, self.configured)
         ids = [d.id for d in batch]
         for index, group in enumerate(groups):
             channel = group[0].channel
             if channel in self.configured:
-                self.pacer.wait(channel)
+                self.pacer.wait(channel, self.configured[channel].kind)
             if self.out_of_time():
                 self.left = [d for rest in groups[index:] for d in rest]
                 outbox.release(self.left, lease_until)
@@ -187,18 +196,20 @@ class _Pass:
         return True
 
     def _send(self, group: list[AlertDelivery]) -> transports.DeliveryError | None:
-        channel = group[0].channel
-        if channel not in self.configured:
-            return transports.DeliveryError("no longer configured", service=channel, permanent=True)
+        target = self.configured.get(group[0].channel)
+        if target is None:
+            service = group[0].channel
+            return transports.DeliveryError("no longer configured", service=service, permanent=True)
         key = _idempotency_key(group)
         try:
-            message = _message_for([d.alert for d in group])
-            return _attempt(channel, message, key, sleep=self.sleep, deadline=self.deadline)
+            alerts = [d.alert for d in group]
+            outgoing = transports.Outgoing(_message_for(alerts), alerts)
+            return _attempt(target, outgoing, key, sleep=self.sleep, deadline=self.deadline)
         except Exception as exc:  # a bug in one message costs that message, not the pass
             error = transports.DeliveryError(
-                f"unexpected error ({type(exc).__name__}: {str(exc)[:200]})", service=channel
+                f"unexpected error ({type(exc).__name__}: {str(exc)[:200]})", service=target.name
             )
-            logger.error("Delivery on %s failed: %s", channel, error)
+            logger.error("Delivery on %s failed: %s", target.name, error)
             return error
 
     def _record(
@@ -219,7 +230,7 @@ class _Pass:
         if broken is not None:
             self.channel_broken[channel] = broken
             if broken:
-                logger.error("Channel %s is broken: %s", channel, error)
+                logger.error("Channel %s is broken: %s", self.configured[channel].name, error)
         self.alerts.update((alert.id, alert) for alert in alerts)
         if error is not None:
             self.errored.update(d.alert_id for d in group)
@@ -280,12 +291,3 @@ def _failure_text(error: transports.DeliveryError, *, attempts: int, configured:
     if attempts >= settings.ALERT_MAX_ATTEMPTS:
         return f"{error} - temporary, but not retried: ALERT_MAX_ATTEMPTS reached"
     return f"{error} - temporary, retried on a later run"
-
-
-def send_test_alert(*, now: datetime) -> list[transports.ChannelOutcome]:
-    """The runbook's "Check 2"; a channel that takes the test is no longer marked broken."""
-    outcomes = transports.send_test_alert(now=now)
-    ChannelStatus.objects.filter(channel__in=[o.channel for o in outcomes if o.ok]).update(
-        broken_since=None, last_error=""
-    )
-    return outcomes

@@ -43,6 +43,7 @@ class JobAlert:
     running_hours: float | None = None
     flapping_incidents: int | None = None
     flap_window_hours: float | None = None
+    job_uuid: str = ""
 
 
 STATE_WORDS = {
@@ -65,6 +66,8 @@ class Message:
     # Slack's own text when it differs from the email's (its facts are read later, see
     # alert_content.message); empty: the same as `text`.
     slack_source: str = ""
+    # The facts of each job alert in it, as decided (webhook and PagerDuty send them as data).
+    facts: tuple[JobAlert, ...] = ()
 
     @property
     def slack_text(self) -> str:

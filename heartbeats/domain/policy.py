@@ -8,7 +8,7 @@ from django.conf import settings
 
 from heartbeats.domain import schedules
 from heartbeats.domain.rules import Thresholds
-from heartbeats.models import Channel
+from heartbeats.models import ENV_EMAIL, ENV_SLACK
 
 
 def thresholds() -> Thresholds:
@@ -40,9 +40,9 @@ def configured_channels() -> list[str]:
     """The channels alerts go to: Slack when its webhook is set, email when all three are."""
     channels = []
     if settings.SLACK_WEBHOOK_URL:
-        channels.append(Channel.SLACK.value)
+        channels.append(ENV_SLACK)
     if settings.RESEND_API_KEY and settings.RESEND_FROM and settings.ALERT_EMAIL_TO:
-        channels.append(Channel.EMAIL.value)
+        channels.append(ENV_EMAIL)
     return channels
 
 

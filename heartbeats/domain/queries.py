@@ -33,8 +33,10 @@ from heartbeats import job_count
 from heartbeats.domain import policy, schedules
 from heartbeats.domain.rules import AlertState, JobFacts, JobState, Thresholds
 from heartbeats.models import (
+    ENV_CHANNELS,
     Alert,
     AlertDelivery,
+    Channel,
     ChannelStatus,
     CheckRun,
     DeliveryState,
@@ -119,6 +121,7 @@ class PassProbe:
     total_jobs: int
     busy: bool  # a job needs attention, a delivery is due or an alert is left to close
     any_waiting: bool  # a delivery is pending, due or not
+    any_channel_row: bool = False  # a channel is kept in the database
 
 
 def pass_probe(
@@ -126,8 +129,9 @@ def pass_probe(
 ) -> PassProbe:
     """What a checker pass must know before deciding anything, in one round trip: the job
     total (the trigger-kept counter), one `EXISTS` per indexed branch of `attention_q` (limited
-    to `job_names` when given), whether deliveries are due or pending, and whether an alert is
-    open with nothing pending (left by older code: the pass must close it)."""
+    to `job_names` when given), whether deliveries are due or pending, whether an alert is
+    open with nothing pending (left by older code: the pass must close it), and whether any
+    channel is kept in the database."""
     jobs = [
         JobHeartbeat.objects.filter(b) for b in attention_branches(now=now, stale_after=stale_after)
     ]
@@ -137,13 +141,15 @@ def pass_probe(
     settled = Alert.objects.filter(done=False).exclude(Exists(pending.filter(alert=OuterRef("pk"))))
     busy = [_exists_sql(qs) for qs in [*jobs, pending.filter(next_attempt_at__lte=now), settled]]
     waiting = _exists_sql(pending)
+    channel = _exists_sql(Channel.objects.all())
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ({job_count.TOTAL_SQL}), {' OR '.join(sql for sql, _ in busy)}, {waiting[0]}",
-            [param for _, params in [*busy, waiting] for param in params],
+            f"SELECT ({job_count.TOTAL_SQL}), {' OR '.join(sql for sql, _ in busy)}, "
+            f"{waiting[0]}, {channel[0]}",
+            [param for _, params in [*busy, waiting, channel] for param in params],
         )
-        total, any_busy, any_waiting = cursor.fetchone()
-    return PassProbe(int(total), bool(any_busy), bool(any_waiting))
+        total, any_busy, any_waiting, any_channel_row = cursor.fetchone()
+    return PassProbe(int(total), bool(any_busy), bool(any_waiting), bool(any_channel_row))
 
 
 def _exists_sql(qs: QuerySet) -> tuple[str, tuple]:
@@ -241,6 +247,23 @@ def alerted_since_q(since: datetime) -> Q:
 def broken_channels() -> QuerySet[ChannelStatus]:
     """Channels a permanent delivery error marked broken, oldest breakage first."""
     return ChannelStatus.objects.filter(broken_since__isnull=False).order_by("broken_since")
+
+
+def named(statuses: list[ChannelStatus]) -> list[ChannelStatus]:
+    """`statuses`, each given the `name` of its channel."""
+    names = channel_names([status.channel for status in statuses])
+    for status in statuses:
+        status.name = names[status.channel]  # type: ignore[attr-defined]
+    return statuses
+
+
+def channel_names(keys: list[str]) -> dict[str, str]:
+    """The name of each channel key ("slack", "email", or a Channel row's id; a deleted row's
+    id stays as it is): one query."""
+    ids = [key for key in keys if key not in ENV_CHANNELS]
+    rows = Channel.objects.filter(id__in=ids).values_list("id", "name") if ids else []
+    names = {str(channel_id): name for channel_id, name in rows}
+    return {key: names.get(key, key) for key in keys}
 
 
 def jobs_shorter_than(

@@ -9,11 +9,18 @@ from heartbeats.models.alerts import (
     Alert,
     AlertDelivery,
     AlertKind,
-    Channel,
     ChannelStatus,
     DeliveryState,
 )
 from heartbeats.models.api import ApiKey, ApiRequestCount, Flip, FlipStatus
+from heartbeats.models.channels import (
+    ENV_CHANNELS,
+    ENV_EMAIL,
+    ENV_SLACK,
+    SECRET_FIELDS,
+    Channel,
+    ChannelKind,
+)
 from heartbeats.models.events import EventKind, PingEvent
 from heartbeats.models.jobs import (
     JOB_NAME_PATTERN,
@@ -27,8 +34,12 @@ from heartbeats.models.jobs import (
 from heartbeats.models.runs import CheckRun, PrunedTotal, RunOutcome
 
 __all__ = [
+    "ENV_CHANNELS",
+    "ENV_EMAIL",
+    "ENV_SLACK",
     "JOB_NAME_PATTERN",
     "PROBLEM_KINDS",
+    "SECRET_FIELDS",
     "STATUS_PATTERN",
     "Alert",
     "AlertDelivery",
@@ -37,6 +48,7 @@ __all__ = [
     "ApiKey",
     "ApiRequestCount",
     "Channel",
+    "ChannelKind",
     "ChannelStatus",
     "CheckRun",
     "DeliveryState",

@@ -60,11 +60,6 @@ class Alert(models.Model):
         return f"{self.get_kind_display()} alert for {self.job_id or 'cronmonitor'}"
 
 
-class Channel(models.TextChoices):
-    SLACK = "slack", "Slack"
-    EMAIL = "email", "Email"
-
-
 class DeliveryState(models.TextChoices):
     PENDING = "pending", "Pending"
     SENT = "sent", "Sent"
@@ -73,10 +68,11 @@ class DeliveryState(models.TextChoices):
 
 
 class AlertDelivery(models.Model):
-    """One alert on one channel: the durable record a retry is made from."""
+    """One alert on one channel: the durable record a retry is made from. `channel` is "slack"
+    or "email" for a channel from the environment, else the id of a `Channel` row."""
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
-    channel = models.CharField(max_length=8, choices=Channel.choices)
+    channel = models.CharField(max_length=36)
     state = models.CharField(
         max_length=8, choices=DeliveryState.choices, default=DeliveryState.PENDING
     )
@@ -112,7 +108,7 @@ class AlertDelivery(models.Model):
 class ChannelStatus(models.Model):
     """A channel found broken by a permanent error (revoked key, deleted webhook)."""
 
-    channel = models.CharField(primary_key=True, max_length=8, choices=Channel.choices)
+    channel = models.CharField(primary_key=True, max_length=36)  # as AlertDelivery.channel
     broken_since = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 

@@ -76,6 +76,11 @@ class JobHeartbeat(models.Model):
         max_length=500, blank=True, default="", db_default="",
         help_text="Space-separated tags, e.g. <code>db nightly</code>.",
     )  # fmt: skip
+    # Channels named explicitly; with those of its tags, else the default ones (alerts.routing).
+    channels = models.ManyToManyField(
+        "heartbeats.Channel", blank=True, related_name="jobs",
+        help_text="Alert channels named for this job; none: its tags' channels, or the defaults.",
+    )  # fmt: skip
 
     # The management API's check fields (Healthchecks' names); each has a database default so
     # the ping's raw upsert, which names its columns, leaves them as they are.

@@ -12,7 +12,7 @@ from heartbeats.domain import policy, schedules
 
 @register()
 def alert_channels_configured(app_configs, **kwargs) -> list[Warning]:
-    if policy.configured_channels():
+    if policy.configured_channels() or _database_channels():
         return []
     return [
         Warning(
@@ -21,6 +21,17 @@ def alert_channels_configured(app_configs, **kwargs) -> list[Warning]:
             id="heartbeats.W001",
         )
     ]
+
+
+def _database_channels() -> bool:
+    from django.db import DatabaseError
+
+    from heartbeats.models import Channel
+
+    try:
+        return Channel.objects.exists()
+    except DatabaseError:  # not migrated yet: the environment's channels are all there are
+        return False
 
 
 @register()
@@ -43,16 +54,17 @@ def alert_channels_not_broken(app_configs, **kwargs) -> list[Warning]:
     """A permanent delivery error (revoked key, deleted webhook) needs a human."""
     from django.db import DatabaseError
 
-    from heartbeats.models import ChannelStatus
+    from heartbeats.domain import queries
 
     try:
-        broken = list(ChannelStatus.objects.filter(broken_since__isnull=False))
+        broken = list(queries.broken_channels())
+        names = queries.channel_names([status.channel for status in broken])
     except DatabaseError:  # not migrated yet, or no database: other checks say so
         return []
     return [
         Warning(
-            f"Alert channel {status.channel} is broken since {status.broken_since:%Y-%m-%d %H:%M}"
-            f" UTC: {status.last_error}",
+            f"Alert channel {names[status.channel]} is broken since "
+            f"{status.broken_since:%Y-%m-%d %H:%M} UTC: {status.last_error}",
             hint="Fix its configuration, then run 'manage.py send_test_alert'.",
             id="heartbeats.W003",
         )

@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 
 from heartbeats.domain import check_runs
 from heartbeats.models import (
+    ENV_CHANNELS,
     PROBLEM_KINDS,
     AlertDelivery,
     Channel,
@@ -31,10 +32,17 @@ SUPPRESSED = "alerts_suppressed"
 Key = tuple[str, str]  # (counter, channel label or "")
 
 
+def channel_keys() -> list[str]:
+    """Every channel's label: "slack" and "email", then each database channel's id."""
+    rows = Channel.objects.order_by("name").values_list("id", flat=True)
+    return [*ENV_CHANNELS, *(str(channel_id) for channel_id in rows)]
+
+
 def delivery_counters() -> dict[Key, Q]:
-    """Which deliveries each delivery counter counts: problem alerts sent, deliveries given up."""
+    """Which deliveries each delivery counter counts: problem alerts sent, deliveries given up,
+    per channel (labelled by key, which a rename leaves alone)."""
     counters: dict[Key, Q] = {}
-    for channel in Channel.values:
+    for channel in channel_keys():
         counters[(SENT, channel)] = Q(
             channel=channel, state=DeliveryState.SENT, alert__kind__in=PROBLEM_KINDS
         )

@@ -20,7 +20,7 @@ from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from heartbeats.domain import policy, queries, rules
-from heartbeats.models import Channel, JobHeartbeat
+from heartbeats.models import JobHeartbeat
 from heartbeats.reporting import counters, summary_figures
 
 SERIES_PER_CHUNK = 1000
@@ -83,9 +83,11 @@ def _counters(totals: dict[counters.Key, int]) -> list[Metric]:
         "Alert deliveries that gave up (failed or expired), per channel.",
         labels=["channel"],
     )
-    for channel in Channel.values:
-        sent.add_metric([channel], totals[(counters.SENT, channel)])
-        failed.add_metric([channel], totals[(counters.FAILED, channel)])
+    keys = [label for metric, label in totals if metric == counters.SENT]
+    names = queries.channel_names(keys)  # a database channel's label is its name
+    for key in keys:
+        sent.add_metric([names[key]], totals[(counters.SENT, key)])
+        failed.add_metric([names[key]], totals[(counters.FAILED, key)])
     suppressed = CounterMetricFamily(
         "cronmonitor_alerts_suppressed",
         "Alerts the anti-spam rule held back, summed over checker runs.",

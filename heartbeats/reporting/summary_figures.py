@@ -17,10 +17,10 @@ from django.db.models.functions import Coalesce, TruncDate
 
 from heartbeats.domain import check_runs, checker_health, policy, queries, rules, silence
 from heartbeats.models import (
+    ENV_CHANNELS,
     PROBLEM_KINDS,
     Alert,
     AlertDelivery,
-    Channel,
     ChannelStatus,
     CheckRun,
     DeliveryState,
@@ -204,7 +204,8 @@ def window_metrics(name: str, *, now: datetime) -> WindowMetrics:
 
 
 def delivery_failures(*, since: datetime, until: datetime) -> dict[str, ChannelFailures]:
-    """Per channel, deliveries created in the window that gave up, and that hit any error."""
+    """Per channel name, deliveries created in the window that gave up, and that hit any
+    error: the environment's two channels always, a database channel when it had any."""
     rows = (
         AlertDelivery.objects.filter(created_at__gte=since, created_at__lte=until)
         .values("channel")
@@ -215,7 +216,9 @@ def delivery_failures(*, since: datetime, until: datetime) -> dict[str, ChannelF
         .order_by()
     )
     found = {row["channel"]: ChannelFailures(row["failed"], row["errored"]) for row in rows}
-    return {channel: found.get(channel, ChannelFailures(0, 0)) for channel in Channel.values}
+    failures = {channel: found.pop(channel, ChannelFailures(0, 0)) for channel in ENV_CHANNELS}
+    names = queries.channel_names(list(found)) if found else {}  # database channels, by name
+    return failures | {names[key]: counts for key, counts in sorted(found.items())}
 
 
 def daily_alerts(*, now: datetime, days: int = DAILY_DAYS) -> list[DayCount]:
@@ -270,7 +273,7 @@ def summary(*, now: datetime, windows: list[str]) -> Summary:
         windows={name: window_metrics(name, now=now) for name in windows},
         daily=daily_alerts(now=now),
         stale_jobs=stale_jobs(now=now),
-        broken_channels=list(queries.broken_channels()),
+        broken_channels=queries.named(list(queries.broken_channels())),
         silenced_until=silence.silenced_until(now=now),
     )
 

@@ -48,6 +48,7 @@ def record_signal(
     host: str = "",
     method: str = "",
     classify: bool = False,
+    tags: str = "",
 ) -> SignalResult | None:
     """Record one signal for a job (found by name, or by UUID); None when it does not exist.
 
@@ -55,9 +56,10 @@ def record_signal(
     `status` (default 'healthy', or 'failed' for a failure) and `metadata` when given, and
     counts a run; a start marks a run in progress; a log only stores its event. With
     `create`, a missing job is created by the same statement, so concurrent first beats of one
-    name all succeed. A paused job records the signal and stays paused. With `classify` (HTTP
-    pings), a job's keyword filter or POST-only setting decides the signal
-    (`keywords.classify`), at the cost of a second statement for such jobs only.
+    name all succeed, with `tags` (normalised; an existing job keeps its own). A paused job
+    records the signal and stays paused. With `classify` (HTTP pings), a job's keyword filter
+    or POST-only setting decides the signal (`keywords.classify`), at the cost of a second
+    statement for such jobs only.
     """
     if job_name is not None:
         validate_signal(job_name=job_name, status=status)
@@ -76,6 +78,7 @@ def record_signal(
         "insert_metadata": json.dumps(metadata or {}),
         "false": False,
         **_kind_params(kind, now=now, status=status, metadata=metadata),
+        "insert_tags": tags,
     }
     create = create and job_name is not None
     write = functools.partial(

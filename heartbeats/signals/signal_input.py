@@ -7,7 +7,9 @@ import json
 import re
 import uuid
 
-from heartbeats.domain import policy
+from django.core.exceptions import ValidationError
+
+from heartbeats.domain import policy, tags
 from heartbeats.models import EventKind, validate_job_name, validate_status
 
 MAX_METADATA_BYTES = 64 * 1024
@@ -101,6 +103,14 @@ def parse_signal(suffix: str) -> tuple[EventKind, int | None]:
         exit_status = int(suffix)
         return exit_status_kind(exit_status), exit_status
     raise InvalidSignal(f"invalid signal {suffix[:40]!r}: use start, fail, log or 0 to 255")
+
+
+def parse_tags(text: str) -> str:
+    """Tags for a job created by this signal, stored normalised; InvalidSignal names the bad one."""
+    try:
+        return tags.normalize(text)
+    except ValidationError as exc:
+        raise InvalidSignal(exc.messages[0]) from None
 
 
 def parse_rid(text: str) -> uuid.UUID:

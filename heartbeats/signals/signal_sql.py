@@ -65,17 +65,18 @@ def upsert_sql(
     columns = (
         "job_name, uuid, last_run_at, status, metadata, created_at, updated_at, last_outcome, "
         "n_runs, paused, alerted, cron, tz, last_start_at, last_success_at, flapping, "
-        "recent_incidents, n_pings"
+        "recent_incidents, n_pings, tags"
     )
     # An existing job's stored spelling, so the conflict lands on the primary key and updates.
     name = f"COALESCE((SELECT job_name FROM job_heartbeats WHERE {where}), %s)"
     values = (
         f"{name}, %s, %s, %s, {json_param()}, %s, %s, %s, %s, %s, %s, '', 'UTC', %s, %s, %s, "
-        "'[]', 1"
+        "'[]', 1, %s"
     )
     insert_names = [
         "lookup", "lookup", "uuid", "now", "insert_status", "insert_metadata", "now", "now",
         "outcome", "insert_runs", "false", "false", "insert_start", "insert_success", "false",
+        "insert_tags",
     ]  # fmt: skip
     sql = (
         f"INSERT INTO job_heartbeats ({columns}) VALUES ({values}) "

@@ -73,6 +73,7 @@ def _ping(
     try:
         kind, exit_status = signal_input.parse_signal(signal)
         rid = signal_input.parse_rid(request.GET["rid"]) if "rid" in request.GET else None
+        tags = signal_input.parse_tags(request.GET.get("tags", ""))
         if job_name is not None:
             signal_input.validate_signal(job_name=job_name, status=None)
     except signal_input.InvalidSignal as exc:
@@ -94,6 +95,7 @@ def _ping(
             method=request.method,
             user_agent=request.headers.get("User-Agent", ""),
             classify=True,
+            tags=tags,
         )
     except DatabaseError as exc:
         return database_unavailable(request, exc, _text("database unavailable, try again later"))

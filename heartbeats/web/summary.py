@@ -189,7 +189,12 @@ def summary_document(figures: summary_figures.Summary) -> dict:
             "recent_runs": [run_document(run) for run in figures.recent_runs],
         },
         "broken_channels": [
-            {"channel": c.channel, "broken_since": iso(c.broken_since), "error": c.last_error}
+            {
+                "channel": c.channel,
+                "name": getattr(c, "name", c.channel),
+                "broken_since": iso(c.broken_since),
+                "error": c.last_error,
+            }
             for c in figures.broken_channels
         ],
         "alerts_silenced_until": iso(figures.silenced_until),

@@ -55,6 +55,7 @@ class Command(BaseCommand):
         parser.add_argument("--rid", help="run id (a UUID) pairing a start with its finish")
         parser.add_argument("--status", default=None, help="one word, default 'healthy'")
         parser.add_argument("--metadata", default=None, help='a JSON object, e.g. {"rows": 42}')
+        parser.add_argument("--tags", default="", help='tags for a job this creates: "db nightly"')
 
     def handle(self, *args, name: str, command: list[str], **options) -> None:
         try:
@@ -80,7 +81,7 @@ class Command(BaseCommand):
                 "--exit-status, --log and --rid"
             )
         rid = uuid.uuid4()
-        self._report(job_name=name, kind=EventKind.START, rid=rid)
+        self._report(job_name=name, kind=EventKind.START, rid=rid, tags=signal["tags"])
         run = command_wrapper.run(
             command,
             stdout=_passthrough(self.stdout),
@@ -95,6 +96,7 @@ class Command(BaseCommand):
             body=run.output_tail,
             status=signal["status"],
             metadata=signal["metadata"],
+            tags=signal["tags"],
         )
         if run.exit_status:
             raise CommandError(
@@ -148,6 +150,7 @@ def _signal(options: dict) -> dict:
         "status": options["status"],
         # The runbook replaces metadata on every beat, with {} when none is given.
         "metadata": signal_input.parse_metadata(metadata) if metadata is not None else {},
+        "tags": signal_input.parse_tags(options["tags"]),
     }
 
 
