@@ -107,12 +107,13 @@ def open_windows(*, now: datetime) -> list[tuple[Window, datetime]]:
     candidates = MaintenanceWindow.objects.filter(
         ~Q(days="") | Q(start__lte=now, end__gt=now)
     ).values(*FIELDS)
-    found = [(window, open_until(window, now=now)) for window in map(_window, candidates)]
+    found = [(window, open_until(window, now=now)) for window in map(from_row, candidates)]
     opened = [(window, until) for window, until in found if until is not None]
     return sorted(opened, key=lambda pair: pair[1], reverse=True)
 
 
-def _window(row: dict) -> Window:
+def from_row(row: dict) -> Window:
+    """A window read with `.values(*FIELDS)`."""
     return Window(**row)
 
 
