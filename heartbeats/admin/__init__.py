@@ -5,4 +5,4 @@ An interface: may import `alerts`, `signals`, `reporting`, `domain` and the base
 `ops`.
 """
 
-from heartbeats.admin import registration  # noqa: F401  (registers the ModelAdmins)
+from heartbeats.admin import maintenance, registration  # noqa: F401  (registers the ModelAdmins)

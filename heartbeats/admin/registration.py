@@ -16,7 +16,7 @@ from heartbeats.admin import recent_pings as admin_pings
 from heartbeats.admin.configuration_page import configuration_view
 from heartbeats.admin.forms import JobHeartbeatForm
 from heartbeats.alerts import procedures
-from heartbeats.domain import durations, links, policy, queries, silence
+from heartbeats.domain import durations, links, silence
 from heartbeats.models import Alert, AlertDelivery, JobHeartbeat
 
 admin.site.site_header = "cronmonitor"
@@ -42,7 +42,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     list_display_links = ["name"]
     list_filter = [
         filters.StateFilter, filters.HealthFilter, filters.AlertStateFilter,
-        filters.LastAlertFilter, filters.TagFilter, "status", "paused",
+        filters.LastAlertFilter, filters.TagFilter, filters.MaintenanceFilter, "status", "paused",
     ]  # fmt: skip
     search_fields = ["job_name", "tags"]
     ordering = ["last_run_at"]
@@ -79,12 +79,7 @@ class JobHeartbeatAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        now, thresholds = timezone.now(), policy.thresholds()
-        jobs = queries.with_alert_state(
-            super().get_queryset(request), now=now, thresholds=thresholds
-        )
-        jobs = queries.with_job_state(jobs, now=now, stale_after=thresholds.stale_after)
-        return queries.with_outage_grace(jobs, now=now)
+        return display.listed(super().get_queryset(request), now=timezone.now())
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
 from uuid import UUID
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Case, DateTimeField, Q, Value, When
+from django.db.models import Case, DateTimeField, Q, QuerySet, Value, When
 
 from heartbeats.domain import tags as job_tags
 from heartbeats.models import MaintenanceWindow
@@ -149,3 +149,53 @@ def maintenance_only(opened: list[tuple[Window, datetime]]) -> list[tuple[Window
 
 def silence_end(opened: list[tuple[Window, datetime]]) -> datetime | None:
     return next((until for window, until in opened if window.silence), None)
+
+
+def with_maintenance(qs: QuerySet, *, now: datetime) -> QuerySet:
+    """Annotate `maintenance_until`: when the job's maintenance ends, if it is in a window now
+    (the silence aside: it has its banner). One query for the windows, none per row."""
+    return qs.annotate(maintenance_until=until_case(maintenance_only(open_windows(now=now))))
+
+
+def problems(
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    days: str,
+    time_from: time | None,
+    time_to: time | None,
+    tz: str,
+    covers_jobs: bool,
+) -> dict[str, str]:
+    """What is wrong with a window's values, by field ("__all__" for the whole): the admin's
+    form and the management API refuse a window with these messages."""
+    found: dict[str, str] = {}
+    one_off, recurring = bool(start or end), bool(days or time_from or time_to)
+    if one_off and recurring:
+        found["__all__"] = (
+            "A window is one-off (start and end) or recurring (days, from and to), not both."
+        )
+    elif not one_off and not recurring:
+        found["__all__"] = (
+            "Give a start and an end for a one-off window, or days, from and to for a "
+            "recurring one."
+        )
+    elif one_off:
+        if start is None or end is None:
+            found["end" if start else "start"] = "A one-off window needs both a start and an end."
+        elif end <= start:
+            found["end"] = "The end must be after the start."
+    else:
+        if not days:
+            found["days"] = "Choose at least one day of the week."
+        if time_from is None or time_to is None:
+            found["time_to" if time_from else "time_from"] = (
+                "A recurring window needs the time it opens (from) and closes (to)."
+            )
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        found["tz"] = f"Unknown time zone {tz[:70]!r}: use an IANA name such as Europe/Berlin."
+    if not covers_jobs and "__all__" not in found:
+        found["__all__"] = "Choose what the window covers: jobs, tags or every job."
+    return found

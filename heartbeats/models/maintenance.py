@@ -62,6 +62,11 @@ class MaintenanceWindow(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def validate_constraints(self, exclude=None) -> None:
+        # Forms and the API say what is wrong with the times in words
+        # (`domain.maintenance.problems`); the database's check on them only backs that up.
+        super().validate_constraints(exclude={*(exclude or ()), "start"})
+
     @property
     def recurring(self) -> bool:
         return bool(self.days)
