@@ -143,3 +143,10 @@ def test_the_sql_twin_agrees_with_the_rules_on_generated_windows_and_jobs(
         )
         assert job.until == expected, job.job_name
         assert (job.job_name in in_maintenance) == (expected is not None), job.job_name
+
+
+def test_a_window_in_a_zone_that_does_not_exist_never_opens_rather_than_break_the_checker():
+    lost = window(
+        days=" ".join(maintenance.DAYS), time_from=time(0), time_to=time(0), tz="Mars/Base"
+    )
+    assert maintenance.open_until(lost, now=T0) is None

@@ -74,7 +74,10 @@ def open_until(window: Window, *, now: datetime) -> datetime | None:
     if not window.recurring:
         assert window.start is not None and window.end is not None, "one-off"
         return window.end if window.start <= now < window.end else None
-    local_today = now.astimezone(ZoneInfo(window.tz)).date()
+    try:
+        local_today = now.astimezone(ZoneInfo(window.tz)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return None  # a zone the forms would refuse (or tzdata dropped): it never opens
     until = None
     for start, end in _openings(window, first_day=local_today - DAY, count=9):
         if start <= (until or now) < end:
