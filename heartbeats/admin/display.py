@@ -115,6 +115,9 @@ def state_cell(job: ListedJob, *, now: datetime) -> SafeString:
 def alert_state_badge(job: ListedJob, *, now: datetime) -> SafeString:
     if deferred_until(job, now=now) is not None:
         return badge("Deferred (outage grace)", None)
+    waiting = {AlertState.NEVER_ALERTED, AlertState.SHOULD_ALERT}
+    if getattr(job, "maintenance_until", None) is not None and job.alert_state in waiting:
+        return badge("Held (maintenance)", None)
     if job.alert_state == AlertState.HEALTHY:
         return badge(AlertState.HEALTHY.describe(policy.thresholds().suppression), None)
     # Why, in the checker's own words: a new incident after a recovery alerts at once.
