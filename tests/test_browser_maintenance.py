@@ -12,7 +12,7 @@ from django.utils import timezone
 from selenium.webdriver.common.by import By
 
 from heartbeats.models import MaintenanceWindow
-from tests.admin_support import PASSWORD
+from tests.admin_support import browser_operator
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 
@@ -22,17 +22,7 @@ def operator_browser(browser, live_server, django_user_model, transactional_db, 
     now = timezone.now()
     make_job("db-dump", age=timedelta(hours=30), now=now, tags="db nightly")
     make_job("web-cleanup", age=timedelta(hours=30), now=now)
-    django_user_model.objects.create_user(
-        "operator", password=PASSWORD, is_staff=True, is_superuser=True
-    )
-    browser.set_window_size(1280, 900)
-    browser.delete_all_cookies()
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.find_element(By.NAME, "username").send_keys("operator")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    browser.implicitly_wait(10)
-    browser.find_element(By.ID, "user-tools")
+    browser_operator(browser, live_server.url, django_user_model)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     yield browser
     browser.implicitly_wait(0)
