@@ -38,6 +38,7 @@ from heartbeats.models import (
     CheckRun,
     DeliveryState,
     JobHeartbeat,
+    MaintenanceWindow,
     PingEvent,
 )
 from heartbeats.reporting import counters
@@ -219,6 +220,8 @@ def _prune_jobs(result: PruneResult, *, now: datetime, batch_size: int, progress
             if not batch:
                 return
             names = [job.job_name for job in batch]
+            # The raw DELETE cascades nothing: the rows pointing at these jobs go with them.
+            MaintenanceWindow.jobs.through.objects.filter(jobheartbeat_id__in=names).delete()
             result.deleted["ping events"] += PingEvent.objects.filter(job_id__in=names).delete()[0]
             _delete_alerts(result, Alert.objects.filter(job_id__in=names))
             _record_removals(
