@@ -47,7 +47,8 @@ def test_an_operator_creates_a_recurring_window_over_tags(operator):
     )  # fmt: skip
     page = operator.get(reverse(WINDOWS)).content.decode()
     assert "Sat Sun 22:00 to 02:00 (next day), Europe/Berlin" in page
-    assert "tag db, tag nightly" in page and "closed" in page  # 2026-03-02 is a Monday
+    assert "tag db, tag nightly" in page
+    assert "closed, opens 2026-03-07 21:00 UTC" in page  # Saturday 22:00 CET
 
 
 def test_an_operator_creates_a_one_off_window_over_chosen_jobs_and_sees_it_open(operator, make_job):
@@ -144,4 +145,12 @@ def test_silence_all_is_a_window_over_every_job_that_only_the_job_list_changes(o
     assert "every job" in page and "open until 2026-03-02 14:00 UTC" in page
     change = reverse("admin:heartbeats_maintenancewindow_change", args=[window.pk])
     assert operator.post(change, one_off(name="renamed")).status_code == 403
+    delete = reverse("admin:heartbeats_maintenancewindow_delete", args=[window.pk])
+    deleter = staff_client(*WINDOW_PERMISSIONS, "delete_maintenancewindow", username="deleter")
+    assert deleter.post(delete, {"post": "yes"}).status_code == 403
+    silencer = staff_client(
+        *WINDOW_PERMISSIONS, "delete_maintenancewindow", "silence_all_alerts", username="silencer"
+    )
+    assert silencer.post(delete, {"post": "yes"}).status_code == 302
+    assert not MaintenanceWindow.objects.exists()
     assert JobHeartbeat.objects.count() == 0

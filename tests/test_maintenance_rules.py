@@ -68,6 +68,13 @@ def test_a_recurring_window_keeps_its_wall_time_across_both_dst_changes():
     assert maintenance.open_until(sunday_night, now=utc(2026, 10, 25, 3)) is None
 
 
+def test_the_next_opening_is_in_wall_time_too():
+    sunday_night = window(days="sun", time_from=time(1), time_to=time(4), tz="Europe/Berlin")
+    after_spring = maintenance.next_start(sunday_night, now=utc(2026, 3, 29, 2))
+    assert after_spring == utc(2026, 4, 4, 23)  # 01:00 CEST
+    assert maintenance.next_start(window(start=T0, end=T0 + H), now=T0) is None
+
+
 def test_a_window_that_reopens_as_it_closes_is_open_through_both():
     nights = window(days="mon tue", time_from=time(20), time_to=time(20))  # a whole day each
     assert maintenance.open_until(nights, now=utc(2026, 3, 2, 21)) == utc(2026, 3, 4, 20)

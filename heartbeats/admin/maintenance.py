@@ -84,6 +84,12 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
         # "Silence all alerts" is set and ended from the job list (deleting it here ends it).
         return not (obj is not None and obj.silence) and super().has_change_permission(request)
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting the silence ends it, which takes the permission to silence.
+        silence = obj is not None and obj.silence
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (not silence or request.user.has_perm("heartbeats.silence_all_alerts"))
+
     def save_model(self, request, obj, form, change) -> None:
         obj.updated_at = timezone.now()
         super().save_model(request, obj, form, change)
@@ -102,11 +108,14 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
             parts.append(f"{listed} chosen job{'s' if listed != 1 else ''}")
         return ", ".join(parts) or durations.NO_VALUE
 
-    @admin.display(description="open now")
+    @admin.display(description="open")
     def now_open(self, window: MaintenanceWindow) -> str:
         values = maintenance.from_row({f: getattr(window, f) for f in maintenance.FIELDS})
-        until = maintenance.open_until(values, now=timezone.now())
-        return f"open until {durations.moment(until)}" if until else "closed"
+        now = timezone.now()
+        if (until := maintenance.open_until(values, now=now)) is not None:
+            return f"open until {durations.moment(until)}"
+        following = maintenance.next_start(values, now=now)
+        return f"closed, opens {durations.moment(following)}" if following else "closed"
 
 
 def describe(window: MaintenanceWindow) -> str:

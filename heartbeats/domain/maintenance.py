@@ -85,6 +85,18 @@ def open_until(window: Window, *, now: datetime) -> datetime | None:
     return until
 
 
+def next_start(window: Window, *, now: datetime) -> datetime | None:
+    """When the window next opens after `now`, within a week; None when it never does again."""
+    if not window.recurring:
+        return window.start if window.start is not None and window.start > now else None
+    try:
+        local_today = now.astimezone(ZoneInfo(window.tz)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    starts = (start for start, _ in _openings(window, first_day=local_today, count=8))
+    return next((start for start in starts if start > now), None)
+
+
 def covers(window: Window, *, job_tags_text: str, listed: bool) -> bool:
     """Whether the window applies to a job with these tags, `listed` when chosen by name."""
     if window.all_jobs or listed:
