@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from heartbeats.domain.checker_health import CheckerProblem
 from heartbeats.domain.rules import (
     AlertState,
     AntiSpam,
-    CheckerProblem,
     JobFacts,
     JobState,
     Problem,
