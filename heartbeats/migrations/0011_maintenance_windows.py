@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from django.db import migrations, models
 
+from heartbeats import job_count
+
 
 def silence_to_window(apps, schema_editor):
     """A silence in force (or set) becomes the one "silence" window: one-off, every job."""
@@ -17,6 +19,12 @@ def silence_to_window(apps, schema_editor):
             name="Silence all alerts", start=start, end=row.until, all_jobs=True, silence=True,
             created_at=row.updated_at, updated_at=row.updated_at,
         )
+
+
+def restore_job_count(apps, schema_editor):
+    """0010 (tags) rebuilt the jobs table on SQLite, which dropped its counting triggers:
+    reinstall them where missing (and recount), as 0009 does."""
+    job_count.install(schema_editor.connection)
 
 
 def window_to_silence(apps, schema_editor):
@@ -67,4 +75,5 @@ class Migration(migrations.Migration):
         migrations.DeleteModel(
             name='AlertSilence',
         ),
+        migrations.RunPython(restore_job_count, migrations.RunPython.noop),
     ]
