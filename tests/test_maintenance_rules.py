@@ -157,3 +157,18 @@ def test_a_window_in_a_zone_that_does_not_exist_never_opens_rather_than_break_th
         days=" ".join(maintenance.DAYS), time_from=time(0), time_to=time(0), tz="Mars/Base"
     )
     assert maintenance.open_until(lost, now=T0) is None
+
+
+def test_a_one_off_window_next_opens_at_its_start_until_it_has_started():
+    one_off = window(start=T0, end=T0 + H)
+    assert maintenance.next_start(one_off, now=T0 - S) == T0
+    assert maintenance.next_start(one_off, now=T0) is None
+
+
+def test_the_silence_is_left_out_of_the_maintenance_windows_and_gives_its_own_end():
+    silence = window(start=T0, end=T0 + 2 * H, silence=True)
+    deploy = window(start=T0, end=T0 + H)
+    opened = [(silence, T0 + 2 * H), (deploy, T0 + H)]
+    assert maintenance.maintenance_only(opened) == [(deploy, T0 + H)]
+    assert maintenance.silence_end(opened) == T0 + 2 * H
+    assert maintenance.silence_end([(deploy, T0 + H)]) is None
