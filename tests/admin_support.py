@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from selenium.webdriver.common.by import By
 
 CHANGELIST = "admin:heartbeats_jobheartbeat_changelist"
 PASSWORD = "correct-horse-battery-staple"
@@ -55,3 +56,19 @@ def as_shown(client: Client, job, **changes) -> dict:
     data = {f"initial-{name}": "" if value is None else str(value) for name, value in shown.items()}
     data.update({name: value for name, value in shown.items() if value not in (None, False)})
     return {**data, **changes}
+
+
+def browser_operator(browser, live_server_url: str, django_user_model) -> None:
+    """Sign a superuser "operator" in, in the browser at 1280 px, and wait for the login's own
+    redirect to land (else it can overtake the test's first page on a fresh Chromium)."""
+    django_user_model.objects.create_user(
+        "operator", password=PASSWORD, is_staff=True, is_superuser=True
+    )
+    browser.set_window_size(1280, 900)
+    browser.delete_all_cookies()
+    browser.get(f"{live_server_url}/admin/login/")
+    browser.find_element(By.NAME, "username").send_keys("operator")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    browser.implicitly_wait(10)
+    browser.find_element(By.ID, "user-tools")

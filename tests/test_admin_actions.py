@@ -9,7 +9,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 
 from heartbeats.alerts import procedures
-from heartbeats.models import Alert, AlertSilence, CheckRun, JobHeartbeat
+from heartbeats.models import Alert, CheckRun, JobHeartbeat, MaintenanceWindow
 from tests.admin_support import CHANGELIST, runbook_jobs, staff_client
 from tests.conftest import SLACK_SECRET_PATH, T0, received
 
@@ -137,7 +137,7 @@ def test_confirming_silence_all_silences_until_a_shown_time_and_logs_it(jobs):
     assert "touches <strong>7</strong> jobs" in client.get(url).content.decode()
     response = client.post(url, {"confirm": "yes", "hours": "2.5"}, follow=True)
     assert last_alerts() == before  # last_alert_at keeps its meaning
-    assert AlertSilence.objects.get().until == T0 + timedelta(hours=2.5)
+    assert MaintenanceWindow.objects.get(silence=True).end == T0 + timedelta(hours=2.5)
     assert messages_of(response) == ["Silenced all alerts until 2026-03-02 14:30 UTC."]
     assert history() == ["Silenced all alerts until 2026-03-02 14:30 UTC."]
     assert LogEntry.objects.get(object_id=None).object_repr == "all jobs"
@@ -156,7 +156,7 @@ def test_the_job_list_shows_an_active_silence_to_every_viewer_until_it_ends(jobs
 def test_silence_all_defaults_to_the_anti_spam_window(jobs):
     client = staff_client(VIEW, CHANGE_PERM, SILENCE)
     client.post(reverse("admin:heartbeats_jobheartbeat_silence_all"), {"confirm": "yes"})
-    assert AlertSilence.objects.get().until == T0 + timedelta(hours=6)
+    assert MaintenanceWindow.objects.get(silence=True).end == T0 + timedelta(hours=6)
 
 
 @pytest.mark.parametrize(
@@ -169,7 +169,7 @@ def test_silence_all_refuses_a_bad_length_with_a_reason(jobs, hours, error):
     response = client.post(url, {"confirm": "yes", "hours": hours})
     assert response.status_code == 400
     assert error in response.content.decode()
-    assert not AlertSilence.objects.exists()
+    assert not MaintenanceWindow.objects.exists()
     assert history() == []
 
 
@@ -177,7 +177,7 @@ def test_unsilence_ends_the_silence_and_logs_it(jobs):
     client = staff_client(VIEW, CHANGE_PERM, SILENCE)
     client.post(reverse("admin:heartbeats_jobheartbeat_silence_all"), {"confirm": "yes"})
     response = client.post(reverse("admin:heartbeats_jobheartbeat_unsilence"), follow=True)
-    assert AlertSilence.objects.get().until is None
+    assert not MaintenanceWindow.objects.exists()
     assert messages_of(response)[-1] == "Alerts are on again."
     assert history()[-1] == "Ended the silence of all alerts."
     assert "Unsilence" not in response.content.decode()

@@ -18,7 +18,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
-from heartbeats.models import AlertSilence, JobHeartbeat
+from heartbeats.models import JobHeartbeat, MaintenanceWindow
 from tests.admin_support import PASSWORD, runbook_jobs
 
 SCREENSHOT = settings.BASE_DIR / "artifacts" / "screenshots" / "admin-changelist.png"
@@ -83,7 +83,7 @@ def test_operator_filters_stale_jobs_resets_one_and_silences_all(live_server, br
     assert dict(JobHeartbeat.objects.values_list("job_name", "last_alert_at")) == alerts
     confirm.click()
     wait_for_message(browser, "Silenced all alerts until")
-    until = AlertSilence.objects.get().until
+    until = MaintenanceWindow.objects.get(silence=True).end
     assert start + timedelta(hours=6) <= until <= timezone.now() + timedelta(hours=6)
     assert dict(JobHeartbeat.objects.values_list("job_name", "last_alert_at")) == alerts
     assert browser.find_element(By.ID, "cm-unsilence").text.lower() == (

@@ -15,7 +15,7 @@ from heartbeats.alerts import check_run
 from heartbeats.models import CheckRun, EventKind
 from heartbeats.signals import recording
 from tests import slack_preview
-from tests.admin_support import PASSWORD, runbook_jobs
+from tests.admin_support import browser_operator, runbook_jobs
 from tests.conftest import SLACK_SECRET_PATH, received
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
@@ -46,18 +46,7 @@ def review(browser, live_server, django_user_model, transactional_db, make_job, 
         now=now - timedelta(minutes=1), host="db1.example.com",
     )  # fmt: skip
     CheckRun.objects.create(started_at=now - timedelta(minutes=2), outcome="ok")
-    django_user_model.objects.create_user(
-        "operator", password=PASSWORD, is_staff=True, is_superuser=True
-    )
-    browser.set_window_size(1280, 900)
-    browser.delete_all_cookies()
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.find_element(By.NAME, "username").send_keys("operator")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    browser.implicitly_wait(10)
-    # The login's own redirect must land first, or it can overtake the test's first page.
-    browser.find_element(By.ID, "user-tools")
+    browser_operator(browser, live_server.url, django_user_model)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     yield browser
     browser.implicitly_wait(0)

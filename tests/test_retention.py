@@ -21,6 +21,7 @@ from heartbeats.models import (
     CheckRun,
     Flip,
     JobHeartbeat,
+    MaintenanceWindow,
     PingEvent,
 )
 from heartbeats.reporting import counters
@@ -372,3 +373,11 @@ def test_two_prunes_at_once_add_each_pruned_delivery_to_the_counters_once():
     assert errors == []
     assert AlertDelivery.objects.count() == 0
     assert counters.totals()[("alerts_sent", "slack")] == 3
+
+
+@pytest.mark.django_db
+def test_a_removed_job_leaves_the_maintenance_windows_that_listed_it(history):
+    window = MaintenanceWindow.objects.create(name="w", start=T0, end=T0 + D)
+    window.jobs.set(JobHeartbeat.objects.filter(pk__in=["retired", "daily"]))
+    retention.prune(now=T0)
+    assert list(window.jobs.values_list("job_name", flat=True)) == ["daily"]

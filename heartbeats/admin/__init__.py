@@ -9,5 +9,6 @@ from heartbeats.admin import (  # noqa: F401  (registers the ModelAdmins)
     alert_history,
     api_keys,
     channel_admin,
+    maintenance,
     registration,
 )

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.http import urlencode
@@ -15,7 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from heartbeats.alerts import incidents
 from heartbeats.alerts.routing import Target
-from heartbeats.domain import durations, policy, queries, rules, schedules
+from heartbeats.domain import durations, maintenance, policy, queries, rules, schedules
 from heartbeats.domain.rules import AlertState, AntiSpam, JobState
 from heartbeats.models import ChannelKind, JobHeartbeat
 
@@ -25,8 +26,9 @@ if TYPE_CHECKING:
     class _States(TypedDict):
         job_state: str
         alert_state: str
+        maintenance_until: datetime | None
 
-    # A job as the admin's queryset reads it (`queries.with_job_state`, `with_alert_state`).
+    # A job as the admin's queryset reads it (`listed`).
     ListedJob = WithAnnotations[JobHeartbeat, _States]
 
 UPCOMING_RUNS = 5
@@ -55,6 +57,15 @@ def badge(text: str, colour: str | None) -> SafeString:
     )
 
 
+def listed(jobs: QuerySet[JobHeartbeat], *, now: datetime) -> QuerySet[ListedJob]:
+    """The jobs as the list and the job page show them: state, alert state, outage grace and
+    maintenance, each annotated in SQL."""
+    thresholds = policy.thresholds()
+    jobs = queries.with_alert_state(jobs, now=now, thresholds=thresholds)
+    jobs = queries.with_job_state(jobs, now=now, stale_after=thresholds.stale_after)
+    return maintenance.with_maintenance(queries.with_outage_grace(jobs, now=now), now=now)
+
+
 def deferred_until(job: ListedJob, *, now: datetime) -> datetime | None:
     """Until when the checker holds back this job's down alert for a suspected outage: a down
     job (not hung) that would be alerted now, while a check run's outage grace lasts."""
@@ -76,7 +87,7 @@ def breakable_name(name: str) -> SafeString:
 
 def state_notes(job: ListedJob, *, now: datetime) -> list[str]:
     """The lines under a job's state badge: how overdue it is, and why an alert waits and until
-    when (an outage grace; a silence or maintenance window adds its own line here)."""
+    when (an outage grace, a maintenance window)."""
     notes = []
     facts = queries.job_facts(job)
     overdue = rules.overdue(facts, now=now, stale_after=policy.thresholds().stale_after)
@@ -88,6 +99,8 @@ def state_notes(job: ListedJob, *, now: datetime) -> list[str]:
         notes.append(f"{durations.duration(overdue)} overdue")
     if (until := deferred_until(job, now=now)) is not None:
         notes.append(f"deferred: outage grace until {durations.clock(until)}")
+    if (until := getattr(job, "maintenance_until", None)) is not None:
+        notes.append(f"in maintenance until {durations.clock(until)}")
     return notes
 
 
@@ -103,6 +116,9 @@ def state_cell(job: ListedJob, *, now: datetime) -> SafeString:
 def alert_state_badge(job: ListedJob, *, now: datetime) -> SafeString:
     if deferred_until(job, now=now) is not None:
         return badge("Deferred (outage grace)", None)
+    waiting = {AlertState.NEVER_ALERTED, AlertState.SHOULD_ALERT}
+    if getattr(job, "maintenance_until", None) is not None and job.alert_state in waiting:
+        return badge("Held (maintenance)", None)
     if job.alert_state == AlertState.HEALTHY:
         return badge(AlertState.HEALTHY.describe(policy.thresholds().suppression), None)
     # Why, in the checker's own words: a new incident after a recovery alerts at once.

@@ -10,7 +10,7 @@ from typing import TypeVar
 from django.contrib import admin
 from django.utils import timezone
 
-from heartbeats.domain import durations, policy, queries, tags
+from heartbeats.domain import durations, maintenance, policy, queries, tags
 from heartbeats.domain.rules import AlertState, JobState
 
 ALERT_HISTORY_WINDOW = timedelta(hours=48)
@@ -124,3 +124,19 @@ class TagFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         tag = self.value()
         return queryset.filter(tags.has_tag_q(tag)) if tag else queryset
+
+
+class MaintenanceFilter(admin.SimpleListFilter):
+    """Jobs in an open maintenance window now (the silence of all alerts aside)."""
+
+    title = "maintenance"
+    parameter_name = "maintenance"
+
+    def lookups(self, request, model_admin):
+        return [("now", "In maintenance now")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "now":
+            return queryset
+        opened = maintenance.maintenance_only(maintenance.open_windows(now=timezone.now()))
+        return queryset.filter(maintenance.in_maintenance_q(opened))

@@ -16,7 +16,7 @@ from heartbeats.admin.configuration_page import configuration_view
 from heartbeats.admin.flip_timeline import FlipTimelineMixin
 from heartbeats.admin.forms import JobHeartbeatForm
 from heartbeats.alerts import procedures, routing
-from heartbeats.domain import durations, policy, queries, silence
+from heartbeats.domain import durations, silence
 from heartbeats.models import JobHeartbeat
 
 admin.site.site_header = "cronmonitor"
@@ -42,7 +42,7 @@ class JobHeartbeatAdmin(FlipTimelineMixin, admin.ModelAdmin):
     list_display_links = ["name"]
     list_filter = [
         filters.StateFilter, filters.HealthFilter, filters.AlertStateFilter,
-        filters.LastAlertFilter, filters.TagFilter, "status", "paused",
+        filters.LastAlertFilter, filters.TagFilter, filters.MaintenanceFilter, "status", "paused",
     ]  # fmt: skip
     search_fields = ["job_name", "tags"]
     ordering = ["last_run_at"]
@@ -67,12 +67,7 @@ class JobHeartbeatAdmin(FlipTimelineMixin, admin.ModelAdmin):
     ]  # fmt: skip
 
     def get_queryset(self, request):
-        now, thresholds = timezone.now(), policy.thresholds()
-        jobs = queries.with_alert_state(
-            super().get_queryset(request), now=now, thresholds=thresholds
-        )
-        jobs = queries.with_job_state(jobs, now=now, stale_after=thresholds.stale_after)
-        return queries.with_outage_grace(jobs, now=now)
+        return display.listed(super().get_queryset(request), now=timezone.now())
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:

@@ -18,7 +18,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from heartbeats.alerts import delivery, incidents, outbox, routing
+from heartbeats.alerts import delivery, incidents, maintenance, outbox, routing
 from heartbeats.alerts.check_run_result import CheckResult, JobOutcome
 from heartbeats.alerts.decision import _decide, _lock_decisions, _quiet_pass, _recoveries, _save
 from heartbeats.domain import policy, queries
@@ -124,6 +124,8 @@ def _decide_and_deliver(
     with transaction.atomic():
         _lock_decisions()
         decision = _decide(result, now=now, trigger=trigger, job_names=job_names, current=run)
+        if decision.held:
+            maintenance.drop_waiting_problem_alerts(now=now, job_names=decision.held)
         incidents.record(decision.assessed, now=now)
         flips.record_down(decision.down, now=now)
         recoveries = _recoveries(decision.recovered, now=now, trigger=trigger)

@@ -12,7 +12,8 @@ from heartbeats.domain import durations, rules
 @dataclass(frozen=True)
 class JobOutcome:
     job_name: str | None  # None: an alert's job deleted since it was decided
-    # sent, suppressed, failed, pending, would_send, no_channel, deferred, silenced
+    # sent, suppressed, failed, pending, would_send, no_channel, deferred, silenced,
+    # maintenance
     action: str
     detail: str = ""
 
@@ -24,6 +25,7 @@ OUTCOME_WORDS = {
     "suppressed": "suppressed",
     "deferred": "deferred by outage grace",
     "silenced": "silenced",
+    "maintenance": "in maintenance",
     "pending": "pending",
     "failed": "not delivered",
     "no_channel": "not alerted (no channel)",

@@ -1,5 +1,6 @@
-"""Deciding, in one short transaction: which jobs need an alert, which are suppressed, silenced or
-deferred by an outage grace, and which recovered. Builds the alerts; the check run saves them."""
+"""Deciding, in one short transaction: which jobs need an alert, which are suppressed, silenced,
+in a maintenance window or deferred by an outage grace, and which recovered. Builds the alerts;
+the check run saves them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from heartbeats import job_count
 from heartbeats.alerts import incidents
 from heartbeats.alerts.check_run_result import CheckResult, JobOutcome
 from heartbeats.alerts.outage import _outage_alert, _outage_reason, _run_history
-from heartbeats.domain import durations, policy, queries, rules, silence
+from heartbeats.domain import durations, maintenance, policy, queries, rules
 from heartbeats.models import (
     PROBLEM_KINDS,
     Alert,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         has_open_alert: bool
         down_last_run: str | None
         last_sent_alert_at: datetime | None
+        maintenance_until: datetime | None
 
     Candidate = WithAnnotations[JobHeartbeat, _AlertHistory]  # as `_candidates` reads it
 
@@ -43,7 +45,9 @@ logger = logging.getLogger(__name__)
 DECIDE_LOCK_KEY = 7_202_611  # any constant shared by all checkers of one database
 
 
-def _candidates(*, now: datetime, job_names: list[str] | None) -> QuerySet[Candidate]:
+def _candidates(
+    *, now: datetime, job_names: list[str] | None, opened: list[tuple[maintenance.Window, datetime]]
+) -> QuerySet[Candidate]:
     thresholds = policy.thresholds()
     open_alert = Alert.objects.filter(job=OuterRef("pk"), done=False, kind__in=PROBLEM_KINDS)
     last_problem = Alert.objects.filter(job=OuterRef("pk"), kind__in=PROBLEM_KINDS).order_by(
@@ -61,6 +65,7 @@ def _candidates(*, now: datetime, job_names: list[str] | None) -> QuerySet[Candi
             last_sent_alert_at=Subquery(
                 last_problem.filter(Exists(delivered)).values("created_at")[:1]
             ),
+            maintenance_until=maintenance.until_case(maintenance.maintenance_only(opened)),
         )
         # No ORDER BY: SQLite would then walk the last_run_at index instead of the filters'.
         .order_by()
@@ -107,6 +112,7 @@ class _Decision:
     silenced_until: datetime | None = None
     # Every job found down, failed or hung, with why: the flips to down (`flips.record_down`).
     down: list[tuple[JobHeartbeat, str]] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # in a window, a problem alert still pending
 
 
 def _decide(
@@ -122,13 +128,16 @@ def _decide(
     result.total_jobs = job_count.total(connection)
     history = _run_history(now=now, current=current)
     previous_check_at = history.previous
+    opened = maintenance.open_windows(now=now)
     decision = _Decision(
         grace_until=history.grace_until,
         previous_check_at=previous_check_at,
-        silenced_until=silence.silenced_until(now=now),
+        silenced_until=maintenance.silence_end(opened),
     )
     fresh: list[tuple[Candidate, rules.Problem, incidents.Assessment]] = []
-    candidates = sorted(_candidates(now=now, job_names=job_names), key=lambda j: j.last_run_at)
+    candidates = sorted(
+        _candidates(now=now, job_names=job_names, opened=opened), key=lambda j: j.last_run_at
+    )
     for job in candidates:
         facts = queries.job_facts(job)
         problem = rules.problem(facts, now=now, stale_after=thresholds.stale_after)
@@ -142,7 +151,10 @@ def _decide(
         )
         assessment = incidents.assess(job, facts, now=now)
         decision.assessed.append((job, assessment))
-        if job.has_open_alert:
+        if job.has_open_alert and job.maintenance_until is not None:
+            decision.held.append(job.job_name)  # its alert waited for a retry: dropped
+            result.jobs.append(_in_maintenance(job))
+        elif job.has_open_alert:
             result.jobs.append(
                 JobOutcome(job.job_name, "pending", "an earlier alert is still being delivered")
             )
@@ -163,6 +175,7 @@ def _decide(
         for job, p, _ in fresh
         if p == rules.Problem.DOWN
         and not job.alerted
+        and job.maintenance_until is None
         and rules.went_down_since(
             queries.job_facts(job), previous_check_at, stale_after=thresholds.stale_after
         )
@@ -187,6 +200,9 @@ def _decide(
             until = durations.moment(decision.silenced_until)
             result.jobs.append(JobOutcome(job.job_name, "silenced", f"all alerts until {until}"))
             continue
+        if job.maintenance_until is not None:
+            result.jobs.append(_in_maintenance(job))
+            continue
         if problem == rules.Problem.DOWN and decision.grace_until is not None:
             result.jobs.append(
                 JobOutcome(
@@ -201,6 +217,12 @@ def _decide(
                   details=_details(job, problem, assessment, now=now))
         )  # fmt: skip
     return decision
+
+
+def _in_maintenance(job: Candidate) -> JobOutcome:
+    assert job.maintenance_until is not None, "only for a job in a window"
+    until = durations.clock(job.maintenance_until)
+    return JobOutcome(job.job_name, "maintenance", f"in maintenance until {until}")
 
 
 def _quiet_pass(

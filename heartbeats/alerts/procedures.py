@@ -8,17 +8,16 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from heartbeats.alerts import maintenance
 from heartbeats.domain import policy, queries, schedules
 from heartbeats.models import (
-    PROBLEM_KINDS,
+    SILENCE_NAME,
     Alert,
-    AlertDelivery,
-    AlertSilence,
-    DeliveryState,
     Flip,
     JobHeartbeat,
+    MaintenanceWindow,
     Outcome,
     PingEvent,
 )
@@ -83,29 +82,26 @@ def reset_alerts(jobs: QuerySet[JobHeartbeat], *, now: datetime) -> int:
 
 
 def silence_all(*, now: datetime, until: datetime) -> None:
-    """Disable All Alerts Temporarily: no alert is decided before `until`. Nothing about the
-    jobs changes (`last_alert_at` keeps its meaning), so every alert still due when the silence
-    ends goes out then; problem alerts waiting to be (re)sent are dropped for the same reason
-    (those a checker is sending right now finish)."""
-    waiting = AlertDelivery.objects.filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-        state=DeliveryState.PENDING,
-        alert__kind__in=PROBLEM_KINDS,
-    )
+    """Disable All Alerts Temporarily: no alert is decided before `until`, stored as the one
+    "silence" maintenance window (one-off, every job). Nothing about the jobs changes
+    (`last_alert_at` keeps its meaning), so every alert still due when the silence ends goes
+    out then; problem alerts waiting to be (re)sent are dropped for the same reason (those a
+    checker is sending right now finish)."""
     with transaction.atomic():
-        AlertSilence.objects.update_or_create(pk=1, defaults={"until": until, "updated_at": now})
-        alert_ids = set(waiting.values_list("alert_id", flat=True))
-        AlertDelivery.objects.filter(alert_id__in=alert_ids, state=DeliveryState.PENDING).filter(
-            Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-        ).update(state=DeliveryState.EXPIRED, updated_at=now, lease_until=None)
-        Alert.objects.filter(id__in=alert_ids).exclude(
-            deliveries__state=DeliveryState.PENDING
-        ).update(done=True)
+        MaintenanceWindow.objects.update_or_create(
+            silence=True,
+            defaults={
+                "name": SILENCE_NAME, "start": now, "end": until, "days": "", "time_from": None,
+                "time_to": None, "all_jobs": True, "updated_at": now,
+            },
+        )  # fmt: skip
+        maintenance.drop_waiting_problem_alerts(now=now, job_names=None)
 
 
 def unsilence(*, now: datetime) -> bool:
     """End "Silence all alerts" now; whether a silence was in force."""
-    return bool(AlertSilence.objects.filter(pk=1, until__gt=now).update(until=None, updated_at=now))
+    in_force = MaintenanceWindow.objects.filter(silence=True, start__lte=now, end__gt=now)
+    return bool(in_force.delete()[0])
 
 
 def fresh_window(jobs: QuerySet[JobHeartbeat], *, now: datetime) -> list[str]:

@@ -1,5 +1,6 @@
 """ "Silence all alerts" as a fact the pages, the JSON and the checker read: when it ends, if it is
-in force, and its one-line banner."""
+in force, and its one-line banner. It is stored as the one maintenance window marked `silence`
+(one-off, every job)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from datetime import datetime
 from django.utils import timezone
 
 from heartbeats.domain import durations
-from heartbeats.models import AlertSilence
+from heartbeats.models import MaintenanceWindow
 
 
 def silenced_until(*, now: datetime) -> datetime | None:
     """When "Silence all alerts" ends, if it is in force at `now`."""
-    until = AlertSilence.objects.filter(pk=1).values_list("until", flat=True).first()
-    return until if until is not None and until > now else None
+    window = MaintenanceWindow.objects.filter(silence=True, start__lte=now, end__gt=now)
+    return window.values_list("end", flat=True).first()
 
 
 def silence_notice(until: datetime | None, *, now: datetime) -> str:

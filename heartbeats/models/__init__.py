@@ -1,4 +1,5 @@
-"""Tables of cronmonitor: jobs and their heartbeats, ping events, alerts and checker runs.
+"""Tables of cronmonitor: jobs and their heartbeats, ping events, alerts, maintenance windows
+and checker runs.
 
 One module per group of tables; everything is importable from `heartbeats.models`, as Django
 and the rest of the app expect.
@@ -25,12 +26,12 @@ from heartbeats.models.events import EventKind, PingEvent
 from heartbeats.models.jobs import (
     JOB_NAME_PATTERN,
     STATUS_PATTERN,
-    AlertSilence,
     JobHeartbeat,
     Outcome,
     validate_job_name,
     validate_status,
 )
+from heartbeats.models.maintenance import SILENCE_NAME, MaintenanceWindow
 from heartbeats.models.runs import CheckRun, PrunedTotal, RunOutcome
 
 __all__ = [
@@ -40,11 +41,11 @@ __all__ = [
     "JOB_NAME_PATTERN",
     "PROBLEM_KINDS",
     "SECRET_FIELDS",
+    "SILENCE_NAME",
     "STATUS_PATTERN",
     "Alert",
     "AlertDelivery",
     "AlertKind",
-    "AlertSilence",
     "ApiKey",
     "ApiRequestCount",
     "Channel",
@@ -56,6 +57,7 @@ __all__ = [
     "Flip",
     "FlipStatus",
     "JobHeartbeat",
+    "MaintenanceWindow",
     "Outcome",
     "PingEvent",
     "PrunedTotal",

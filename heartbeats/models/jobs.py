@@ -131,18 +131,3 @@ class JobHeartbeat(models.Model):
     @property
     def has_schedule(self) -> bool:
         return bool(self.period or self.cron)
-
-
-class AlertSilence(models.Model):
-    """The one "Silence all alerts" switch: no alert is decided before `until`.
-
-    A single row (pk 1), so the admin and the checker read one value; alerts due when it ends
-    are decided by the next pass, as nothing else was changed.
-    """
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
-    until = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return f"alerts silenced until {self.until:%Y-%m-%d %H:%M} UTC" if self.until else "on"

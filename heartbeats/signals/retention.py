@@ -40,6 +40,7 @@ from heartbeats.models import (
     DeliveryState,
     Flip,
     JobHeartbeat,
+    MaintenanceWindow,
     PingEvent,
 )
 from heartbeats.reporting import counters
@@ -232,6 +233,8 @@ def _prune_jobs(result: PruneResult, *, now: datetime, batch_size: int, progress
             if not batch:
                 return
             names = [job.job_name for job in batch]
+            # The raw DELETE cascades nothing: the rows pointing at these jobs go with them.
+            MaintenanceWindow.jobs.through.objects.filter(jobheartbeat_id__in=names).delete()
             result.deleted["ping events"] += PingEvent.objects.filter(job_id__in=names).delete()[0]
             result.deleted["flips"] += Flip.objects.filter(job_id__in=names).delete()[0]
             _delete_alerts(result, Alert.objects.filter(job_id__in=names))
