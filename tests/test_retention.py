@@ -85,7 +85,7 @@ def test_prune_applies_the_policy_in_batches(history):
     assert CheckRun.objects.count() == 1
     assert Flip.objects.get().created_at == T0 - D
     assert ApiRequestCount.objects.get().minute == T0 - timedelta(minutes=1)
-    assert len(queries) < 70  # batches, not a statement per row
+    assert len(queries) < 100  # batches, not a statement per row (2,505 rows here)
 
 
 @pytest.mark.django_db
