@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from heartbeats.access import keys, rate_limit
-from heartbeats.models import ApiKey, ApiRequestCount, JobHeartbeat
+from heartbeats.models import ApiKey, ApiRequestCount, Channel, JobHeartbeat, MaintenanceWindow
 from tests.api_support import Api, make_key
 from tests.conftest import at_once
 
@@ -27,12 +27,45 @@ WRITES = [
     ("get", "checks/{code}/pings/"),
     ("get", "checks/{code}/pings/1/body"),
 ]
-READS = ["checks/", "checks/{code}", "checks/{code}/flips/", "badges/"]
+READS = ["checks/", "checks/{code}", "checks/{code}/flips/", "badges/", "channels/",
+         "channels/{channel}", "maintenance/", "maintenance/{window}"]  # fmt: skip
+CONFIG_WRITES = [
+    ("post", "channels/"),
+    ("post", "channels/{channel}"),
+    ("delete", "channels/{channel}"),
+    ("post", "maintenance/"),
+    ("post", "maintenance/{window}"),
+    ("delete", "maintenance/{window}"),
+]
 
 
 @pytest.fixture
 def code(api) -> str:
     return api.post("checks/", {"name": "Backups"}).json()["uuid"]
+
+
+@pytest.fixture
+def configured(api, code) -> dict[str, str]:
+    """A check, a channel and a maintenance window, made with a read-write key."""
+    channel = api.post("channels/", {"name": "ops", "kind": "pagerduty", "routing_key": "k"})
+    window = api.post("maintenance/", {"name": "w", "days": "sun", "from": "01:00",
+                                       "to": "02:00", "checks": [code]})  # fmt: skip
+    return {"code": code, "channel": channel.json()["id"], "window": window.json()["id"]}
+
+
+def _configuration() -> list:
+    return [list(model.objects.values()) for model in (Channel, MaintenanceWindow)]
+
+
+@pytest.mark.parametrize(("method", "path"), CONFIG_WRITES)
+def test_a_read_only_key_changes_no_channel_nor_window(readonly_api, configured, method, path):
+    before = _configuration()
+    body = {"name": "changed", "kind": "slack", "url": "https://example.com/x", "all": True,
+            "start": "2026-03-02T11:00:00Z", "end": "2026-03-02T15:00:00Z"}  # fmt: skip
+    call = getattr(readonly_api, method)
+    response = call(path.format(**configured), *([body] if method == "post" else []))
+    assert (response.status_code, response.json()) == (401, {"error": "wrong api key"})
+    assert _configuration() == before
 
 
 @pytest.mark.parametrize(("method", "path"), WRITES)
@@ -45,10 +78,10 @@ def test_a_read_only_key_is_a_wrong_key_on_every_write_endpoint(readonly_api, co
 
 
 @pytest.mark.parametrize("path", READS)
-def test_a_read_only_key_reads(readonly_api, code, path):
-    if "{code}" in path:
+def test_a_read_only_key_reads(readonly_api, configured, path):
+    if "{" in path:
         unique_key = readonly_api.get("checks/").json()["checks"][0]["unique_key"]
-        path = path.format(code=unique_key)
+        path = path.format(**{**configured, "code": unique_key})
     assert readonly_api.get(path).status_code == 200
 
 

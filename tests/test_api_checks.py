@@ -154,10 +154,18 @@ def test_the_openapi_description_lists_every_path_and_the_check_schema(client):
         "/api/v3/checks/", "/api/v3/checks/{code}", "/api/v3/checks/{code}/pause",
         "/api/v3/checks/{code}/resume", "/api/v3/checks/{code}/pings/",
         "/api/v3/checks/{code}/pings/{n}/body", "/api/v3/checks/{code}/flips/",
-        "/api/v3/badges/", "/api/v3/status/",
+        "/api/v3/badges/", "/api/v3/status/", "/api/v3/channels/", "/api/v3/channels/{id}",
+        "/api/v3/maintenance/", "/api/v3/maintenance/{id}",
     } == set(description["paths"])  # fmt: skip
-    fields = description["components"]["schemas"]["Check"]["properties"]
+    schemas = description["components"]["schemas"]
+    fields = schemas["Check"]["properties"]
     assert {"name", "slug", "timeout", "schedule", "tz", "unique", "filter_body"} <= set(fields)
+    assert {"kind", "notify", "url", "to", "routing_key", "secret", "headers"} <= set(
+        schemas["Channel"]["properties"]
+    )
+    assert {"start", "end", "days", "from", "to", "tz", "checks", "tags", "all"} <= set(
+        schemas["Maintenance"]["properties"]
+    )
 
 
 def test_a_new_slug_renames_the_job_and_keeps_its_history(api, client):

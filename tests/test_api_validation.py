@@ -30,6 +30,9 @@ BAD_SPECS = [
     ({"unique": "name"}, "json validation error: unique is not an array"),
     ({"unique": ["desc"]}, "json validation error: an item in 'unique' has unexpected value"),
     ({"channels": "a,,b"}, "empty channel identifier"),
+    ({"channels": "nope"}, "invalid channel identifier: nope"),
+    ({"channels": "Slack"}, "channel 'Slack' comes from the environment"),
+    ({"channels": 5}, "json validation error: channels is not a string"),
     ({"filter_body": 1}, "json validation error: filter_body is not a boolean"),
     ({"success_kw": "x" * 201}, "json validation error: success_kw is too long"),
 ]

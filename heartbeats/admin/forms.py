@@ -32,15 +32,35 @@ class SpanField(forms.DurationField):
         return super().to_python(value)
 
 
+# The check fields the management API added (Healthchecks' names), editable here too.
+CHECK_FIELDS = ["display_name", "desc", "methods", "filter_body", "start_kw", "success_kw",
+                "failure_kw", "manual_resume", "no_channels"]  # fmt: skip
+KEYWORDS = "Comma-separated; with 'filter by body' a ping whose body holds one is a"
+
+
 class JobHeartbeatForm(forms.ModelForm):
+    methods = forms.ChoiceField(
+        required=False, label="ping methods",
+        choices=[("", "any (GET, HEAD, POST)"), ("POST", "POST only: other pings are ignored")],
+    )  # fmt: skip
+
     class Meta:
         model = JobHeartbeat
         fields = [
             "job_name", "status", "paused", "tags", "period", "cron", "tz", "grace", "channels",
+            *CHECK_FIELDS,
         ]  # fmt: skip
         field_classes = {"period": SpanField, "grace": SpanField}
-        widgets = {"channels": forms.CheckboxSelectMultiple}
+        widgets = {"channels": forms.CheckboxSelectMultiple, "desc": forms.Textarea({"rows": 3})}
+        labels = {"filter_body": "filter by body", "start_kw": "keywords: start",
+                  "success_kw": "keywords: success", "failure_kw": "keywords: failure"}  # fmt: skip
         help_texts = {
+            "display_name": "Shown instead of the job name where set (the API's name).",
+            "start_kw": f"{KEYWORDS} start.",
+            "success_kw": f"{KEYWORDS} success.",
+            "failure_kw": f"{KEYWORDS} failure (checked first).",
+            "filter_body": "Classify each ping by the keywords in its body; with none, ignored.",
+            "manual_resume": "Stored for Healthchecks clients: a ping never resumes a paused job.",
             "period": "Expected time between runs, 1 minute to 366 days: 90s, 15m, 1h, 1d, "
             "or [DD] [HH:[MM:]]SS.",
             "cron": "Cron expression evaluated in the time zone below, e.g. 0 2 * * *.",

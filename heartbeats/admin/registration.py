@@ -56,7 +56,10 @@ class JobHeartbeatAdmin(FlipTimelineMixin, admin.ModelAdmin):
         admin_actions.resume_jobs,
     ]
     change_list_template = "admin/heartbeats/jobheartbeat/change_list.html"
+    identity_fields = ["job_name", "display_name", "status", "paused", "tags", "desc"]
     schedule_fields = ["period", "cron", "tz", "grace"]
+    ping_fields = ["methods", "filter_body", "failure_kw", "success_kw", "start_kw",
+                   "manual_resume"]  # fmt: skip
     heartbeat_fields = [
         "state", "last_run", "outcome", "n_runs", "last_run_duration", "due",
         "alert_state_badge", "last_alert", "alert_history", "pretty_metadata",
@@ -72,14 +75,17 @@ class JobHeartbeatAdmin(FlipTimelineMixin, admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [
-                (None, {"fields": ["job_name", "status", "paused", "tags"]}),
+                (None, {"fields": self.identity_fields}),
                 ("Schedule", {"fields": self.schedule_fields}),
+                ("Pings", {"fields": self.ping_fields}),
+                ("Alert channels", {"fields": ["channels", "no_channels"]}),
             ]
         return [
-            (None, {"fields": ["job_name", "uuid", "status", "paused", "tags"]}),
+            (None, {"fields": [*self.identity_fields[:2], "uuid", *self.identity_fields[2:]]}),
             ("Schedule", {"fields": [*self.schedule_fields, "schedule_in_words", "upcoming_runs"]}),
+            ("Pings", {"fields": self.ping_fields}),
             ("Heartbeat and alerts", {"fields": self.heartbeat_fields}),
-            ("Alert channels", {"fields": ["channels", "alert_routes"]}),
+            ("Alert channels", {"fields": ["channels", "no_channels", "alert_routes"]}),
             ("How to ping", {"fields": ["ping_instructions"]}),
             ("Last pings", {"fields": ["recent_pings"]}),
             ("Up and down", {"fields": ["flip_timeline"]}),

@@ -1,8 +1,9 @@
 """Where alerts go. A target is a channel as delivery sees it: one from the environment
 (read-only, default, keyed "slack" or "email") or a `Channel` row (keyed by its id), secrets
 decrypted. A job's channels are those it names, plus those attached to one of its tags, or
-else the default ones; `plan` resolves that for a whole pass in two queries whatever the number
-of jobs and channels (the channels, and the named ones of the pass's jobs).
+else the default ones; none at all for a job set to alert no channel (`no_channels`). `plan`
+resolves that for a whole pass in two queries whatever the number of jobs and channels (the
+channels, and the named ones of the pass's jobs).
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ def plan(
     for alert in alerts:
         if alert.job is None:
             chosen = [t for t in targets.values() if t.is_default]
+        elif alert.job.no_channels:
+            chosen = []
         else:
             named = explicit.get(alert.job.job_name, set())
             chosen = [t for t, _ in routes(alert.job.tags, named, targets.values())]
@@ -130,5 +133,7 @@ def plan(
 
 def job_routes(job: JobHeartbeat) -> list[tuple[Target, str]]:
     """Where this job's alerts go and why, for its admin page."""
+    if job.no_channels:
+        return []
     return routes(job.tags, explicit_channels([job.job_name]).get(job.job_name, set()),
                   load_targets().values())  # fmt: skip

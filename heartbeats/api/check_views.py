@@ -62,7 +62,8 @@ def update_check(call: Call, code: str) -> JsonResponse:
         return not_found()
     try:
         spec = parse_spec(call.json)
-        return _check(call, writes.update(job, spec, now=timezone.now(), v=call.v))
+        with transaction.atomic():
+            return _check(call, writes.update(job, spec, now=timezone.now(), v=call.v))
     except ValidationError as exc:
         return error(first_error(exc))
     except writes.SpecError as exc:

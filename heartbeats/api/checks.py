@@ -91,14 +91,20 @@ def to_dict(job: JobHeartbeat, *, readonly: bool, v: int, now: datetime) -> dict
             "update_url": update_url,
             "pause_url": f"{update_url}/pause",
             "resume_url": f"{update_url}/resume",
-            # Every job alerts every configured channel until per-job routing exists.
-            "channels": "*",
+            "channels": channels_of(job),
         }
     if job.cron:
         result |= {"schedule": job.cron, "tz": job.tz}
     else:
         result["timeout"] = _seconds(job.period or policy.thresholds().stale_after)
     return result
+
+
+def channels_of(job: JobHeartbeat) -> str:
+    """The check's `channels`: "" for none at all, the named channels' ids, or "*"."""
+    if job.no_channels:
+        return ""
+    return ",".join(sorted(str(channel.id) for channel in job.channels.all())) or "*"
 
 
 def by_id(identifier: str, *, unique_key_too: bool) -> JobHeartbeat | None:
@@ -118,7 +124,7 @@ def by_id(identifier: str, *, unique_key_too: bool) -> JobHeartbeat | None:
 
 def listed(*, tag_filter: Iterable[str], slug: str | None) -> QuerySet[JobHeartbeat]:
     """Jobs carrying every tag in `tag_filter`, with this job name when `slug` is given."""
-    jobs = JobHeartbeat.objects.order_by("created_at", "job_name")
+    jobs = JobHeartbeat.objects.order_by("created_at", "job_name").prefetch_related("channels")
     for tag in set(tag_filter):
         jobs = jobs.filter(tags.has_tag_q(tag))
     if slug:

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from pydantic import ValidationError
 
 from heartbeats.access import keys, rate_limit
+from heartbeats.api.schemas import first_error
+from heartbeats.api.writes import SpecError
 from heartbeats.models import ApiKey
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,19 @@ Handler = Callable[..., HttpResponse]
 
 def error(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
+
+
+def written(write: Callable[[], dict[str, Any]], status: int = 200) -> HttpResponse:
+    """The answer to a write: `write()`'s object, run in one transaction, or the reason it was
+    refused (nothing written)."""
+    try:
+        with transaction.atomic():
+            shown = write()
+    except ValidationError as exc:
+        return error(first_error(exc))
+    except SpecError as exc:
+        return error(str(exc), exc.status)
+    return JsonResponse(shown, status=status)
 
 
 def _body(request: HttpRequest) -> dict[str, Any] | JsonResponse:

@@ -9,18 +9,21 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from heartbeats.api.channel_schemas import ChannelSpec
+from heartbeats.api.maintenance_schemas import MaintenanceSpec
 from heartbeats.api.schemas import CheckSpec
 
 ERROR = {"$ref": "#/components/responses/Error"}
 STANDARD = {"401": ERROR, "429": ERROR}
 
 
-def _op(summary: str, ok: str, *, body: bool = False, codes: dict | None = None) -> dict[str, Any]:
+def _op(summary: str, ok: str, *, body: str = "", codes: dict | None = None) -> dict[str, Any]:
+    """An operation; `body` names the request body's schema."""
     responses = {"200": {"description": ok}, **STANDARD, **(codes or {})}
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if body:
         op["requestBody"] = {
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Check"}}}
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}}
         }
         responses["400"] = ERROR
     return op
@@ -29,6 +32,41 @@ def _op(summary: str, ok: str, *, body: bool = False, codes: dict | None = None)
 CODE = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"},
         "description": "The check's UUID (or, with a read-only key, its unique_key)."}  # fmt: skip
 NOT_FOUND = {"404": ERROR}
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+CREATED = {"201": {"description": "created"}}
+
+
+def _config_paths() -> dict[str, Any]:
+    """Beyond Healthchecks: channels (the list is Healthchecks' own) and maintenance windows."""
+    channels, windows = "/api/v3/channels/", "/api/v3/maintenance/"
+    read_only = {"403": ERROR, **NOT_FOUND}
+    return {
+        channels: {
+            "get": _op("List channels: id, name, kind (and the settings shown)", "channels"),
+            "post": _op("Create a channel (201)", "", body="Channel",
+                        codes={**CREATED, "409": ERROR}),
+        },
+        channels + "{id}": {
+            "parameters": [{**ID, "description": "A stored channel's UUID, or slack / email "
+                            "for the environment's (read-only)"}],
+            "get": _op("Get a channel; secrets only as <setting>_set", "the channel",
+                       codes=NOT_FOUND),
+            "post": _op("Change a channel; omitted fields stay", "the channel", body="Channel",
+                        codes={**read_only, "409": ERROR}),
+            "delete": _op("Delete a channel", "the deleted channel", codes=read_only),
+        },
+        windows: {
+            "get": _op("List maintenance windows (the silence included)", "maintenance"),
+            "post": _op("Create a window (201)", "", body="Maintenance", codes=CREATED),
+        },
+        windows + "{id}": {
+            "parameters": [{**ID, "description": "The window's UUID"}],
+            "get": _op("Get a window", "the window", codes=NOT_FOUND),
+            "post": _op("Change a window; omitted fields stay", "the window", body="Maintenance",
+                        codes=read_only),
+            "delete": _op("Delete a window", "the deleted window", codes=read_only),
+        },
+    }  # fmt: skip
 
 
 @cache
@@ -39,13 +77,13 @@ def description() -> dict[str, Any]:
         checks: {
             "get": _op("List checks (?tag= repeatable, all must match; ?slug=)", "checks"),
             "post": _op("Create a check (201), or update the match of `unique` (200)",
-                        "the matching check, updated", body=True,
+                        "the matching check, updated", body="Check",
                         codes={"201": {"description": "the new check"}, "409": ERROR}),
         },
         one: {
             "parameters": [CODE],
             "get": _op("Get a check", "the check", codes=NOT_FOUND),
-            "post": _op("Update a check; omitted fields stay", "the check", body=True,
+            "post": _op("Update a check; omitted fields stay", "the check", body="Check",
                         codes=NOT_FOUND),
             "delete": _op("Delete a check", "the deleted check", codes=NOT_FOUND),
         },
@@ -64,6 +102,7 @@ def description() -> dict[str, Any]:
             for name in ("seconds", "start", "end"))],
             "get": _op("Changes between up and down, newest first", "flips",
                        codes={**NOT_FOUND, "400": ERROR})},
+        **_config_paths(),
         "/api/v3/badges/": {"get": _op("Badge URLs per tag and overall (*)", "badges")},
         "/api/v3/status/": {"get": {"summary": "Database connectivity (no key)", "security": [],
                                     "responses": {"200": {"description": "OK"}}}},
@@ -73,7 +112,8 @@ def description() -> dict[str, Any]:
         "info": {
             "title": "cronmonitor management API",
             "version": "3",
-            "description": "Healthchecks-compatible (v1, v2 and v3 share these paths). "
+            "description": "Healthchecks-compatible (v1, v2 and v3 share these paths); "
+            "channel writes and maintenance windows go beyond Healthchecks. "
             "See docs/api.md.",
         },
         "paths": paths,
@@ -82,6 +122,8 @@ def description() -> dict[str, Any]:
             "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
             "schemas": {
                 "Check": CheckSpec.model_json_schema(),
+                "Channel": ChannelSpec.model_json_schema(),
+                "Maintenance": MaintenanceSpec.model_json_schema(by_alias=True),
                 "Error": {
                     "type": "object",
                     "properties": {"error": {"type": "string"}},

@@ -16,7 +16,28 @@ from heartbeats.models import JOB_NAME_PATTERN
 UniqueField = Literal["name", "slug", "tags", "timeout", "grace"]
 
 
-class CheckSpec(BaseModel):
+class StrictSpec(BaseModel):
+    """What every request body shares: nulls refused, no NUL in text."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def refuse_nulls(cls, data: Any) -> Any:
+        # As Healthchecks: a null becomes a value of no field's type, so strict validation
+        # names the field ("grace is not a number") instead of reading it as "not given".
+        if isinstance(data, dict):
+            return {k: 0.0 if v is None else v for k, v in data.items()}
+        return data
+
+    @field_validator("*")
+    @classmethod
+    def storable_text(cls, value: Any) -> Any:
+        # PostgreSQL refuses NUL in text (pydantic itself refuses lone surrogates).
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("nul_char", "NUL character")
+        return value
+
+
+class CheckSpec(StrictSpec):
     """A check's writable fields; None means "not given, leave as is"."""
 
     name: str | None = Field(None, max_length=100)
@@ -40,23 +61,6 @@ class CheckSpec(BaseModel):
     filter_subject: bool | None = None
     subject: str | None = Field(None, max_length=200)
     subject_fail: str | None = Field(None, max_length=200)
-
-    @model_validator(mode="before")
-    @classmethod
-    def refuse_nulls(cls, data: Any) -> Any:
-        # As Healthchecks: a null becomes a value of no field's type, so strict validation
-        # names the field ("grace is not a number") instead of reading it as "not given".
-        if isinstance(data, dict):
-            return {k: 0.0 if v is None else v for k, v in data.items()}
-        return data
-
-    @field_validator("*")
-    @classmethod
-    def storable_text(cls, value: Any) -> Any:
-        # PostgreSQL refuses NUL in text (pydantic itself refuses lone surrogates).
-        if isinstance(value, str) and "\x00" in value:
-            raise PydanticCustomError("nul_char", "NUL character")
-        return value
 
     @field_validator("slug")
     @classmethod
@@ -99,6 +103,16 @@ MESSAGES = {
     "model_type": "%s is not an object",
     "nul_char": "%s contains a NUL character",
     "string_unicode": "%s is not valid UTF-8 (a lone surrogate?)",
+    "dict_type": "%s is not an object",
+    "too_long": "%s has too many items",
+    "string_too_short": "%s is empty",
+    "url_syntax": "%s is not an http:// or https:// URL",
+    "email_syntax": "%s has an item that is not an email address",
+    "header_syntax": "%s has an item that is not a header name and an ASCII value",
+    "iso_time": "%s is not an ISO 8601 time with a UTC offset",
+    "clock_time": "%s is not a time as HH:MM",
+    "days_syntax": "%s must be days from mon tue wed thu fri sat sun",
+    "uuid_syntax": "%s has an item that is not a UUID",
 }
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path, re_path
 
-from heartbeats.api import badges, check_views, history_views, openapi, status
+from heartbeats.api import (
+    badges,
+    channel_views,
+    check_views,
+    history_views,
+    maintenance_views,
+    openapi,
+    status,
+)
 
 
 def _versioned(v: int) -> list[URLPattern]:
@@ -19,6 +27,10 @@ def _versioned(v: int) -> list[URLPattern]:
         path(f"{prefix}checks/<str:code>/pings/", history_views.pings_view, extra),
         path(f"{prefix}checks/<str:code>/pings/<int:n>/body", history_views.ping_body_view, extra),
         path(f"{prefix}checks/<str:code>/flips/", history_views.flips_view, extra),
+        path(f"{prefix}channels/", channel_views.channels_view, extra),
+        path(f"{prefix}channels/<str:code>", channel_views.channel_view, extra),
+        path(f"{prefix}maintenance/", maintenance_views.windows_view, extra),
+        path(f"{prefix}maintenance/<str:code>", maintenance_views.window_view, extra),
         path(f"{prefix}badges/", badges.badges_view, extra),
         path(f"{prefix}status/", status.status),
     ]

@@ -4,6 +4,7 @@ uses (`procedures.add_job`, `save_job_edits`), so a schedule edit moves `due_at`
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Q
@@ -12,7 +13,7 @@ from django.utils.text import slugify
 from heartbeats.alerts import procedures
 from heartbeats.api.schemas import CheckSpec
 from heartbeats.domain import schedules, tags
-from heartbeats.models import JobHeartbeat
+from heartbeats.models import ENV_CHANNELS, Channel, JobHeartbeat
 
 DEFAULT_TIMEOUT = timedelta(days=1)  # Healthchecks' default for a new check
 PLAIN_FIELDS = ("desc", "manual_resume", "methods", "start_kw", "success_kw", "failure_kw",
@@ -27,13 +28,48 @@ class SpecError(ValueError):
         self.status = status
 
 
-def check_channels(spec: CheckSpec) -> None:
-    """Healthchecks' forms: "*", "" or comma-separated ids or names, none empty. Accepted and
-    not stored yet: every job alerts every configured channel (docs/api.md)."""
-    if spec.channels is None or spec.channels in ("*", ""):
-        return
-    if any(not part for part in spec.channels.split(",")):
+@dataclass(frozen=True)
+class Routing:
+    """A check's `channels` resolved: the channels it names, or none at all (`""`)."""
+
+    named: list[Channel]
+    no_channels: bool
+
+
+def check_channels(spec: CheckSpec) -> Routing | None:
+    """Healthchecks' forms: "*" (no channel named: its tags' channels, else the defaults), ""
+    (no channel at all) or comma-separated stored channels' ids or names; None when not given.
+    Read before anything is written, so an unknown channel leaves the check as it was."""
+    if spec.channels is None:
+        return None
+    if spec.channels.strip() in ("*", ""):
+        return Routing([], no_channels=not spec.channels.strip())
+    parts = [part.strip() for part in spec.channels.split(",")]
+    if not all(parts):
         raise SpecError("empty channel identifier")
+    named: dict[uuid.UUID, Channel] = {}
+    for part in parts:
+        if part.lower() in ENV_CHANNELS:
+            raise SpecError(f"channel {part!r} comes from the environment and alerts the jobs "
+                            "naming no channel (\"*\"); it cannot be named")  # fmt: skip
+        channel = channel_by_ref(part)
+        if channel is None:
+            raise SpecError(f"invalid channel identifier: {part[:100]}")
+        named[channel.id] = channel
+    return Routing(list(named.values()), no_channels=False)
+
+
+def channel_by_ref(ref: str) -> Channel | None:
+    """The stored channel with this id, else with this name."""
+    try:
+        return Channel.objects.filter(id=uuid.UUID(ref)).first()
+    except ValueError:
+        return Channel.objects.filter(name=ref).first()
+
+
+def _route(job: JobHeartbeat, routing: Routing | None) -> None:
+    if routing is not None:
+        job.channels.set(routing.named)
 
 
 def find_unique(spec: CheckSpec) -> JobHeartbeat | None:
@@ -47,7 +83,7 @@ def find_unique(spec: CheckSpec) -> JobHeartbeat | None:
     if "slug" in spec.unique:
         jobs = jobs.filter(job_name__iexact=spec.slug)
     if "tags" in spec.unique:
-        jobs = jobs.filter(tags=_tags(spec.tags or ""))
+        jobs = jobs.filter(tags=normalized_tags(spec.tags or ""))
     if "timeout" in spec.unique:
         jobs = jobs.filter(period=timedelta(seconds=spec.timeout or 0), cron="")
     if "grace" in spec.unique:
@@ -55,7 +91,7 @@ def find_unique(spec: CheckSpec) -> JobHeartbeat | None:
     return jobs.first()
 
 
-def _tags(text: str) -> str:
+def normalized_tags(text: str) -> str:
     try:
         return tags.normalize(text)
     except Exception as exc:
@@ -72,14 +108,17 @@ def _free_name(name: str) -> str:
     return candidate
 
 
-def _apply(job: JobHeartbeat, spec: CheckSpec) -> list[str]:
+def _apply(job: JobHeartbeat, spec: CheckSpec, routing: Routing | None) -> list[str]:
     """Set the given fields on `job`; returns the names of the model fields changed."""
     changed: list[str] = []
+    if routing is not None:
+        job.no_channels = routing.no_channels
+        changed.append("no_channels")
     if spec.name is not None:
         job.display_name = spec.name
         changed.append("display_name")
     if spec.tags is not None:
-        job.tags = _tags(spec.tags)
+        job.tags = normalized_tags(spec.tags)
         changed.append("tags")
     for field in PLAIN_FIELDS:
         if (value := getattr(spec, field)) is not None:
@@ -105,7 +144,7 @@ def _apply(job: JobHeartbeat, spec: CheckSpec) -> list[str]:
 
 
 def create(spec: CheckSpec, *, now: datetime) -> JobHeartbeat:
-    check_channels(spec)
+    routing = check_channels(spec)
     if spec.slug is not None:
         if JobHeartbeat.objects.filter(job_name__iexact=spec.slug).exists():
             raise SpecError(f"a check with slug {spec.slug!r} already exists", 409)
@@ -115,24 +154,26 @@ def create(spec: CheckSpec, *, now: datetime) -> JobHeartbeat:
     job = JobHeartbeat(job_name=name, last_run_at=now, created_at=now, n_runs=0)
     if spec.schedule is None and spec.timeout is None:
         job.period = DEFAULT_TIMEOUT
-    fields = ["job_name", *_apply(job, spec)]
+    fields = ["job_name", *_apply(job, spec, routing)]
     procedures.add_job(job, fields=fields, now=now)
+    _route(job, routing)
     return job
 
 
 def update(job: JobHeartbeat, spec: CheckSpec, *, now: datetime, v: int = 3) -> JobHeartbeat:
     """Change the given fields; v1 and v2 derive the slug (the job name) from a new name, as
     Healthchecks does; a new slug renames the job (`procedures.rename_job`)."""
-    check_channels(spec)
+    routing = check_channels(spec)
     if v < 3 and spec.slug is None and spec.name is not None and spec.name != job.name:
         spec = spec.model_copy(update={"slug": slugify(spec.name)[:128] or job.job_name})
     renamed = spec.slug is not None and spec.slug.lower() != job.job_name.lower()
     if renamed and JobHeartbeat.objects.filter(job_name__iexact=spec.slug).exists():
         raise SpecError(f"a check with slug {spec.slug!r} already exists", 409)
-    fields = _apply(job, spec)
+    fields = _apply(job, spec, routing)
     if renamed:
         assert spec.slug is not None
         procedures.rename_job(job, new_name=spec.slug, now=now)
     if fields:
         procedures.save_job_edits(job, fields=fields, now=now)
+    _route(job, routing)
     return job

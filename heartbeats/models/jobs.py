@@ -85,6 +85,11 @@ class JobHeartbeat(models.Model):
     # The management API's check fields (Healthchecks' names); each has a database default so
     # the ping's raw upsert, which names its columns, leaves them as they are.
     display_name = models.CharField(max_length=100, blank=True, default="", db_default="")
+    # The API's `"channels": ""`: the job alerts nowhere, not even its tags' or the defaults.
+    no_channels = models.BooleanField(
+        "alert no channel", default=False, db_default=False,
+        help_text="Watched and shown, but its alerts go to no channel at all.",
+    )  # fmt: skip
     desc = models.TextField("description", blank=True, default="", db_default="")
     manual_resume = models.BooleanField(default=False, db_default=False)
     methods = models.CharField(max_length=4, blank=True, default="", db_default="")
