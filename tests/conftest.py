@@ -63,6 +63,18 @@ def six_hourly_checker(settings):
     return settings
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Signing in is set-up, not the subject: Django's PBKDF2 costs about 0.25 s per test user
+    here, and hundreds of admin and API tests make one. Production keeps Django's default."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
+
+
 @pytest.fixture
 def make_job(db):
     """Create a job whose last heartbeat was `age` ago (relative to `now`, default: T0)."""
