@@ -8,12 +8,17 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
+from django.db import connection
+from django.db.models.signals import post_init
+from django.test.utils import CaptureQueriesContext
 
 from heartbeats.alerts import check_run
 from heartbeats.models import Flip, JobHeartbeat, PingEvent
 from tests.conftest import T0
 
 pytestmark = pytest.mark.django_db
+
+H = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -111,6 +116,36 @@ def test_badges_are_listed_per_tag_and_overall_and_served(api, client, code, clo
     assert svg["Content-Type"] == "image/svg+xml" and b"db: up" in svg.content
     forged = _path(badges["db"]["json"]).replace("/db.json", "/prod.json")
     assert client.get(forged).status_code == 404
+
+
+def test_a_badge_counts_in_sql_whatever_the_number_of_jobs(api, client, make_job, clock):
+    """Public and fetched often: a badge counts the states in SQL and loads only running jobs,
+    which count by the state under their run, as their check status does."""
+    overall = _path(api.get("badges/").json()["badges"]["*"]["json3"])
+    make_job("running-late", age=timedelta(days=2), last_start_at=T0, run_deadline=T0 + H)
+    make_job("running-now", age=timedelta(hours=1), last_start_at=T0, run_deadline=T0 + H)
+    loaded: list[str] = []
+
+    def count_loaded(sender, instance, **kwargs) -> None:
+        loaded.append(instance.pk)
+
+    def statements(jobs: int) -> tuple[int, dict]:
+        JobHeartbeat.objects.filter(job_name__startswith="fleet-").delete()
+        for i in range(jobs):
+            make_job(f"fleet-{i}", age=timedelta(minutes=5), now=T0)
+        loaded.clear()
+        with CaptureQueriesContext(connection) as captured:
+            answer = client.get(overall).json()
+        return len(captured), answer
+
+    post_init.connect(count_loaded, sender=JobHeartbeat)
+    try:
+        few, many = statements(3), statements(30)
+    finally:
+        post_init.disconnect(count_loaded, sender=JobHeartbeat)
+    assert few[0] == many[0]
+    assert loaded == ["running-now"]
+    assert many[1] == {"status": "down", "total": 32, "grace": 0, "down": 1}
 
 
 def _path(url: str) -> str:

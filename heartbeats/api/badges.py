@@ -5,9 +5,11 @@ with SECRET_KEY so they cannot be guessed, and listed by `GET badges/`."""
 from __future__ import annotations
 
 import hmac
+from collections import Counter
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -15,7 +17,7 @@ from django.views.decorators.cache import never_cache
 
 from heartbeats.api import checks
 from heartbeats.api.endpoint import READ, Call, endpoint
-from heartbeats.domain import tags
+from heartbeats.domain import policy, queries, rules, tags
 from heartbeats.models import JobHeartbeat
 
 COLORS = {"up": "#4c1", "late": "#fe7d37", "down": "#e05d44"}
@@ -35,7 +37,9 @@ def badge_url(tag: str, fmt: str, *, with_late: bool) -> str:
 
 def list_badges(call: Call) -> JsonResponse:
     every = {"*"}
-    for stored in JobHeartbeat.objects.values_list("tags", flat=True):
+    for stored in (
+        JobHeartbeat.objects.exclude(tags="").order_by().values_list("tags", flat=True).distinct()
+    ):
         every.update(tags.split(stored))
     urls = {}
     for tag in sorted(every):
@@ -52,17 +56,27 @@ def list_badges(call: Call) -> JsonResponse:
 
 def tally(tag: str, *, with_late: bool) -> dict[str, int | str]:
     """The badge's status over the tag's jobs (every job for "*"): down if any is down, late
-    (three-state only) if any is in its grace time, else up."""
+    (three-state only) if any is in its grace time, else up.
+
+    Badges are public and fetched often: the states are counted in SQL (`queries.with_job_state`),
+    and only running jobs, whose check status is the state under the run, are loaded."""
     jobs = (
         JobHeartbeat.objects.all()
         if tag == "*"
         else JobHeartbeat.objects.filter(tags.has_tag_q(tag))
     )
     now = timezone.now()
-    found = [checks.status(job, now=now, v=3) for job in jobs]
-    down, grace = found.count("down"), found.count("grace")
+    stale_after = policy.thresholds().stale_after
+    by_state = queries.with_job_state(jobs, now=now, stale_after=stale_after).order_by()
+    found: Counter[str] = Counter()
+    for state, count in by_state.values_list("job_state").annotate(n=Count("pk")):
+        if state != rules.JobState.RUNNING:
+            found[checks.STATUS[rules.JobState(state)]] += count
+    running = by_state.filter(job_state=rules.JobState.RUNNING.value)
+    found.update(checks.status(job, now=now, v=3) for job in running)
+    down, grace = found["down"], found["grace"]
     status = "down" if down else ("late" if grace and with_late else "up")
-    return {"status": status, "total": len(found), "grace": grace, "down": down}
+    return {"status": status, "total": found.total(), "grace": grace, "down": down}
 
 
 @never_cache
